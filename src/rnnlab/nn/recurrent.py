@@ -1,0 +1,269 @@
+"""Recurrent: cells run over time, stacked and bidirectional, with variable lengths and a fused fast path.
+
+State convention (same as ``torch.nn.LSTM``): a tuple ``(h,)`` for RNN/GRU or ``(h, c)`` for LSTM, each of
+shape ``(num_layers * num_directions, batch, hidden)``; layer ``k``, direction ``d`` (0 forward, 1 reverse)
+is index ``k * num_directions + d``. Final states are taken at each sequence's last real step in both
+directions; outputs past a sequence's end are zero.
+
+Parameters are registered under PyTorch's names (``weight_ih_l0``, ``weight_hh_l0_reverse``, ...), so
+``load_state_dict`` moves weights to and from ``torch.nn.RNN/LSTM/GRU`` unchanged and the fused path is a
+dispatch to the same kernel ``torch.nn.LSTM`` calls (oneDNN on CPU, cuDNN on GPU), not a copy.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, _VF, nn
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
+from rnnlab.errors import ConfigError
+from rnnlab.nn.cells import Cell, State, make_cell
+from rnnlab.nn.lengths import check_lengths, reverse_padded
+
+log = logging.getLogger(__name__)
+
+FAST_PATH_MODES = ("auto", "require", "off")
+_PARAM_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+
+
+@dataclass
+class Trace:
+    """Every step's hidden state and gate values from the reference path, per (layer, direction).
+
+    ``steps[k * D + d]`` maps a name ('h', 'c', and the cell's gates such as 'i','f','g','o') to (B, T, H).
+    """
+
+    steps: list[dict[str, Tensor]] = field(default_factory=list)
+
+    def layer(self, layer: int, direction: int = 0, num_directions: int = 1) -> dict[str, Tensor]:
+        """Values of one layer and direction."""
+        return self.steps[layer * num_directions + direction]
+
+
+class Recurrent(nn.Module):
+    """A stack of recurrent layers over batch-first input ``(batch, time, features)``.
+
+    ``forward(x, lengths, state) -> (output (B, T, D*H), state)``; ``step(x_t, state, reset)`` streams one
+    step (unidirectional only); ``trace(...)`` returns every step's hidden and gate values.
+    ``fast_path``: 'auto' uses the fused kernel when it computes the same thing, 'off' always runs the
+    reference loop, 'require' raises when the fused kernel cannot be used.
+    """
+
+    def __init__(
+        self,
+        cell: str,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        nonlinearity: str = "tanh",
+        bias: bool = True,
+        fast_path: str = "auto",
+    ) -> None:
+        super().__init__()
+        if num_layers < 1:
+            raise ConfigError(f"num_layers must be >= 1, got {num_layers}")
+        if not 0.0 <= dropout < 1.0:
+            raise ConfigError(f"dropout must be in [0, 1), got {dropout}")
+        if fast_path not in FAST_PATH_MODES:
+            raise ConfigError(f"fast_path must be one of {FAST_PATH_MODES}, got {fast_path!r}")
+        self.cell_kind = cell
+        self.input_size = int(input_size)
+        self.hidden_size = int(hidden_size)
+        self.num_layers = int(num_layers)
+        self.bidirectional = bool(bidirectional)
+        self.num_directions = 2 if bidirectional else 1
+        self.dropout = float(dropout)
+        self.nonlinearity = nonlinearity
+        self.bias = bool(bias)
+        self.fast_path = fast_path
+        # Cells live in a plain list: their parameters are registered here under PyTorch's names, so the
+        # state dict is torch.nn.LSTM's. `_cell()` re-binds them before use (this module owns the truth).
+        self._cells: list[Cell] = []
+        for k in range(self.num_layers):
+            in_k = self.input_size if k == 0 else self.hidden_size * self.num_directions
+            for d in range(self.num_directions):
+                c = make_cell(cell, in_k, self.hidden_size, bias, nonlinearity)
+                self._cells.append(c)
+                for name in _PARAM_NAMES:
+                    p = getattr(c, name)
+                    if p is not None:
+                        self.register_parameter(self._torch_name(name, k, d), p)
+
+    @staticmethod
+    def _torch_name(name: str, layer: int, direction: int) -> str:
+        return f"{name}_l{layer}" + ("_reverse" if direction else "")
+
+    def _cell(self, layer: int, direction: int) -> Cell:
+        c = self._cells[layer * self.num_directions + direction]
+        for name in _PARAM_NAMES:
+            if c._parameters.get(name) is not None:
+                c._parameters[name] = self._parameters[self._torch_name(name, layer, direction)]
+        return c
+
+    @property
+    def state_size(self) -> int:
+        """Tensors in the state tuple: 2 for LSTM (h, c), else 1."""
+        return self._cells[0].state_size
+
+    @property
+    def output_size(self) -> int:
+        return self.hidden_size * self.num_directions
+
+    @property
+    def path(self) -> str:
+        """Which path `forward` runs: 'fused' or 'reference'."""
+        return "reference" if self.fast_path == "off" else "fused"
+
+    def flat_weights(self) -> list[Tensor]:
+        """All parameters in the order the fused kernels take them."""
+        return [w for k in range(self.num_layers) for d in range(self.num_directions) for w in self._cell(k, d).flat_weights()]
+
+    def init_state(self, batch: int, device=None, dtype=None) -> State:
+        """Zero state: a tuple of `state_size` tensors (num_layers * num_directions, batch, hidden)."""
+        w = self.weight_hh_l0
+        shape = (self.num_layers * self.num_directions, batch, self.hidden_size)
+        return tuple(
+            torch.zeros(shape, device=device or w.device, dtype=dtype or w.dtype) for _ in range(self.state_size)
+        )
+
+    def _check(self, x: Tensor, lengths, state: State | None) -> tuple[Tensor | None, State]:
+        if x.dim() != 3:
+            raise ValueError(f"expected batch-first input (batch, time, features), got shape {tuple(x.shape)}")
+        if x.shape[2] != self.input_size:
+            raise ValueError(f"expected {self.input_size} input features, got {x.shape[2]} (input shape {tuple(x.shape)})")
+        if x.shape[1] == 0:
+            raise ValueError("input has 0 time steps; every sequence needs at least 1 step")
+        lengths = check_lengths(lengths, x.shape[0], x.shape[1])
+        if lengths is not None and bool((lengths == x.shape[1]).all()):
+            lengths = None
+        if state is None:
+            state = self.init_state(x.shape[0], x.device, x.dtype)
+        else:
+            state = tuple(state) if isinstance(state, (tuple, list)) else (state,)
+            want = (self.num_layers * self.num_directions, x.shape[0], self.hidden_size)
+            if len(state) != self.state_size or any(tuple(s.shape) != want for s in state):
+                got = [tuple(s.shape) for s in state]
+                raise ValueError(f"state must be {self.state_size} tensor(s) of shape {want}, got {got}")
+        return lengths, state
+
+    def forward(self, x: Tensor, lengths: Tensor | None = None, state: State | None = None) -> tuple[Tensor, State]:
+        """Run over a padded batch; returns (output (B, T, D*H), final state)."""
+        lengths, state = self._check(x, lengths, state)
+        if self.path == "fused":
+            return self._forward_fused(x, lengths, state)
+        out, new_state, _ = self._forward_reference(x, lengths, state, keep=False)
+        return out, new_state
+
+    def trace(self, x: Tensor, lengths: Tensor | None = None, state: State | None = None) -> tuple[Tensor, State, Trace]:
+        """Reference path keeping every step's hidden state and gate values, for inspection."""
+        lengths, state = self._check(x, lengths, state)
+        return self._forward_reference(x, lengths, state, keep=True)
+
+    # --- reference path: the equations, step by step -------------------------------------------------
+    def _forward_reference(self, x: Tensor, lengths: Tensor | None, state: State, keep: bool):
+        trace = Trace()
+        finals: list[list[Tensor]] = [[] for _ in range(self.state_size)]
+        inp = x
+        for k in range(self.num_layers):
+            outs = []
+            for d in range(self.num_directions):
+                idx = k * self.num_directions + d
+                s0 = tuple(s[idx] for s in state)
+                out, s_n, steps = _run_cell(self._cell(k, d), inp, lengths, s0, reverse=bool(d), keep=keep)
+                outs.append(out)
+                trace.steps.append(steps)
+                for j, s in enumerate(s_n):
+                    finals[j].append(s)
+            inp = torch.cat(outs, dim=-1) if len(outs) > 1 else outs[0]
+            if k < self.num_layers - 1 and self.dropout > 0:
+                inp = nn.functional.dropout(inp, self.dropout, self.training)
+        return inp, tuple(torch.stack(f) for f in finals), trace
+
+    # --- fused path: PyTorch's kernel with the same parameters -----------------------------------------
+    def _forward_fused(self, x: Tensor, lengths: Tensor | None, state: State) -> tuple[Tensor, State]:
+        weights = self.flat_weights()
+        hx = state if self.cell_kind == "lstm" else state[0]
+        args = (weights, self.bias, self.num_layers, self.dropout, self.training, self.bidirectional)
+        if lengths is None:
+            res = _kernel(self.cell_kind, self.nonlinearity)(x, hx, *args, True)
+            return res[0], tuple(res[1:])
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        order, unorder = packed.sorted_indices, packed.unsorted_indices
+        hx = tuple(h.index_select(1, order) for h in hx) if isinstance(hx, tuple) else hx.index_select(1, order)
+        res = _kernel(self.cell_kind, self.nonlinearity)(packed.data, packed.batch_sizes, hx, *args)
+        out, _ = pad_packed_sequence(
+            PackedSequence(res[0], packed.batch_sizes, order, unorder), batch_first=True, total_length=x.shape[1]
+        )
+        return out, tuple(h.index_select(1, unorder) for h in res[1:])
+
+    # --- streaming -----------------------------------------------------------------------------------
+    def step(self, x_t: Tensor, state: State | None = None, reset: Tensor | None = None) -> tuple[Tensor, State]:
+        """Advance one time step: x_t (B, I) -> (h_top (B, H), state). `reset` (B,) bool zeroes those samples' state first."""
+        if self.bidirectional:
+            raise ConfigError("step() streams forward in time, which a bidirectional layer cannot; use forward()")
+        if x_t.dim() != 2 or x_t.shape[1] != self.input_size:
+            raise ValueError(f"step expects x_t of shape (batch, {self.input_size}), got {tuple(x_t.shape)}")
+        if state is None:
+            state = self.init_state(x_t.shape[0], x_t.device, x_t.dtype)
+        if reset is not None:
+            keep = (~reset.bool()).to(x_t.dtype).view(1, -1, 1)
+            state = tuple(s * keep for s in state)
+        inp, new = x_t, [[] for _ in range(self.state_size)]
+        for k in range(self.num_layers):
+            s_k, _ = self._cell(k, 0).recur(self._cell(k, 0).project(inp), tuple(s[k] for s in state))
+            for j, s in enumerate(s_k):
+                new[j].append(s)
+            inp = s_k[0]
+            if k < self.num_layers - 1 and self.dropout > 0:
+                inp = nn.functional.dropout(inp, self.dropout, self.training)
+        return inp, tuple(torch.stack(n) for n in new)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.cell_kind}, {self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, "
+            f"bidirectional={self.bidirectional}, dropout={self.dropout}, fast_path={self.fast_path!r}"
+        )
+
+
+def _kernel(kind: str, nonlinearity: str):
+    """PyTorch's fused kernel for a standard cell (the one torch.nn.RNN/LSTM/GRU call)."""
+    if kind == "lstm":
+        return _VF.lstm
+    if kind == "gru":
+        return _VF.gru
+    return _VF.rnn_tanh if nonlinearity == "tanh" else _VF.rnn_relu
+
+
+def _run_cell(cell: Cell, x: Tensor, lengths: Tensor | None, state: State, reverse: bool, keep: bool):
+    """Run one cell over time: hoisted input projection, then `recur` per step with length masking."""
+    if reverse:
+        x = reverse_padded(x, lengths)
+    xp = cell.project(x)  # (B, T, gates*H): the input half of every step in one matmul
+    t_max = x.shape[1]
+    valid = None if lengths is None else (torch.arange(t_max, device=x.device)[None, :] < lengths.to(x.device)[:, None])
+    outs: list[Tensor] = []
+    kept: dict[str, list[Tensor]] = {}
+    for t in range(t_max):
+        new, gates = cell.recur(xp[:, t], state)
+        if valid is not None:
+            m = valid[:, t : t + 1]
+            new = tuple(torch.where(m, n, s) for n, s in zip(new, state, strict=True))
+            outs.append(new[0] * m.to(new[0].dtype))
+        else:
+            outs.append(new[0])
+        state = new
+        if keep:
+            named = {"h": new[0], **({"c": new[1]} if len(new) > 1 else {}), **gates}
+            for name, v in named.items():
+                kept.setdefault(name, []).append(v)
+    out = torch.stack(outs, dim=1)
+    steps = {name: torch.stack(v, dim=1) for name, v in kept.items()}
+    if reverse:
+        out = reverse_padded(out, lengths)
+        steps = {name: reverse_padded(v, lengths) for name, v in steps.items()}
+    return out, state, steps

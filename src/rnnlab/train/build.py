@@ -1,0 +1,83 @@
+"""Recipe -> datamodule and model. Sizes (features, classes, window length) are read off the data."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from torch import nn
+
+from rnnlab.config import DataConfig, ModelConfig, Recipe
+from rnnlab.data.datamodule import SequenceDataModule, split_by_group
+from rnnlab.data.sequences import SequenceSet
+from rnnlab.errors import ConfigError
+
+
+def _builtin_loaders() -> dict[str, Callable[[], tuple[SequenceSet, SequenceSet]]]:
+    from rnnlab.data.basic_motions import load_basic_motions
+    from rnnlab.data.har import load_har
+
+    return {"har": load_har, "basic_motions": load_basic_motions}
+
+
+BUILTIN_DATA = ("har", "basic_motions")
+
+
+def user_data_options(cfg: DataConfig) -> dict:
+    """Reader options for the user's file (CSV column names; none for npz)."""
+    if cfg.path is None:
+        raise ConfigError("data.name is 'user' but data.path is empty; pass --data FILE (.csv or .npz)")
+    if cfg.path.lower().endswith(".csv"):
+        missing = [k for k in ("id_col", "time_col", "label_col") if getattr(cfg, k) is None]
+        if missing:
+            flags = ", ".join("--" + k.replace("_", "-") for k in missing)
+            raise ConfigError(f"a long-format CSV needs {flags} (the sequence id, time order and label columns)")
+        return {"id_col": cfg.id_col, "time_col": cfg.time_col, "label_col": cfg.label_col, "features": cfg.features}
+    return {}
+
+
+def load_sets(cfg: DataConfig) -> tuple[SequenceSet, SequenceSet | None]:
+    """(train, test) for a built-in data set, or (all, None) for the user's file."""
+    if cfg.name == "user":
+        from rnnlab.data.userdata import read_user_data
+
+        return read_user_data(cfg.path, **user_data_options(cfg)), None
+    loaders = _builtin_loaders()
+    if cfg.name not in loaders:
+        raise ConfigError(f"unknown data set {cfg.name!r}; built-in: {sorted(loaders)}, or 'user' with data.path")
+    return loaders[cfg.name]()
+
+
+def make_datamodule(recipe: Recipe) -> SequenceDataModule:
+    """Load the recipe's data, hold out validation (by subject where known) and build the datamodule.
+
+    User data without a test set is split three ways: test and validation each take `val_fraction`.
+    """
+    cfg, seed = recipe.data, recipe.train.seed
+    if not 0.0 < cfg.val_fraction < 0.9:
+        raise ConfigError(f"data.val_fraction must be in (0, 0.9), got {cfg.val_fraction}")
+    train, test = load_sets(cfg)
+    if test is None:
+        train, test = split_by_group(train, cfg.val_fraction, seed + 1)
+    train, val = split_by_group(train, cfg.val_fraction, seed)
+    return SequenceDataModule(train, val, test, batch_size=cfg.batch_size, scale=cfg.scale, seed=seed,
+                              name=cfg.name if cfg.name != "user" else "user")
+
+
+def make_model(cfg: ModelConfig, dm: SequenceDataModule) -> nn.Module:
+    """The recipe's model, sized from the datamodule."""
+    from rnnlab.models import build_model
+
+    common = {"n_features": dm.n_features, "n_classes": dm.n_classes}
+    if cfg.kind == "SequenceClassifier":
+        args = dict(cell=cfg.cell, hidden=cfg.hidden, layers=cfg.layers, bidirectional=cfg.bidirectional,
+                    dropout=cfg.dropout, readout=cfg.readout, fast_path=cfg.fast_path)
+    elif cfg.kind == "MLPClassifier":
+        args = dict(max_len=dm.max_len, hidden=cfg.hidden, layers=cfg.layers, dropout=cfg.dropout)
+    elif cfg.kind == "CNN1dClassifier":
+        args = dict(channels=cfg.channels, layers=cfg.layers, kernel=cfg.kernel, dropout=cfg.dropout)
+    else:
+        raise ConfigError(
+            f"model.kind {cfg.kind!r} cannot be trained on classification data; "
+            "choose SequenceClassifier, MLPClassifier or CNN1dClassifier"
+        )
+    return build_model(cfg.kind, **common, **args)

@@ -1,0 +1,140 @@
+"""fit(): train a model on a datamodule with Lightning, test the best checkpoint, write the run directory."""
+
+from __future__ import annotations
+
+import csv
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from torch import nn
+
+from rnnlab.config import Recipe, TrainConfig, _merge
+from rnnlab.data.datamodule import SequenceDataModule
+from rnnlab.train.callbacks import EpochMetrics
+from rnnlab.train.metrics import classification_report
+from rnnlab.train.rundir import new_run_dir, save_model, write_json, write_yaml
+from rnnlab.train.tasks import ClassificationTask
+
+log = logging.getLogger("rnnlab.train")
+
+
+@dataclass
+class RunResult:
+    """Where the run was written and its results.json contents."""
+
+    path: Path
+    results: dict
+
+    @property
+    def test(self) -> dict:
+        return self.results.get("test", {})
+
+
+def count_params(model: nn.Module) -> int:
+    return int(sum(p.numel() for p in model.parameters() if p.requires_grad))
+
+
+def fit(model: nn.Module, dm: SequenceDataModule, recipe: Recipe | None = None, out: str | Path | None = None,
+        **train_overrides) -> RunResult:
+    """Train `model` on `dm`, restore the best checkpoint, test it, and write a self-describing run directory.
+
+    `train_overrides` are TrainConfig fields (max_epochs=30, lr=..., max_time=minutes, ...).
+    """
+    recipe = recipe or Recipe(name=getattr(dm, "name", "custom"))
+    if train_overrides:
+        _merge(recipe.train, train_overrides, "train.")
+    cfg: TrainConfig = recipe.train
+    run = Path(out) if out else new_run_dir(recipe.name)
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "checkpoints").mkdir(exist_ok=True)
+    write_yaml(run / "config.yaml", recipe.to_dict())
+    write_json(run / "data.json", dm.describe())
+
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    n_batches = len(dm.train_dataloader())
+    steps = min(cfg.overfit_batches, n_batches) if cfg.overfit_batches else n_batches
+    task = ClassificationTask(model, dm.n_classes, cfg, steps)
+    mode = "min" if cfg.monitor.endswith("loss") else "max"
+    best = ModelCheckpoint(dirpath=run / "checkpoints", filename="best", monitor=cfg.monitor, mode=mode,
+                           save_last=True, enable_version_counter=False)
+    callbacks = [best, EpochMetrics(run / "metrics.csv")]
+    if cfg.patience and not cfg.overfit_batches:
+        callbacks.append(EarlyStopping(monitor=cfg.monitor, mode=mode, patience=cfg.patience))
+    trainer = L.Trainer(
+        max_epochs=cfg.max_epochs,
+        max_time=timedelta(minutes=cfg.max_time) if cfg.max_time else None,
+        accelerator="auto",
+        devices=1,
+        gradient_clip_val=cfg.gradient_clip or None,
+        overfit_batches=cfg.overfit_batches,
+        deterministic=cfg.deterministic,
+        callbacks=callbacks,
+        logger=False,
+        enable_progress_bar=sys.stderr.isatty(),
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        default_root_dir=run,
+    )
+    log.info("training %s (%d parameters, path=%s) on %s: %s", type(model).__name__, count_params(model),
+             getattr(getattr(model, "rnn", None), "path", "n/a"), dm.name, run)
+    t0 = time.perf_counter()
+    trainer.fit(task, datamodule=dm)
+    train_seconds = time.perf_counter() - t0
+
+    ckpt = best.best_model_path or None
+    task.test_outputs.clear()
+    test_metrics = trainer.test(task, datamodule=dm, ckpt_path=ckpt, weights_only=True, verbose=False)[0]
+    probs = torch.cat([o["probs"] for o in task.test_outputs]).cpu().numpy()
+    index = torch.cat([o["index"] for o in task.test_outputs]).cpu().numpy()
+    y = torch.cat([o["y"] for o in task.test_outputs]).cpu().numpy()
+    test_split = "test" if "test" in dm.sets else "val"
+    ids = dm.sets[test_split].ids
+    _write_predictions(run / "test_predictions.csv", index, y, probs, dm.classes, ids)
+
+    save_model(run, model)
+    report = classification_report(y, probs.argmax(1), dm.n_classes, dm.classes)
+    results = {
+        "test": {"accuracy": float(test_metrics["test_acc"]), "macro_f1": float(test_metrics["test_f1"]),
+                 "loss": float(test_metrics["test_loss"]), "n": int(len(y)), "split": test_split},
+        "best_val": {cfg.monitor: float(best.best_model_score) if best.best_model_score is not None else None},
+        "per_class": report["per_class"],
+        "confusion": report["confusion"],
+        "params": count_params(model),
+        "epochs": int(trainer.current_epoch),
+        "train_seconds": round(train_seconds, 2),
+        "path": getattr(getattr(model, "rnn", None), "path", None),
+        "stopped": _stop_reason(trainer, cfg, train_seconds),
+    }
+    write_json(run / "results.json", results)
+    log.debug("test accuracy %.4f, macro-F1 %.4f, %d epochs in %.1f s -> %s", results["test"]["accuracy"],
+             results["test"]["macro_f1"], results["epochs"], train_seconds, run)
+    return RunResult(run, results)
+
+
+def _stop_reason(trainer: L.Trainer, cfg: TrainConfig, seconds: float) -> str:
+    if cfg.max_time and seconds >= cfg.max_time * 60 * 0.98:
+        return "max_time"
+    if trainer.should_stop and trainer.current_epoch < cfg.max_epochs:
+        return "early_stopping"
+    return "max_epochs"
+
+
+def _write_predictions(path: Path, index: np.ndarray, y: np.ndarray, probs: np.ndarray, classes: list[str],
+                       ids: list[str] | None) -> None:
+    order = np.argsort(index)
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "label", "predicted"] + [f"p_{c}" for c in classes])
+        for i in order:
+            sid = ids[index[i]] if ids is not None else int(index[i])
+            w.writerow([sid, classes[y[i]], classes[int(probs[i].argmax())]] + [f"{p:.6f}" for p in probs[i]])

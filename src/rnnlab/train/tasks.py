@@ -1,0 +1,87 @@
+"""LightningModules per task kind: loss, metrics, optimiser and schedule around a plain nn.Module."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from lightning import LightningModule
+from torch import Tensor, nn
+from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
+
+from rnnlab.config import TrainConfig
+from rnnlab.errors import ConfigError, RnnlabError
+
+SCHEDULES = ("onecycle", "cosine", "constant")
+
+
+class NonFiniteLossError(RnnlabError):
+    """The loss became NaN or inf; the message names the step and the batch's sample indices."""
+
+
+class ClassificationTask(LightningModule):
+    """Cross-entropy training of a sequence classifier; accuracy and macro-F1 (torchmetrics) on val/test."""
+
+    def __init__(self, model: nn.Module, n_classes: int, train: TrainConfig, steps_per_epoch: int) -> None:
+        super().__init__()
+        if train.schedule not in SCHEDULES:
+            raise ConfigError(f"train.schedule must be one of {SCHEDULES}, got {train.schedule!r}")
+        self.model = model
+        self.cfg = train
+        self.steps_per_epoch = max(1, int(steps_per_epoch))
+        metrics = {}
+        for split in ("train", "val", "test"):
+            metrics[f"{split}_acc"] = MulticlassAccuracy(n_classes, average="micro")
+            metrics[f"{split}_f1"] = MulticlassF1Score(n_classes, average="macro")
+        self.metrics = nn.ModuleDict(metrics)
+        self.test_outputs: list[dict[str, Tensor]] = []
+
+    def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
+        return self.model(x, lengths)
+
+    def _shared(self, batch: dict[str, Tensor], split: str) -> tuple[Tensor, Tensor]:
+        logits, loss = self.model(batch["x"], batch["lengths"], batch["y"])
+        if not torch.isfinite(loss):
+            idx = batch["index"][:8].tolist()
+            raise NonFiniteLossError(
+                f"{split} loss is {loss.item()} at global step {self.global_step} (batch sample indices {idx}...); "
+                "lower train.lr or check the data for extreme values; the last good checkpoint is in the run directory"
+            )
+        preds = logits.argmax(-1)
+        bs = batch["y"].shape[0]
+        self.metrics[f"{split}_acc"].update(preds, batch["y"])
+        self.metrics[f"{split}_f1"].update(preds, batch["y"])
+        on_step = split == "train"
+        self.log(f"{split}_loss", loss, on_step=False, on_epoch=True, batch_size=bs, prog_bar=on_step or split == "val")
+        self.log(f"{split}_acc", self.metrics[f"{split}_acc"], on_step=False, on_epoch=True, prog_bar=split == "val")
+        self.log(f"{split}_f1", self.metrics[f"{split}_f1"], on_step=False, on_epoch=True)
+        return logits, loss
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        _, loss = self._shared(batch, "train")
+        self.log("lr", self.optimizers().param_groups[0]["lr"], on_step=False, on_epoch=True)
+        return loss
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        self._shared(batch, "val")
+
+    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        logits, _ = self._shared(batch, "test")
+        self.test_outputs.append({"index": batch["index"], "y": batch["y"], "probs": logits.softmax(-1).detach()})
+
+    def configure_optimizers(self):
+        decay = [p for n, p in self.model.named_parameters() if p.dim() >= 2]
+        no_decay = [p for n, p in self.model.named_parameters() if p.dim() < 2]
+        opt = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": self.cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=self.cfg.lr,
+        )
+        total = self.cfg.max_epochs * self.steps_per_epoch
+        if self.cfg.schedule == "constant" or total < 4:
+            return opt
+        if self.cfg.schedule == "onecycle":
+            warm = max(0.2, 2.0 / total)  # at least two warm-up steps on very short runs
+            sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=self.cfg.lr, total_steps=total, pct_start=warm)
+        else:
+            sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
