@@ -31,6 +31,12 @@ def har_small() -> SequenceSet:
         ys.append(y)
         groups.append(np.full(len(y), int(z[f"subject_{k}"])))
     x = np.concatenate(xs)
-    return SequenceSet(x=x, lengths=np.full(len(x), x.shape[1]), y=np.concatenate(ys), classes=list(CLASSES),
-                       features=list(FEATURES), groups=np.concatenate(groups),
-                       ids=[f"w{i:03d}" for i in range(len(x))])
+    return SequenceSet(
+        x=x,
+        lengths=np.full(len(x), x.shape[1]),
+        y=np.concatenate(ys),
+        classes=list(CLASSES),
+        features=list(FEATURES),
+        groups=np.concatenate(groups),
+        ids=[f"w{i:03d}" for i in range(len(x))],
+    )

@@ -12,6 +12,17 @@ import pytest
 from rnnlab.cli import main
 
 
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch, tmp_path):
+    """CLI tests must never fetch: an empty cache and a pip that fails the test if called."""
+    monkeypatch.setenv("RNNLAB_CACHE", str(tmp_path / "cache"))
+
+    def no_pip(args):
+        raise AssertionError(f"a unit test tried to run pip {args}")
+
+    monkeypatch.setattr("rnnlab.data.sources._run_pip", no_pip)
+
+
 def _save_npz(path, s, labels=True):
     arrays = {"X": s.x, "ids": np.array(s.ids)}
     if labels:
@@ -23,8 +34,14 @@ def _save_long_csv(path, s, label_col="activity"):
     rows = []
     for i in range(len(s)):
         for t in range(int(s.lengths[i])):
-            rows.append({"seq": s.ids[i], "t": t, **dict(zip(s.features, s.x[i, t].tolist(), strict=True)),
-                         label_col: s.classes[s.y[i]]})
+            rows.append(
+                {
+                    "seq": s.ids[i],
+                    "t": t,
+                    **dict(zip(s.features, s.x[i, t].tolist(), strict=True)),
+                    label_col: s.classes[s.y[i]],
+                }
+            )
     pd.DataFrame(rows).to_csv(path, index=False)
 
 
@@ -38,8 +55,25 @@ def test_train_predict_evaluate_on_user_npz(har_small, tmp_path, capsys):
     data = tmp_path / "mine.npz"
     _save_npz(data, har_small)
     run = tmp_path / "run"
-    assert main(["train", "classify", "--data", str(data), "--out", str(run), "--epochs", "10",
-                 "--model.hidden", "32", "--model.bidirectional", "false"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "classify",
+                "--data",
+                str(data),
+                "--out",
+                str(run),
+                "--epochs",
+                "10",
+                "--model.hidden",
+                "32",
+                "--model.bidirectional",
+                "false",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "test accuracy" in out and str(run) in out
     results = json.loads((run / "results.json").read_text())
@@ -86,8 +120,29 @@ def test_train_on_long_csv(har_small, tmp_path, capsys):
     data = tmp_path / "long.csv"
     _save_long_csv(data, small)
     run = tmp_path / "run"
-    assert main(["train", "classify", "--data", str(data), "--id-col", "seq", "--time-col", "t",
-                 "--label-col", "activity", "--out", str(run), "--epochs", "2", "--model.hidden", "16"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "classify",
+                "--data",
+                str(data),
+                "--id-col",
+                "seq",
+                "--time-col",
+                "t",
+                "--label-col",
+                "activity",
+                "--out",
+                str(run),
+                "--epochs",
+                "2",
+                "--model.hidden",
+                "16",
+            ]
+        )
+        == 0
+    )
     assert (run / "model.safetensors").is_file()
     d = json.loads((run / "data.json").read_text())
     assert d["features"] == small.features and d["classes"] == sorted(small.classes)

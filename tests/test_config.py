@@ -17,8 +17,16 @@ def test_builtin_recipes_load_and_validate():
 
 
 def test_overrides_are_typed():
-    r = apply_overrides(load_recipe("har"), {"model.cell": "gru", "model.hidden": "32", "train.lr": "1e-3",
-                                             "model.bidirectional": "false", "data.features": "a,b"})
+    r = apply_overrides(
+        load_recipe("har"),
+        {
+            "model.cell": "gru",
+            "model.hidden": "32",
+            "train.lr": "1e-3",
+            "model.bidirectional": "false",
+            "data.features": "a,b",
+        },
+    )
     assert (r.model.cell, r.model.hidden, r.train.lr, r.model.bidirectional) == ("gru", 32, 1e-3, False)
     assert r.data.features == ["a", "b"]
 

@@ -54,8 +54,10 @@ def _parse_overrides(rest: list[str]) -> dict[str, str]:
         key = key.replace("-", "_")
         if "." not in key:
             if key not in SHORTCUTS:
-                raise ConfigError(f"unknown option --{key}; recipe keys are dotted (--model.hidden 64) "
-                                  f"or one of {', '.join('--' + k.replace('_', '-') for k in SHORTCUTS)}")
+                raise ConfigError(
+                    f"unknown option --{key}; recipe keys are dotted (--model.hidden 64) "
+                    f"or one of {', '.join('--' + k.replace('_', '-') for k in SHORTCUTS)}"
+                )
             key = SHORTCUTS[key]
         out[key] = value
         i += 1
@@ -77,14 +79,18 @@ def cmd_train(args: argparse.Namespace, rest: list[str]) -> int:
     if recipe.data.path:
         recipe.data.path = str(Path(recipe.data.path).resolve())
     dm = make_datamodule(recipe)
-    print(f"data: {dm.name}: {dm.n_features} features, {dm.n_classes} classes, "
-          f"train/val/test = {len(dm.sets['train'])}/{len(dm.sets['val'])}/{len(dm.sets.get('test', []))}")
+    print(
+        f"data: {dm.name}: {dm.n_features} features, {dm.n_classes} classes, "
+        f"train/val/test = {len(dm.sets['train'])}/{len(dm.sets['val'])}/{len(dm.sets.get('test', []))}"
+    )
     model = make_model(recipe.model, dm)
     result = fit(model, dm, recipe=recipe, out=args.out)
     t = result.test
-    print(f"test accuracy {t['accuracy']:.4f}  macro-F1 {t['macro_f1']:.4f}  ({t['n']} {t['split']} sequences, "
-          f"{result.results['params']} params, {result.results['train_seconds']:.0f} s training, "
-          f"stopped by {result.results['stopped']})")
+    print(
+        f"test accuracy {t['accuracy']:.4f}  macro-F1 {t['macro_f1']:.4f}  ({t['n']} {t['split']} sequences, "
+        f"{result.results['params']} params, {result.results['train_seconds']:.0f} s training, "
+        f"stopped by {result.results['stopped']})"
+    )
     print(f"run directory: {result.path}")
     return 0
 
@@ -98,8 +104,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         return 0
     print(f"accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  loss {m['loss']:.4f}  n={m['n']}")
     for c, pc in m["per_class"].items():
-        print(f"  {c:>20s}  precision {pc['precision']:.3f}  recall {pc['recall']:.3f}  f1 {pc['f1']:.3f}  "
-              f"support {pc['support']}")
+        print(
+            f"  {c:>20s}  precision {pc['precision']:.3f}  recall {pc['recall']:.3f}  f1 {pc['f1']:.3f}  "
+            f"support {pc['support']}"
+        )
     return 0
 
 
@@ -133,7 +141,9 @@ def cmd_data(args: argparse.Namespace) -> int:
         from rnnlab.data.har import load_har
 
         train, test = load_har()
-        print(f"har: {len(train)} train / {len(test)} test windows of {train.x.shape[1]} x {train.n_features}")
+        print(
+            f"har: {len(train)} train / {len(test)} test windows of {train.x.shape[1]} x {train.n_features}"
+        )
     return 0
 
 
@@ -149,7 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rnnlab", description="Recurrent neural networks on real sequence data.")
     p.add_argument("-v", "--verbose", action="store_true", help="show Lightning's own log lines")
     sub = p.add_subparsers(dest="command", required=True)
-    t = sub.add_parser("train", help="train a recipe (built-in name or YAML); any key overridable: --model.cell gru")
+    t = sub.add_parser(
+        "train", help="train a recipe (built-in name or YAML); any key overridable: --model.cell gru"
+    )
     t.add_argument("recipe", help="built-in recipe name (see `rnnlab recipes`) or a .yaml file")
     t.add_argument("--out", help="run directory (default runs/<recipe>-<timestamp>)")
     t.add_argument("--data", help="your own data: a long-format .csv or an .npz (X, y[, lengths])")
@@ -179,7 +191,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "train":
             return cmd_train(args, rest)
-        handlers = {"evaluate": cmd_evaluate, "predict": cmd_predict, "data": cmd_data, "recipes": cmd_recipes}
+        handlers = {
+            "evaluate": cmd_evaluate,
+            "predict": cmd_predict,
+            "data": cmd_data,
+            "recipes": cmd_recipes,
+        }
         return handlers[args.command](args)
     except RnnlabError as e:
         print(f"error: {e}", file=sys.stderr)

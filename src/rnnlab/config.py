@@ -45,6 +45,8 @@ class ModelConfig:
     fast_path: str = "auto"
     channels: int = 64
     kernel: int = 5
+    conv_channels: int = 0
+    conv_layers: int = 2
 
 
 @dataclass
@@ -136,7 +138,9 @@ def _coerce(value: Any, typ: Any, where: str) -> Any:
 def _merge(obj: Any, values: dict, prefix: str = "") -> None:
     """Set dataclass fields of `obj` from a nested dict, rejecting unknown keys with the nearest valid one."""
     if not isinstance(values, dict):
-        raise ConfigError(f"'{prefix.rstrip('.') or 'recipe'}' must be a mapping of keys to values, got {values!r}")
+        raise ConfigError(
+            f"'{prefix.rstrip('.') or 'recipe'}' must be a mapping of keys to values, got {values!r}"
+        )
     fields = {f.name: f for f in dataclasses.fields(obj)}
     hints = typing.get_type_hints(type(obj))
     for key, value in values.items():
@@ -191,8 +195,10 @@ def load_recipe(name_or_path: str) -> Recipe:
     else:
         names = builtin_recipes()
         if name_or_path not in names:
-            raise ConfigError(f"unknown recipe '{name_or_path}'; {_nearest(name_or_path, list(names))} "
-                              "(or give a .yaml path)")
+            raise ConfigError(
+                f"unknown recipe '{name_or_path}'; {_nearest(name_or_path, list(names))} "
+                "(or give a .yaml path)"
+            )
         text = resources.files("rnnlab.recipes").joinpath(f"{name_or_path}.yaml").read_text()
     try:
         d = yaml.safe_load(text)

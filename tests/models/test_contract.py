@@ -14,10 +14,14 @@ MODELS = [
     ("SequenceClassifier", dict(cell="gru", hidden=16, layers=1, bidirectional=True, readout="mean")),
     ("SequenceClassifier", dict(cell="rnn", hidden=16, layers=2, bidirectional=True, readout="attention")),
     ("SequenceClassifier", dict(cell="lstm", hidden=16, layers=1, readout="last", fast_path="off")),
+    (
+        "SequenceClassifier",
+        dict(cell="lstm", hidden=16, layers=1, readout="mean", conv_channels=8, conv_kernel=3),
+    ),
     ("MLPClassifier", dict(max_len=T, hidden=32)),
     ("CNN1dClassifier", dict(channels=16, layers=2, kernel=3)),
 ]
-IDS = [f"{k}-{a.get('cell', '')}-{a.get('readout', '')}" for k, a in MODELS]
+IDS = [f"{k}-{a.get('cell', '')}-{a.get('readout', '')}-{a.get('conv_channels', 0)}" for k, a in MODELS]
 
 
 def _make(kind, args):

@@ -91,7 +91,11 @@ def test_padding_is_zero_and_final_state_at_last_real_step():
 
 @pytest.mark.parametrize(
     "cell, tcell",
-    [(RNNCell(4, 6), torch.nn.RNNCell(4, 6)), (LSTMCell(4, 6), torch.nn.LSTMCell(4, 6)), (GRUCell(4, 6), torch.nn.GRUCell(4, 6))],
+    [
+        (RNNCell(4, 6), torch.nn.RNNCell(4, 6)),
+        (LSTMCell(4, 6), torch.nn.LSTMCell(4, 6)),
+        (GRUCell(4, 6), torch.nn.GRUCell(4, 6)),
+    ],
 )
 def test_cells_match_torch_cells(cell, tcell):
     tcell.load_state_dict(cell.state_dict())

@@ -26,8 +26,16 @@ def test_fit_learns_real_har_windows_and_writes_the_run(har_small, tmp_path):
     model = SequenceClassifier(dm.n_features, dm.n_classes, cell="gru", hidden=32, layers=1, readout="mean")
     run = fit(model, dm, out=tmp_path / "run", max_epochs=12, lr=5e-3, patience=0)
     assert run.test["accuracy"] >= 0.75, run.results  # 6 classes: chance is ~0.17
-    for f in ("config.yaml", "data.json", "model.json", "model.safetensors", "metrics.csv", "results.json",
-              "test_predictions.csv", "checkpoints/best.ckpt"):
+    for f in (
+        "config.yaml",
+        "data.json",
+        "model.json",
+        "model.safetensors",
+        "metrics.csv",
+        "results.json",
+        "test_predictions.csv",
+        "checkpoints/best.ckpt",
+    ):
         assert (run.path / f).is_file(), f
     rows = list(csv.DictReader((run.path / "metrics.csv").open()))
     assert len(rows) == 12 and float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"])
@@ -59,6 +67,8 @@ def test_nan_in_the_loss_stops_with_step_and_batch(har_small, tmp_path):
     dm = _dm(har_small)
     dm.sets["train"].x[:] = np.nan  # bypasses validation on purpose: corrupt data after loading
     model = SequenceClassifier(dm.n_features, dm.n_classes, hidden=8, layers=1)
-    with pytest.raises(NonFiniteLossError, match=r"train loss is nan at global step 0 \(batch sample indices"):
+    with pytest.raises(
+        NonFiniteLossError, match=r"train loss is nan at global step 0 \(batch sample indices"
+    ):
         fit(model, dm, out=tmp_path / "run", max_epochs=1)
     assert (tmp_path / "run" / "config.yaml").is_file()  # what was saved before is kept

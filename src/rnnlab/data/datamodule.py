@@ -91,8 +91,16 @@ def split_by_group(s: SequenceSet, fraction: float, seed: int) -> tuple[Sequence
 class SequenceDataModule(LightningDataModule):
     """Train/val/test SequenceSets -> scaled, shuffled (seeded) padded batches; sizes read off the data."""
 
-    def __init__(self, train: SequenceSet, val: SequenceSet, test: SequenceSet | None = None, batch_size: int = 64,
-                 scale: bool = True, seed: int = 0, name: str = "data") -> None:
+    def __init__(
+        self,
+        train: SequenceSet,
+        val: SequenceSet,
+        test: SequenceSet | None = None,
+        batch_size: int = 64,
+        scale: bool = True,
+        seed: int = 0,
+        name: str = "data",
+    ) -> None:
         super().__init__()
         if batch_size < 1:
             raise DataError(f"batch_size must be >= 1, got {batch_size}")
@@ -124,7 +132,9 @@ class SequenceDataModule(LightningDataModule):
         """A DataLoader over one split ('train', 'val', 'test')."""
         ds = _Tensors(self.sets[split])
         gen = torch.Generator().manual_seed(self.seed)
-        return DataLoader(ds, batch_size=self.batch_size, shuffle=shuffle, collate_fn=ds.collate, generator=gen)
+        return DataLoader(
+            ds, batch_size=self.batch_size, shuffle=shuffle, collate_fn=ds.collate, generator=gen
+        )
 
     def train_dataloader(self) -> DataLoader:
         return self.loader("train", shuffle=True)

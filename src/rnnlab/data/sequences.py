@@ -31,7 +31,9 @@ class SequenceSet:
         self.x = np.ascontiguousarray(self.x, dtype=np.float32)
         self.lengths = np.asarray(self.lengths, dtype=np.int64)
         if self.x.ndim != 3:
-            raise DataError(f"x must be (N, T, F), got shape {self.x.shape}; stack sequences or pad them first")
+            raise DataError(
+                f"x must be (N, T, F), got shape {self.x.shape}; stack sequences or pad them first"
+            )
         n, t, f = self.x.shape
         if n == 0:
             raise DataError("the data set is empty (0 sequences); check the file and filters")
@@ -92,7 +94,9 @@ def pad(seqs: list[np.ndarray], max_len: int | None = None) -> tuple[np.ndarray,
         raise DataError("no sequences to pad")
     feats = {s.shape[1] if s.ndim == 2 else -1 for s in seqs}
     if len(feats) != 1 or -1 in feats:
-        raise DataError(f"sequences have inconsistent feature counts {sorted(feats)}; every (T, F) array needs the same F")
+        raise DataError(
+            f"sequences have inconsistent feature counts {sorted(feats)}; every (T, F) array needs the same F"
+        )
     lengths = np.array([len(s) for s in seqs], dtype=np.int64)
     t = int(max_len or lengths.max())
     out = np.zeros((len(seqs), t, feats.pop()), dtype=np.float32)

@@ -23,4 +23,11 @@ def build_model(kind: str, **config) -> nn.Module:
     return MODELS[kind](**config)
 
 
-__all__ = ["MODELS", "CNN1dClassifier", "MLPClassifier", "SequenceClassifier", "SequenceTagger", "build_model"]
+__all__ = [
+    "MODELS",
+    "CNN1dClassifier",
+    "MLPClassifier",
+    "SequenceClassifier",
+    "SequenceTagger",
+    "build_model",
+]

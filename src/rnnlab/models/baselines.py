@@ -15,16 +15,29 @@ class MLPClassifier(nn.Module):
     It sees every step at once but has no notion of order or time shift: the lectures' baseline.
     """
 
-    def __init__(self, n_features: int, n_classes: int, max_len: int, hidden: int = 256, layers: int = 2,
-                 dropout: float = 0.2) -> None:
+    def __init__(
+        self,
+        n_features: int,
+        n_classes: int,
+        max_len: int,
+        hidden: int = 256,
+        layers: int = 2,
+        dropout: float = 0.2,
+    ) -> None:
         super().__init__()
         if max_len < 1 or n_features < 1 or n_classes < 2 or layers < 1:
             raise ConfigError(
                 f"MLPClassifier needs max_len, n_features >= 1, n_classes >= 2, layers >= 1; got "
                 f"max_len={max_len}, n_features={n_features}, n_classes={n_classes}, layers={layers}"
             )
-        self.config = dict(n_features=n_features, n_classes=n_classes, max_len=max_len, hidden=hidden,
-                           layers=layers, dropout=dropout)
+        self.config = dict(
+            n_features=n_features,
+            n_classes=n_classes,
+            max_len=max_len,
+            hidden=hidden,
+            layers=layers,
+            dropout=dropout,
+        )
         self.max_len = max_len
         dims = [n_features * max_len] + [hidden] * layers
         blocks: list[nn.Module] = []
@@ -47,20 +60,38 @@ class MLPClassifier(nn.Module):
 class CNN1dClassifier(nn.Module):
     """Stacked 1-D convolutions over time (conv, batch norm, ReLU), then mean+max pooling over real steps."""
 
-    def __init__(self, n_features: int, n_classes: int, channels: int = 64, layers: int = 3, kernel: int = 5,
-                 dropout: float = 0.2) -> None:
+    def __init__(
+        self,
+        n_features: int,
+        n_classes: int,
+        channels: int = 64,
+        layers: int = 3,
+        kernel: int = 5,
+        dropout: float = 0.2,
+    ) -> None:
         super().__init__()
         if kernel < 1 or kernel % 2 == 0:
             raise ConfigError(f"kernel must be a positive odd number (keeps the length), got {kernel}")
         if n_features < 1 or n_classes < 2 or layers < 1:
-            raise ConfigError(f"CNN1dClassifier needs n_features >= 1, n_classes >= 2, layers >= 1; got "
-                              f"{n_features}, {n_classes}, {layers}")
-        self.config = dict(n_features=n_features, n_classes=n_classes, channels=channels, layers=layers,
-                           kernel=kernel, dropout=dropout)
+            raise ConfigError(
+                f"CNN1dClassifier needs n_features >= 1, n_classes >= 2, layers >= 1; got "
+                f"{n_features}, {n_classes}, {layers}"
+            )
+        self.config = dict(
+            n_features=n_features,
+            n_classes=n_classes,
+            channels=channels,
+            layers=layers,
+            kernel=kernel,
+            dropout=dropout,
+        )
         convs: list[nn.Module] = []
         for k in range(layers):
-            convs += [nn.Conv1d(n_features if k == 0 else channels, channels, kernel, padding=kernel // 2),
-                      nn.BatchNorm1d(channels), nn.ReLU()]
+            convs += [
+                nn.Conv1d(n_features if k == 0 else channels, channels, kernel, padding=kernel // 2),
+                nn.BatchNorm1d(channels),
+                nn.ReLU(),
+            ]
         self.convs = nn.Sequential(*convs)
         self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(2 * channels, n_classes)

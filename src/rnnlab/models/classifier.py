@@ -5,6 +5,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from rnnlab.errors import ConfigError
+from rnnlab.models.frontends import ConvFrontEnd
 from rnnlab.models.heads import AttentionPool, check_readout, masked_cross_entropy
 from rnnlab.nn.lengths import last_step, masked_mean
 from rnnlab.nn.recurrent import Recurrent
@@ -21,7 +22,9 @@ class SequenceClassifier(nn.Module):
     """Recurrent encoder + readout + linear head: one label per sequence.
 
     readout: 'last' (final state of the top layer, both directions), 'mean' (mean over real steps) or
-    'attention' (learned attention pooling). forward(x, lengths, y=None) -> logits, or (logits, loss) given y.
+    'attention' (learned attention pooling). conv_channels > 0 puts a 1-D convolutional front-end
+    (`conv_layers` x Conv1d of width `conv_kernel`) before the recurrent layers: the CNN-LSTM.
+    forward(x, lengths, y=None) -> logits, or (logits, loss) given y.
     """
 
     def __init__(
@@ -35,15 +38,33 @@ class SequenceClassifier(nn.Module):
         dropout: float = 0.1,
         readout: str = "last",
         fast_path: str = "auto",
+        conv_channels: int = 0,
+        conv_layers: int = 2,
+        conv_kernel: int = 5,
     ) -> None:
         super().__init__()
         _check_sizes(n_features, n_classes)
         self.config = dict(
-            n_features=n_features, n_classes=n_classes, cell=cell, hidden=hidden, layers=layers,
-            bidirectional=bidirectional, dropout=dropout, readout=check_readout(readout), fast_path=fast_path,
+            n_features=n_features,
+            n_classes=n_classes,
+            cell=cell,
+            hidden=hidden,
+            layers=layers,
+            bidirectional=bidirectional,
+            dropout=dropout,
+            readout=check_readout(readout),
+            fast_path=fast_path,
+            conv_channels=conv_channels,
+            conv_layers=conv_layers,
+            conv_kernel=conv_kernel,
         )
-        self.rnn = Recurrent(cell, n_features, hidden, layers, bidirectional, dropout if layers > 1 else 0.0,
-                             fast_path=fast_path)
+        self.frontend = (
+            ConvFrontEnd(n_features, conv_channels, conv_layers, conv_kernel) if conv_channels else None
+        )
+        rnn_in = conv_channels or n_features
+        self.rnn = Recurrent(
+            cell, rnn_in, hidden, layers, bidirectional, dropout if layers > 1 else 0.0, fast_path=fast_path
+        )
         self.readout = readout
         self.pool = AttentionPool(self.rnn.output_size) if readout == "attention" else None
         self.drop = nn.Dropout(dropout)
@@ -51,6 +72,8 @@ class SequenceClassifier(nn.Module):
 
     def encode(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
         """The sequence summary vector (B, D*H) the head classifies."""
+        if self.frontend is not None:
+            x = self.frontend(x, lengths)
         out, state = self.rnn(x, lengths)
         if self.readout == "last":
             d = self.rnn.num_directions
@@ -84,11 +107,24 @@ class SequenceTagger(nn.Module):
         super().__init__()
         _check_sizes(n_features, n_classes)
         self.config = dict(
-            n_features=n_features, n_classes=n_classes, cell=cell, hidden=hidden, layers=layers,
-            bidirectional=bidirectional, dropout=dropout, fast_path=fast_path,
+            n_features=n_features,
+            n_classes=n_classes,
+            cell=cell,
+            hidden=hidden,
+            layers=layers,
+            bidirectional=bidirectional,
+            dropout=dropout,
+            fast_path=fast_path,
         )
-        self.rnn = Recurrent(cell, n_features, hidden, layers, bidirectional, dropout if layers > 1 else 0.0,
-                             fast_path=fast_path)
+        self.rnn = Recurrent(
+            cell,
+            n_features,
+            hidden,
+            layers,
+            bidirectional,
+            dropout if layers > 1 else 0.0,
+            fast_path=fast_path,
+        )
         self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(self.rnn.output_size, n_classes)
 

@@ -78,7 +78,9 @@ class Cell(nn.Module):
     def forward(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         """One step from a raw input x (B, I): returns (h, state)."""
         if x.dim() != 2 or x.shape[1] != self.input_size:
-            raise ValueError(f"{type(self).__name__} expects x of shape (batch, {self.input_size}), got {tuple(x.shape)}")
+            raise ValueError(
+                f"{type(self).__name__} expects x of shape (batch, {self.input_size}), got {tuple(x.shape)}"
+            )
         if state is None:
             state = self.init_state(x.shape[0], x.device, x.dtype)
         new_state, _ = self.recur(self.project(x), state)
@@ -91,14 +93,16 @@ class Cell(nn.Module):
 class RNNCell(Cell):
     """Elman cell.
 
-        h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)      (or relu)
+    h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)      (or relu)
     """
 
     n_gates = 1
     gate_names = ()
     state_size = 1
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh") -> None:
+    def __init__(
+        self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh"
+    ) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ConfigError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         self.nonlinearity = nonlinearity
@@ -117,12 +121,12 @@ class RNNCell(Cell):
 class LSTMCell(Cell):
     """Long short-term memory cell (Hochreiter & Schmidhuber 1997, with forget gate).
 
-        i_t = σ(W_ii x_t + b_ii + W_hi h_{t-1} + b_hi)      input gate
-        f_t = σ(W_if x_t + b_if + W_hf h_{t-1} + b_hf)      forget gate
-        g_t = tanh(W_ig x_t + b_ig + W_hg h_{t-1} + b_hg)   candidate cell
-        o_t = σ(W_io x_t + b_io + W_ho h_{t-1} + b_ho)      output gate
-        c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t
-        h_t = o_t ⊙ tanh(c_t)
+    i_t = σ(W_ii x_t + b_ii + W_hi h_{t-1} + b_hi)      input gate
+    f_t = σ(W_if x_t + b_if + W_hf h_{t-1} + b_hf)      forget gate
+    g_t = tanh(W_ig x_t + b_ig + W_hg h_{t-1} + b_hg)   candidate cell
+    o_t = σ(W_io x_t + b_io + W_ho h_{t-1} + b_ho)      output gate
+    c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t
+    h_t = o_t ⊙ tanh(c_t)
     """
 
     n_gates = 4
@@ -141,10 +145,10 @@ class LSTMCell(Cell):
 class GRUCell(Cell):
     """Gated recurrent unit (Cho et al. 2014), PyTorch's variant with the reset inside the n gate.
 
-        r_t = σ(W_ir x_t + b_ir + W_hr h_{t-1} + b_hr)              reset gate
-        z_t = σ(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz)              update gate
-        n_t = tanh(W_in x_t + b_in + r_t ⊙ (W_hn h_{t-1} + b_hn))   candidate
-        h_t = (1 - z_t) ⊙ n_t + z_t ⊙ h_{t-1}
+    r_t = σ(W_ir x_t + b_ir + W_hr h_{t-1} + b_hr)              reset gate
+    z_t = σ(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz)              update gate
+    n_t = tanh(W_in x_t + b_in + r_t ⊙ (W_hn h_{t-1} + b_hn))   candidate
+    h_t = (1 - z_t) ⊙ n_t + z_t ⊙ h_{t-1}
     """
 
     n_gates = 3
@@ -165,7 +169,9 @@ class GRUCell(Cell):
 CELLS: dict[str, type[Cell]] = {"rnn": RNNCell, "lstm": LSTMCell, "gru": GRUCell}
 
 
-def make_cell(kind: str, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh") -> Cell:
+def make_cell(
+    kind: str, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh"
+) -> Cell:
     """Build a cell by name ('rnn', 'lstm', 'gru'); an unknown name is an error listing the valid ones."""
     if kind not in CELLS:
         raise ConfigError(f"unknown cell {kind!r}; choose one of {sorted(CELLS)}")

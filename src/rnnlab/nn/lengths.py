@@ -15,10 +15,14 @@ def check_lengths(lengths: Tensor | None, batch: int, time: int) -> Tensor | Non
     if lengths.dtype.is_floating_point or lengths.dtype == torch.bool:
         raise ValueError(f"lengths must be an integer tensor, got {lengths.dtype}")
     if lengths.shape != (batch,):
-        raise ValueError(f"lengths must have shape ({batch},) for a batch of {batch}, got {tuple(lengths.shape)}")
+        raise ValueError(
+            f"lengths must have shape ({batch},) for a batch of {batch}, got {tuple(lengths.shape)}"
+        )
     lo, hi = int(lengths.min()), int(lengths.max())
     if lo < 1:
-        raise ValueError(f"a sequence has length {lo}; every sequence needs at least 1 step (drop empty ones)")
+        raise ValueError(
+            f"a sequence has length {lo}; every sequence needs at least 1 step (drop empty ones)"
+        )
     if hi > time:
         raise ValueError(f"a length ({hi}) exceeds the padded time axis ({time})")
     return lengths.long()

@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass, field
 
 import torch
-from torch import Tensor, _VF, nn
+from torch import _VF, Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from rnnlab.errors import ConfigError
@@ -121,21 +121,31 @@ class Recurrent(nn.Module):
 
     def flat_weights(self) -> list[Tensor]:
         """All parameters in the order the fused kernels take them."""
-        return [w for k in range(self.num_layers) for d in range(self.num_directions) for w in self._cell(k, d).flat_weights()]
+        return [
+            w
+            for k in range(self.num_layers)
+            for d in range(self.num_directions)
+            for w in self._cell(k, d).flat_weights()
+        ]
 
     def init_state(self, batch: int, device=None, dtype=None) -> State:
         """Zero state: a tuple of `state_size` tensors (num_layers * num_directions, batch, hidden)."""
         w = self.weight_hh_l0
         shape = (self.num_layers * self.num_directions, batch, self.hidden_size)
         return tuple(
-            torch.zeros(shape, device=device or w.device, dtype=dtype or w.dtype) for _ in range(self.state_size)
+            torch.zeros(shape, device=device or w.device, dtype=dtype or w.dtype)
+            for _ in range(self.state_size)
         )
 
     def _check(self, x: Tensor, lengths, state: State | None) -> tuple[Tensor | None, State]:
         if x.dim() != 3:
-            raise ValueError(f"expected batch-first input (batch, time, features), got shape {tuple(x.shape)}")
+            raise ValueError(
+                f"expected batch-first input (batch, time, features), got shape {tuple(x.shape)}"
+            )
         if x.shape[2] != self.input_size:
-            raise ValueError(f"expected {self.input_size} input features, got {x.shape[2]} (input shape {tuple(x.shape)})")
+            raise ValueError(
+                f"expected {self.input_size} input features, got {x.shape[2]} (input shape {tuple(x.shape)})"
+            )
         if x.shape[1] == 0:
             raise ValueError("input has 0 time steps; every sequence needs at least 1 step")
         lengths = check_lengths(lengths, x.shape[0], x.shape[1])
@@ -151,7 +161,9 @@ class Recurrent(nn.Module):
                 raise ValueError(f"state must be {self.state_size} tensor(s) of shape {want}, got {got}")
         return lengths, state
 
-    def forward(self, x: Tensor, lengths: Tensor | None = None, state: State | None = None) -> tuple[Tensor, State]:
+    def forward(
+        self, x: Tensor, lengths: Tensor | None = None, state: State | None = None
+    ) -> tuple[Tensor, State]:
         """Run over a padded batch; returns (output (B, T, D*H), final state)."""
         lengths, state = self._check(x, lengths, state)
         if self.path == "fused":
@@ -159,7 +171,9 @@ class Recurrent(nn.Module):
         out, new_state, _ = self._forward_reference(x, lengths, state, keep=False)
         return out, new_state
 
-    def trace(self, x: Tensor, lengths: Tensor | None = None, state: State | None = None) -> tuple[Tensor, State, Trace]:
+    def trace(
+        self, x: Tensor, lengths: Tensor | None = None, state: State | None = None
+    ) -> tuple[Tensor, State, Trace]:
         """Reference path keeping every step's hidden state and gate values, for inspection."""
         lengths, state = self._check(x, lengths, state)
         return self._forward_reference(x, lengths, state, keep=True)
@@ -194,18 +208,28 @@ class Recurrent(nn.Module):
             return res[0], tuple(res[1:])
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         order, unorder = packed.sorted_indices, packed.unsorted_indices
-        hx = tuple(h.index_select(1, order) for h in hx) if isinstance(hx, tuple) else hx.index_select(1, order)
+        hx = (
+            tuple(h.index_select(1, order) for h in hx)
+            if isinstance(hx, tuple)
+            else hx.index_select(1, order)
+        )
         res = _kernel(self.cell_kind, self.nonlinearity)(packed.data, packed.batch_sizes, hx, *args)
         out, _ = pad_packed_sequence(
-            PackedSequence(res[0], packed.batch_sizes, order, unorder), batch_first=True, total_length=x.shape[1]
+            PackedSequence(res[0], packed.batch_sizes, order, unorder),
+            batch_first=True,
+            total_length=x.shape[1],
         )
         return out, tuple(h.index_select(1, unorder) for h in res[1:])
 
     # --- streaming -----------------------------------------------------------------------------------
-    def step(self, x_t: Tensor, state: State | None = None, reset: Tensor | None = None) -> tuple[Tensor, State]:
+    def step(
+        self, x_t: Tensor, state: State | None = None, reset: Tensor | None = None
+    ) -> tuple[Tensor, State]:
         """Advance one time step: x_t (B, I) -> (h_top (B, H), state). `reset` (B,) bool zeroes those samples' state first."""
         if self.bidirectional:
-            raise ConfigError("step() streams forward in time, which a bidirectional layer cannot; use forward()")
+            raise ConfigError(
+                "step() streams forward in time, which a bidirectional layer cannot; use forward()"
+            )
         if x_t.dim() != 2 or x_t.shape[1] != self.input_size:
             raise ValueError(f"step expects x_t of shape (batch, {self.input_size}), got {tuple(x_t.shape)}")
         if state is None:
@@ -245,7 +269,11 @@ def _run_cell(cell: Cell, x: Tensor, lengths: Tensor | None, state: State, rever
         x = reverse_padded(x, lengths)
     xp = cell.project(x)  # (B, T, gates*H): the input half of every step in one matmul
     t_max = x.shape[1]
-    valid = None if lengths is None else (torch.arange(t_max, device=x.device)[None, :] < lengths.to(x.device)[:, None])
+    valid = (
+        None
+        if lengths is None
+        else (torch.arange(t_max, device=x.device)[None, :] < lengths.to(x.device)[:, None])
+    )
     outs: list[Tensor] = []
     kept: dict[str, list[Tensor]] = {}
     for t in range(t_max):

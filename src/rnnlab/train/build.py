@@ -30,8 +30,15 @@ def user_data_options(cfg: DataConfig) -> dict:
         missing = [k for k in ("id_col", "time_col", "label_col") if getattr(cfg, k) is None]
         if missing:
             flags = ", ".join("--" + k.replace("_", "-") for k in missing)
-            raise ConfigError(f"a long-format CSV needs {flags} (the sequence id, time order and label columns)")
-        return {"id_col": cfg.id_col, "time_col": cfg.time_col, "label_col": cfg.label_col, "features": cfg.features}
+            raise ConfigError(
+                f"a long-format CSV needs {flags} (the sequence id, time order and label columns)"
+            )
+        return {
+            "id_col": cfg.id_col,
+            "time_col": cfg.time_col,
+            "label_col": cfg.label_col,
+            "features": cfg.features,
+        }
     return {}
 
 
@@ -43,8 +50,35 @@ def load_sets(cfg: DataConfig) -> tuple[SequenceSet, SequenceSet | None]:
         return read_user_data(cfg.path, **user_data_options(cfg)), None
     loaders = _builtin_loaders()
     if cfg.name not in loaders:
-        raise ConfigError(f"unknown data set {cfg.name!r}; built-in: {sorted(loaders)}, or 'user' with data.path")
+        raise ConfigError(
+            f"unknown data set {cfg.name!r}; built-in: {sorted(loaders)}, or 'user' with data.path"
+        )
     return loaders[cfg.name]()
+
+
+def check_recipe(recipe: Recipe) -> None:
+    """Validate names in the recipe before any data is fetched, so a typo fails in a second, not after a download."""
+    from rnnlab.models import MODELS
+    from rnnlab.models.heads import READOUTS
+    from rnnlab.nn.cells import CELLS
+    from rnnlab.nn.recurrent import FAST_PATH_MODES
+    from rnnlab.train.tasks import SCHEDULES
+
+    checks = [
+        ("data.name", recipe.data.name, (*BUILTIN_DATA, "user")),
+        ("model.kind", recipe.model.kind, tuple(MODELS)),
+        ("model.cell", recipe.model.cell, tuple(CELLS)),
+        ("model.readout", recipe.model.readout, READOUTS),
+        ("model.fast_path", recipe.model.fast_path, FAST_PATH_MODES),
+        ("train.schedule", recipe.train.schedule, SCHEDULES),
+        ("train.monitor", recipe.train.monitor, ("val_loss", "val_acc", "val_f1")),
+    ]
+    for key, value, allowed in checks:
+        if value not in allowed:
+            word = "cell" if key == "model.cell" else key
+            raise ConfigError(f"unknown {word} {value!r} for {key}; choose one of {sorted(allowed)}")
+    if recipe.task != "classify":
+        raise ConfigError(f"unknown task {recipe.task!r}; this version trains 'classify' recipes")
 
 
 def make_datamodule(recipe: Recipe) -> SequenceDataModule:
@@ -52,6 +86,7 @@ def make_datamodule(recipe: Recipe) -> SequenceDataModule:
 
     User data without a test set is split three ways: test and validation each take `val_fraction`.
     """
+    check_recipe(recipe)
     cfg, seed = recipe.data, recipe.train.seed
     if not 0.0 < cfg.val_fraction < 0.9:
         raise ConfigError(f"data.val_fraction must be in (0, 0.9), got {cfg.val_fraction}")
@@ -59,8 +94,15 @@ def make_datamodule(recipe: Recipe) -> SequenceDataModule:
     if test is None:
         train, test = split_by_group(train, cfg.val_fraction, seed + 1)
     train, val = split_by_group(train, cfg.val_fraction, seed)
-    return SequenceDataModule(train, val, test, batch_size=cfg.batch_size, scale=cfg.scale, seed=seed,
-                              name=cfg.name if cfg.name != "user" else "user")
+    return SequenceDataModule(
+        train,
+        val,
+        test,
+        batch_size=cfg.batch_size,
+        scale=cfg.scale,
+        seed=seed,
+        name=cfg.name if cfg.name != "user" else "user",
+    )
 
 
 def make_model(cfg: ModelConfig, dm: SequenceDataModule) -> nn.Module:
@@ -69,8 +111,18 @@ def make_model(cfg: ModelConfig, dm: SequenceDataModule) -> nn.Module:
 
     common = {"n_features": dm.n_features, "n_classes": dm.n_classes}
     if cfg.kind == "SequenceClassifier":
-        args = dict(cell=cfg.cell, hidden=cfg.hidden, layers=cfg.layers, bidirectional=cfg.bidirectional,
-                    dropout=cfg.dropout, readout=cfg.readout, fast_path=cfg.fast_path)
+        args = dict(
+            cell=cfg.cell,
+            hidden=cfg.hidden,
+            layers=cfg.layers,
+            bidirectional=cfg.bidirectional,
+            dropout=cfg.dropout,
+            readout=cfg.readout,
+            fast_path=cfg.fast_path,
+            conv_channels=cfg.conv_channels,
+            conv_layers=cfg.conv_layers,
+            conv_kernel=cfg.kernel,
+        )
     elif cfg.kind == "MLPClassifier":
         args = dict(max_len=dm.max_len, hidden=cfg.hidden, layers=cfg.layers, dropout=cfg.dropout)
     elif cfg.kind == "CNN1dClassifier":

@@ -42,8 +42,13 @@ def count_params(model: nn.Module) -> int:
     return int(sum(p.numel() for p in model.parameters() if p.requires_grad))
 
 
-def fit(model: nn.Module, dm: SequenceDataModule, recipe: Recipe | None = None, out: str | Path | None = None,
-        **train_overrides) -> RunResult:
+def fit(
+    model: nn.Module,
+    dm: SequenceDataModule,
+    recipe: Recipe | None = None,
+    out: str | Path | None = None,
+    **train_overrides,
+) -> RunResult:
     """Train `model` on `dm`, restore the best checkpoint, test it, and write a self-describing run directory.
 
     `train_overrides` are TrainConfig fields (max_epochs=30, lr=..., max_time=minutes, ...).
@@ -65,8 +70,14 @@ def fit(model: nn.Module, dm: SequenceDataModule, recipe: Recipe | None = None, 
     steps = min(cfg.overfit_batches, n_batches) if cfg.overfit_batches else n_batches
     task = ClassificationTask(model, dm.n_classes, cfg, steps)
     mode = "min" if cfg.monitor.endswith("loss") else "max"
-    best = ModelCheckpoint(dirpath=run / "checkpoints", filename="best", monitor=cfg.monitor, mode=mode,
-                           save_last=True, enable_version_counter=False)
+    best = ModelCheckpoint(
+        dirpath=run / "checkpoints",
+        filename="best",
+        monitor=cfg.monitor,
+        mode=mode,
+        save_last=True,
+        enable_version_counter=False,
+    )
     callbacks = [best, EpochMetrics(run / "metrics.csv")]
     if cfg.patience and not cfg.overfit_batches:
         callbacks.append(EarlyStopping(monitor=cfg.monitor, mode=mode, patience=cfg.patience))
@@ -85,8 +96,14 @@ def fit(model: nn.Module, dm: SequenceDataModule, recipe: Recipe | None = None, 
         num_sanity_val_steps=0,
         default_root_dir=run,
     )
-    log.info("training %s (%d parameters, path=%s) on %s: %s", type(model).__name__, count_params(model),
-             getattr(getattr(model, "rnn", None), "path", "n/a"), dm.name, run)
+    log.info(
+        "training %s (%d parameters, path=%s) on %s: %s",
+        type(model).__name__,
+        count_params(model),
+        getattr(getattr(model, "rnn", None), "path", "n/a"),
+        dm.name,
+        run,
+    )
     t0 = time.perf_counter()
     trainer.fit(task, datamodule=dm)
     train_seconds = time.perf_counter() - t0
@@ -104,9 +121,16 @@ def fit(model: nn.Module, dm: SequenceDataModule, recipe: Recipe | None = None, 
     save_model(run, model)
     report = classification_report(y, probs.argmax(1), dm.n_classes, dm.classes)
     results = {
-        "test": {"accuracy": float(test_metrics["test_acc"]), "macro_f1": float(test_metrics["test_f1"]),
-                 "loss": float(test_metrics["test_loss"]), "n": int(len(y)), "split": test_split},
-        "best_val": {cfg.monitor: float(best.best_model_score) if best.best_model_score is not None else None},
+        "test": {
+            "accuracy": float(test_metrics["test_acc"]),
+            "macro_f1": float(test_metrics["test_f1"]),
+            "loss": float(test_metrics["test_loss"]),
+            "n": int(len(y)),
+            "split": test_split,
+        },
+        "best_val": {
+            cfg.monitor: float(best.best_model_score) if best.best_model_score is not None else None
+        },
         "per_class": report["per_class"],
         "confusion": report["confusion"],
         "params": count_params(model),
@@ -116,8 +140,14 @@ def fit(model: nn.Module, dm: SequenceDataModule, recipe: Recipe | None = None, 
         "stopped": _stop_reason(trainer, cfg, train_seconds),
     }
     write_json(run / "results.json", results)
-    log.debug("test accuracy %.4f, macro-F1 %.4f, %d epochs in %.1f s -> %s", results["test"]["accuracy"],
-             results["test"]["macro_f1"], results["epochs"], train_seconds, run)
+    log.debug(
+        "test accuracy %.4f, macro-F1 %.4f, %d epochs in %.1f s -> %s",
+        results["test"]["accuracy"],
+        results["test"]["macro_f1"],
+        results["epochs"],
+        train_seconds,
+        run,
+    )
     return RunResult(run, results)
 
 
@@ -129,8 +159,9 @@ def _stop_reason(trainer: L.Trainer, cfg: TrainConfig, seconds: float) -> str:
     return "max_epochs"
 
 
-def _write_predictions(path: Path, index: np.ndarray, y: np.ndarray, probs: np.ndarray, classes: list[str],
-                       ids: list[str] | None) -> None:
+def _write_predictions(
+    path: Path, index: np.ndarray, y: np.ndarray, probs: np.ndarray, classes: list[str], ids: list[str] | None
+) -> None:
     order = np.argsort(index)
     with path.open("w", newline="") as f:
         w = csv.writer(f)

@@ -18,10 +18,16 @@ def classification_report(y: np.ndarray, pred: np.ndarray, n_classes: int, class
     tp = np.diag(m).astype(float)
     precision = np.divide(tp, m.sum(0), out=np.zeros_like(tp), where=m.sum(0) > 0)
     recall = np.divide(tp, m.sum(1), out=np.zeros_like(tp), where=m.sum(1) > 0)
-    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(tp), where=(precision + recall) > 0)
+    f1 = np.divide(
+        2 * precision * recall, precision + recall, out=np.zeros_like(tp), where=(precision + recall) > 0
+    )
     per_class = {
-        c: {"precision": round(float(precision[i]), 4), "recall": round(float(recall[i]), 4),
-            "f1": round(float(f1[i]), 4), "support": int(m[i].sum())}
+        c: {
+            "precision": round(float(precision[i]), 4),
+            "recall": round(float(recall[i]), 4),
+            "f1": round(float(f1[i]), 4),
+            "support": int(m[i].sum()),
+        }
         for i, c in enumerate(classes)
     }
     present = m.sum(1) > 0

@@ -27,8 +27,10 @@ def read_for_run(run: RunFiles, path: str | Path, require_labels: bool) -> Seque
     if s.features != run.data["features"] and s.n_features == len(run.data["features"]):
         s.features = list(run.data["features"])
     if s.n_features != len(run.data["features"]):
-        raise DataError(f"{path} has {s.n_features} features {s.features} but the model was trained on "
-                        f"{len(run.data['features'])}: {run.data['features']}")
+        raise DataError(
+            f"{path} has {s.n_features} features {s.features} but the model was trained on "
+            f"{len(run.data['features'])}: {run.data['features']}"
+        )
     return s
 
 
@@ -64,8 +66,14 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None) -> dict:
     classes = run.data["classes"]
     rep = classification_report(s.y, probs.argmax(1), len(classes), classes)
     loss = float(-np.log(np.clip(probs[np.arange(len(s)), s.y], 1e-12, None)).mean())
-    return {"accuracy": rep["accuracy"], "macro_f1": rep["macro_f1"], "loss": loss, "n": len(s),
-            "per_class": rep["per_class"], "confusion": rep["confusion"]}
+    return {
+        "accuracy": rep["accuracy"],
+        "macro_f1": rep["macro_f1"],
+        "loss": loss,
+        "n": len(s),
+        "per_class": rep["per_class"],
+        "confusion": rep["confusion"],
+    }
 
 
 def predict_table(run_dir: str | Path, data: str | Path) -> tuple[list[str], list[list]]:

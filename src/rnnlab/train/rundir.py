@@ -1,12 +1,12 @@
 """The run directory: what training writes and what evaluate/predict/inspect read back.
 
-    config.yaml        the recipe that made the run (rebuilds the data and the model)
-    data.json          classes, feature names, scaler, split sizes
-    model.json         {"kind": class name, "config": constructor arguments}
-    model.safetensors  the weights (never a pickle)
-    metrics.csv        one row per epoch
-    results.json       test metrics, parameter count, timings
-    test_predictions.csv, checkpoints/
+config.yaml        the recipe that made the run (rebuilds the data and the model)
+data.json          classes, feature names, scaler, split sizes
+model.json         {"kind": class name, "config": constructor arguments}
+model.safetensors  the weights (never a pickle)
+metrics.csv        one row per epoch
+results.json       test metrics, parameter count, timings
+test_predictions.csv, checkpoints/
 """
 
 from __future__ import annotations
@@ -88,8 +88,10 @@ def open_run(path: str | Path) -> RunFiles:
         raise RunDirError(f"run directory {run} does not exist; pass the directory `rnnlab train` printed")
     missing = [f for f in REQUIRED if not (run / f).is_file()]
     if missing:
-        raise RunDirError(f"run directory {run} is missing {', '.join(missing)}; it is incomplete (did training "
-                          "finish?) - retrain or point to a complete run")
+        raise RunDirError(
+            f"run directory {run} is missing {', '.join(missing)}; it is incomplete (did training "
+            "finish?) - retrain or point to a complete run"
+        )
     try:
         recipe = yaml.safe_load((run / "config.yaml").read_text())
         data = json.loads((run / "data.json").read_text())
@@ -97,7 +99,9 @@ def open_run(path: str | Path) -> RunFiles:
         model = build_model(spec["kind"], **spec["config"])
         model.load_state_dict(load_file(str(run / "model.safetensors")))
     except Exception as e:  # any parse/shape failure becomes one line naming the run directory
-        raise RunDirError(f"run directory {run} is unreadable ({type(e).__name__}: {str(e).splitlines()[0]}); "
-                          "retrain to recreate it") from None
+        raise RunDirError(
+            f"run directory {run} is unreadable ({type(e).__name__}: {str(e).splitlines()[0]}); "
+            "retrain to recreate it"
+        ) from None
     model.eval()
     return RunFiles(run, recipe, data, model)

@@ -52,8 +52,21 @@ class ClassificationTask(LightningModule):
         self.metrics[f"{split}_acc"].update(preds, batch["y"])
         self.metrics[f"{split}_f1"].update(preds, batch["y"])
         on_step = split == "train"
-        self.log(f"{split}_loss", loss, on_step=False, on_epoch=True, batch_size=bs, prog_bar=on_step or split == "val")
-        self.log(f"{split}_acc", self.metrics[f"{split}_acc"], on_step=False, on_epoch=True, prog_bar=split == "val")
+        self.log(
+            f"{split}_loss",
+            loss,
+            on_step=False,
+            on_epoch=True,
+            batch_size=bs,
+            prog_bar=on_step or split == "val",
+        )
+        self.log(
+            f"{split}_acc",
+            self.metrics[f"{split}_acc"],
+            on_step=False,
+            on_epoch=True,
+            prog_bar=split == "val",
+        )
         self.log(f"{split}_f1", self.metrics[f"{split}_f1"], on_step=False, on_epoch=True)
         return logits, loss
 
@@ -67,13 +80,18 @@ class ClassificationTask(LightningModule):
 
     def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         logits, _ = self._shared(batch, "test")
-        self.test_outputs.append({"index": batch["index"], "y": batch["y"], "probs": logits.softmax(-1).detach()})
+        self.test_outputs.append(
+            {"index": batch["index"], "y": batch["y"], "probs": logits.softmax(-1).detach()}
+        )
 
     def configure_optimizers(self):
         decay = [p for n, p in self.model.named_parameters() if p.dim() >= 2]
         no_decay = [p for n, p in self.model.named_parameters() if p.dim() < 2]
         opt = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": self.cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            [
+                {"params": decay, "weight_decay": self.cfg.weight_decay},
+                {"params": no_decay, "weight_decay": 0.0},
+            ],
             lr=self.cfg.lr,
         )
         total = self.cfg.max_epochs * self.steps_per_epoch
@@ -81,7 +99,11 @@ class ClassificationTask(LightningModule):
             return opt
         if self.cfg.schedule == "onecycle":
             warm = max(0.2, 2.0 / total)  # at least two warm-up steps on very short runs
-            sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=self.cfg.lr, total_steps=total, pct_start=warm)
+            sched = torch.optim.lr_scheduler.OneCycleLR(
+                opt, max_lr=self.cfg.lr, total_steps=total, pct_start=warm
+            )
         else:
-            sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
+            sched = torch.optim.lr_scheduler.LambdaLR(
+                opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total))
+            )
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
