@@ -29,6 +29,8 @@ class DataConfig:
     batch_size: int = 64
     val_fraction: float = 0.2
     scale: bool = True
+    augment_scale: float = 0.0
+    augment_jitter: float = 0.0
 
 
 @dataclass

@@ -7,6 +7,7 @@ import torch
 from lightning import LightningDataModule
 from torch.utils.data import DataLoader, Dataset
 
+from rnnlab.data.augment import Augment
 from rnnlab.data.sequences import SequenceSet
 from rnnlab.errors import DataError
 
@@ -47,7 +48,8 @@ class Scaler:
 class _Tensors(Dataset):
     """Index into a SequenceSet; batches are collated by `collate`."""
 
-    def __init__(self, s: SequenceSet) -> None:
+    def __init__(self, s: SequenceSet, augment: Augment | None = None) -> None:
+        self.augment = augment
         self.x = torch.from_numpy(s.x)
         self.lengths = torch.from_numpy(s.lengths)
         self.y = None if s.y is None else torch.from_numpy(s.y)
@@ -63,7 +65,10 @@ class _Tensors(Dataset):
         idx_t = torch.as_tensor(idx)
         lengths = self.lengths[idx_t]
         t = int(lengths.max())
-        batch = {"x": self.x[idx_t, :t], "lengths": lengths, "index": idx_t}
+        x = self.x[idx_t, :t]
+        if self.augment is not None:
+            x = self.augment(x, lengths)
+        batch = {"x": x, "lengths": lengths, "index": idx_t}
         if self.y is not None:
             y = self.y[idx_t]
             batch["y"] = y[:, :t] if y.dim() == 2 else y
@@ -100,6 +105,7 @@ class SequenceDataModule(LightningDataModule):
         scale: bool = True,
         seed: int = 0,
         name: str = "data",
+        augment: Augment | None = None,
     ) -> None:
         super().__init__()
         if batch_size < 1:
@@ -109,6 +115,7 @@ class SequenceDataModule(LightningDataModule):
         self.name = name
         self.batch_size = int(batch_size)
         self.seed = int(seed)
+        self.augment = augment if augment is not None and augment.active else None
         self.classes = list(train.classes)
         self.features = list(train.features)
         self.scaler = Scaler.fit(train) if scale else None
@@ -130,7 +137,7 @@ class SequenceDataModule(LightningDataModule):
 
     def loader(self, split: str, shuffle: bool = False) -> DataLoader:
         """A DataLoader over one split ('train', 'val', 'test')."""
-        ds = _Tensors(self.sets[split])
+        ds = _Tensors(self.sets[split], self.augment if split == "train" and shuffle else None)
         gen = torch.Generator().manual_seed(self.seed)
         return DataLoader(
             ds, batch_size=self.batch_size, shuffle=shuffle, collate_fn=ds.collate, generator=gen

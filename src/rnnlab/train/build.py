@@ -7,6 +7,7 @@ from collections.abc import Callable
 from torch import nn
 
 from rnnlab.config import DataConfig, ModelConfig, Recipe
+from rnnlab.data.augment import Augment
 from rnnlab.data.datamodule import SequenceDataModule, split_by_group
 from rnnlab.data.sequences import SequenceSet
 from rnnlab.errors import ConfigError
@@ -77,6 +78,7 @@ def check_recipe(recipe: Recipe) -> None:
         if value not in allowed:
             word = "cell" if key == "model.cell" else key
             raise ConfigError(f"unknown {word} {value!r} for {key}; choose one of {sorted(allowed)}")
+    Augment(recipe.data.augment_scale, recipe.data.augment_jitter)  # raises on negative values
     if recipe.task != "classify":
         raise ConfigError(f"unknown task {recipe.task!r}; this version trains 'classify' recipes")
 
@@ -102,6 +104,7 @@ def make_datamodule(recipe: Recipe) -> SequenceDataModule:
         scale=cfg.scale,
         seed=seed,
         name=cfg.name if cfg.name != "user" else "user",
+        augment=Augment(cfg.augment_scale, cfg.augment_jitter, seed=seed),
     )
 
 
