@@ -61,7 +61,7 @@ def main() -> None:
         apply_overrides(recipe, {**over, **extra})
         dm = make_datamodule(recipe)
         model = make_model(recipe.model, dm)
-        slug = name.split(",")[0].replace(" ", "-").replace("(", "").replace(")", "")
+        slug = "".join(c if c.isalnum() else "-" for c in name.split("(")[0].strip(" ,")).strip("-")
         run = fit(model, dm, recipe=recipe, out=out / slug)
         r = run.results
         row = {
@@ -70,7 +70,7 @@ def main() -> None:
             "macro_f1": r["test"]["macro_f1"],
             "params": r["params"],
             "train_seconds": r["train_seconds"],
-            "epochs": r["epochs"] + 1,
+            "epochs": r["epochs"],
             "overrides": {**over, **extra},
         }
         rows.append(row)

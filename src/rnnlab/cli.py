@@ -21,11 +21,16 @@ SHORTCUTS = {  # convenience flags -> recipe keys
     "time_col": "data.time_col",
     "label_col": "data.label_col",
     "features": "data.features",
+    "text": "data.path",
 }
 
 
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout, force=True)
+    out = logging.StreamHandler(sys.stdout)  # progress lines on stdout, warnings on stderr
+    out.addFilter(lambda r: r.levelno < logging.WARNING)
+    err = logging.StreamHandler(sys.stderr)
+    err.setLevel(logging.WARNING)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[out, err], force=True)
     import lightning  # noqa: F401  (sets its own log levels on import; override them after)
 
     level = logging.INFO if verbose else logging.WARNING
@@ -78,6 +83,8 @@ def cmd_train(args: argparse.Namespace, rest: list[str]) -> int:
     apply_overrides(recipe, overrides)
     if recipe.data.path:
         recipe.data.path = str(Path(recipe.data.path).resolve())
+    if recipe.task == "charlm":
+        return _train_lm(recipe, args.out)
     dm = make_datamodule(recipe)
     print(
         f"data: {dm.name}: {dm.n_features} features, {dm.n_classes} classes, "
@@ -95,8 +102,68 @@ def cmd_train(args: argparse.Namespace, rest: list[str]) -> int:
     return 0
 
 
+def _train_lm(recipe, out: str | None) -> int:
+    from rnnlab.train.build_lm import make_lm, make_text_datamodule
+    from rnnlab.train.lm import fit_lm
+
+    dm = make_text_datamodule(recipe)
+    c = dm.corpus
+    print(
+        f"data: {c.name}: {len(c.train)} train / {len(c.val)} validation characters, vocabulary {len(c.vocab)}, "
+        f"batch {dm.batch_size} x bptt {dm.bptt}, carry={'on' if dm.carry else 'off'}"
+    )
+    result = fit_lm(make_lm(recipe.model, dm), dm, recipe=recipe, out=out)
+    r = result.results
+    v = r["val"]
+    print(
+        f"validation loss {v['loss_nats']:.4f} nats/char  {v['bits_per_char']:.4f} bits/char  perplexity "
+        f"{v['perplexity']:.2f}  ({r['params']} params, {r['train_seconds']:.0f} s training, "
+        f"{r['chars_per_second']:.0f} chars/s)"
+    )
+    print(f"run directory: {result.path}  (samples.txt holds text at temperatures 0.5/0.8/1.0)")
+    return 0
+
+
+def _is_lm_run(run: str) -> bool:
+    p = Path(run) / "model.json"
+    try:
+        return json.loads(p.read_text()).get("kind") == "CharLM"
+    except (OSError, ValueError):
+        return False
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from rnnlab.train.textgen import generate_text
+
+    text = generate_text(
+        args.run,
+        prime=args.prime,
+        length=args.length,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        greedy=args.greedy,
+        seed=args.seed,
+    )
+    print(text)
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from rnnlab.train.predict import evaluate
+
+    if _is_lm_run(args.run):
+        from rnnlab.train.textgen import evaluate_text
+
+        m = evaluate_text(args.run, args.data)
+        if args.json:
+            print(json.dumps(m))
+        else:
+            print(
+                f"{m['text']}: loss {m['loss_nats']:.4f} nats/char  {m['bits_per_char']:.4f} bits/char  "
+                f"perplexity {m['perplexity']:.2f}  ({m['chars']} chars)"
+            )
+        return 0
 
     m = evaluate(args.run, args.data)
     if args.json:
@@ -165,9 +232,18 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("recipe", help="built-in recipe name (see `rnnlab recipes`) or a .yaml file")
     t.add_argument("--out", help="run directory (default runs/<recipe>-<timestamp>)")
     t.add_argument("--data", help="your own data: a long-format .csv or an .npz (X, y[, lengths])")
+    g = sub.add_parser("generate", help="write text with a trained character model")
+    g.add_argument("run")
+    g.add_argument("--prime", default="\n", help="text to start from (default: a newline)")
+    g.add_argument("--length", type=int, default=500, help="characters to generate (default 500)")
+    g.add_argument("--temperature", type=float, default=0.8, help="> 0; lower is safer, higher is wilder")
+    g.add_argument("--top-k", type=int, default=None, help="sample among the k most likely characters")
+    g.add_argument("--top-p", type=float, default=None, help="sample from the smallest set with this mass")
+    g.add_argument("--greedy", action="store_true", help="always take the most likely character")
+    g.add_argument("--seed", type=int, default=0, help="same seed, same text")
     e = sub.add_parser("evaluate", help="metrics of a finished run on its test split or on --data")
     e.add_argument("run")
-    e.add_argument("--data")
+    e.add_argument("--data", help="a CSV/npz (classifiers) or a UTF-8 text file (character models)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
     pr = sub.add_parser("predict", help="labels and probabilities for every sequence in --data")
     pr.add_argument("run")
@@ -193,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_train(args, rest)
         handlers = {
             "evaluate": cmd_evaluate,
+            "generate": cmd_generate,
             "predict": cmd_predict,
             "data": cmd_data,
             "recipes": cmd_recipes,

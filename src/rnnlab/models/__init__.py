@@ -7,12 +7,14 @@ from torch import nn
 from rnnlab.errors import ConfigError
 from rnnlab.models.baselines import CNN1dClassifier, MLPClassifier
 from rnnlab.models.classifier import SequenceClassifier, SequenceTagger
+from rnnlab.models.language import CharLM
 
 MODELS: dict[str, type[nn.Module]] = {
     "SequenceClassifier": SequenceClassifier,
     "SequenceTagger": SequenceTagger,
     "MLPClassifier": MLPClassifier,
     "CNN1dClassifier": CNN1dClassifier,
+    "CharLM": CharLM,
 }
 
 
@@ -26,6 +28,7 @@ def build_model(kind: str, **config) -> nn.Module:
 __all__ = [
     "MODELS",
     "CNN1dClassifier",
+    "CharLM",
     "MLPClassifier",
     "SequenceClassifier",
     "SequenceTagger",

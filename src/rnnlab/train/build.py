@@ -21,6 +21,8 @@ def _builtin_loaders() -> dict[str, Callable[[], tuple[SequenceSet, SequenceSet]
 
 
 BUILTIN_DATA = ("har", "basic_motions")
+TEXT_DATA = ("shakespeare", "shakespeare-full", "text")
+TASKS = ("classify", "charlm")
 
 
 def user_data_options(cfg: DataConfig) -> dict:
@@ -65,9 +67,12 @@ def check_recipe(recipe: Recipe) -> None:
     from rnnlab.nn.recurrent import FAST_PATH_MODES
     from rnnlab.train.tasks import SCHEDULES
 
+    if recipe.task not in TASKS:
+        raise ConfigError(f"unknown task {recipe.task!r}; choose one of {list(TASKS)}")
+    lm = recipe.task == "charlm"
     checks = [
-        ("data.name", recipe.data.name, (*BUILTIN_DATA, "user")),
-        ("model.kind", recipe.model.kind, tuple(MODELS)),
+        ("data.name", recipe.data.name, TEXT_DATA if lm else (*BUILTIN_DATA, "user")),
+        ("model.kind", recipe.model.kind, ("CharLM",) if lm else tuple(k for k in MODELS if k != "CharLM")),
         ("model.cell", recipe.model.cell, tuple(CELLS)),
         ("model.readout", recipe.model.readout, READOUTS),
         ("model.fast_path", recipe.model.fast_path, FAST_PATH_MODES),
@@ -79,8 +84,12 @@ def check_recipe(recipe: Recipe) -> None:
             word = "cell" if key == "model.cell" else key
             raise ConfigError(f"unknown {word} {value!r} for {key}; choose one of {sorted(allowed)}")
     Augment(recipe.data.augment_scale, recipe.data.augment_jitter)  # raises on negative values
-    if recipe.task != "classify":
-        raise ConfigError(f"unknown task {recipe.task!r}; this version trains 'classify' recipes")
+    if lm and recipe.data.name == "text" and not recipe.data.path:
+        raise ConfigError("data.name 'text' needs a file: pass --text PATH (a UTF-8 text file)")
+    if recipe.data.bptt < 1 or recipe.data.batch_size < 1:
+        raise ConfigError(
+            f"data.bptt and data.batch_size must be >= 1, got {recipe.data.bptt} and {recipe.data.batch_size}"
+        )
 
 
 def make_datamodule(recipe: Recipe) -> SequenceDataModule:

@@ -17,23 +17,24 @@ COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val_f1", 
 class EpochMetrics(Callback):
     """Append one row per finished epoch to metrics.csv and log it as one line."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, columns: tuple[str, ...] = COLUMNS) -> None:
         self.path = Path(path)
+        self.columns = columns
         self.start = time.perf_counter()
 
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self.start = time.perf_counter()
         if not self.path.exists():
             with self.path.open("w", newline="") as f:
-                csv.writer(f).writerow(COLUMNS)
+                csv.writer(f).writerow(self.columns)
 
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if trainer.sanity_checking or not trainer.is_global_zero:
             return
         m = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
         row = {"epoch": trainer.current_epoch, "seconds": round(time.perf_counter() - self.start, 2)}
-        row.update({k: round(m[k], 6) for k in COLUMNS if k in m})
+        row.update({k: round(m[k], 6) for k in self.columns if k in m})
         with self.path.open("a", newline="") as f:
-            csv.writer(f).writerow([row.get(c, "") for c in COLUMNS])
-        parts = [f"{k}={row[k]}" for k in COLUMNS[1:] if k in row]
+            csv.writer(f).writerow([row.get(c, "") for c in self.columns])
+        parts = [f"{k}={row[k]}" for k in self.columns[1:] if k in row]
         log.info("epoch %d/%d %s", trainer.current_epoch + 1, trainer.max_epochs, " ".join(parts))

