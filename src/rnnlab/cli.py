@@ -25,13 +25,14 @@ SHORTCUTS = {  # convenience flags -> recipe keys
 }
 
 
-def _setup_logging(verbose: bool) -> None:
+def _setup_logging(verbose: bool, lightning_too: bool = True) -> None:
     out = logging.StreamHandler(sys.stdout)  # progress lines on stdout, warnings on stderr
     out.addFilter(lambda r: r.levelno < logging.WARNING)
     err = logging.StreamHandler(sys.stderr)
     err.setLevel(logging.WARNING)
     logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[out, err], force=True)
-    import lightning  # noqa: F401  (sets its own log levels on import; override them after)
+    if lightning_too:  # `generate` never needs Lightning: skipping its import saves seconds
+        import lightning  # noqa: F401  (sets its own log levels on import; override them after)
 
     level = logging.INFO if verbose else logging.WARNING
     for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
@@ -214,6 +215,29 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_inspect(args: argparse.Namespace) -> int:
+    if args.gradient_demo:
+        from rnnlab.inspect.gradflow import run_gradient_demo
+
+        out = Path(args.out or args.run or "runs/gradient-demo")
+        out.mkdir(parents=True, exist_ok=True)
+        res = run_gradient_demo(out)
+        print(f"gradient demo: {out / 'gradient_demo.png'} and {out / 'gradient_demo.json'}")
+        for row in res.get("rows", []):
+            print(
+                "  "
+                + "  ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items())
+            )
+        return 0
+    if not args.run:
+        raise ConfigError("inspect needs a run directory: rnnlab inspect RUN_DIR (or --gradient-demo)")
+    from rnnlab.inspect.report import build_report
+
+    path = build_report(args.run, args.out)
+    print(f"report: {path}")
+    return 0
+
+
 def cmd_recipes(args: argparse.Namespace) -> int:
     from rnnlab.config import builtin_recipes
 
@@ -249,6 +273,16 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("run")
     pr.add_argument("--data", required=True)
     pr.add_argument("--out", help="CSV file to write (default: stdout)")
+    ins = sub.add_parser("inspect", help="write RUN_DIR/report.html: curves, errors, neurons, gradient flow")
+    ins.add_argument("run", nargs="?", help="a finished run directory")
+    ins.add_argument(
+        "--out", help="report path (default RUN_DIR/report.html); a directory with --gradient-demo"
+    )
+    ins.add_argument(
+        "--gradient-demo",
+        action="store_true",
+        help="train RNN/GRU/LSTM on the adding problem and plot gradient norm vs distance (a few minutes)",
+    )
     d = sub.add_parser("data", help="fetch built-in data sets into the cache")
     dsub = d.add_subparsers(dest="action", required=True)
     f = dsub.add_parser("fetch")
@@ -263,13 +297,14 @@ def main(argv: list[str] | None = None) -> int:
     args, rest = parser.parse_known_args(argv)
     if rest and args.command != "train":
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    _setup_logging(args.verbose)
+    _setup_logging(args.verbose, lightning_too=args.command != "generate")
     try:
         if args.command == "train":
             return cmd_train(args, rest)
         handlers = {
             "evaluate": cmd_evaluate,
             "generate": cmd_generate,
+            "inspect": cmd_inspect,
             "predict": cmd_predict,
             "data": cmd_data,
             "recipes": cmd_recipes,

@@ -102,3 +102,18 @@ def test_no_carry_random_windows_also_train(tmp_path):
     assert main(argv + ["--data.carry", "false", "--model.cell", "gru"]) == 0
     r = json.loads((out / "results.json").read_text())
     assert r["carry"] is False and r["val"]["loss_nats"] < 3.5
+
+
+def test_time_budget_schedule_follows_the_clock(monkeypatch):
+    """With a wall-clock budget the LR anneals by time used when that runs out before the steps do."""
+    from rnnlab.train import tasks
+
+    now = [100.0]
+    monkeypatch.setattr(tasks.time, "perf_counter", lambda: now[0])
+    p = tasks._Progress(total=1000, budget_s=60.0)
+    assert p.factor(0, warm=0.02) == pytest.approx(1e-3)  # the clock starts at step 0, warm-up begins
+    now[0] += 30.0  # half the budget gone after only 10 of 1000 steps: half-way down the cosine
+    assert p.factor(10, warm=0.0) == pytest.approx(0.5, abs=1e-6)
+    now[0] += 60.0
+    assert p.factor(11, warm=0.0) == pytest.approx(1e-3)
+    assert p.factor(500, warm=0.0) == pytest.approx(1e-3)  # never below the floor, never negative

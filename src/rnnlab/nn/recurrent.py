@@ -37,6 +37,22 @@ class Trace:
     """
 
     steps: list[dict[str, Tensor]] = field(default_factory=list)
+    probes: list[list[Tensor]] = field(
+        default_factory=list
+    )  # per (layer, direction): T zero tensors added to h_t
+
+    def hidden_grads(self) -> list[Tensor]:
+        """After backward on a loss: dLoss/dh_t per (layer, direction) as (B, T, H), in time order.
+
+        Needs ``trace(..., probe=True)``. Each probe is a zero tensor added to h_t inside the recurrence, so its
+        gradient is the total gradient reaching h_t: through the output at t and through every later step.
+        """
+        if not self.probes:
+            raise ValueError("no probes recorded; call trace(..., probe=True) before backward()")
+        return [
+            torch.stack([p.grad if p.grad is not None else torch.zeros_like(p) for p in ps], dim=1)
+            for ps in self.probes
+        ]
 
     def layer(self, layer: int, direction: int = 0, num_directions: int = 1) -> dict[str, Tensor]:
         """Values of one layer and direction."""
@@ -172,14 +188,21 @@ class Recurrent(nn.Module):
         return out, new_state
 
     def trace(
-        self, x: Tensor, lengths: Tensor | None = None, state: State | None = None
+        self, x: Tensor, lengths: Tensor | None = None, state: State | None = None, probe: bool = False
     ) -> tuple[Tensor, State, Trace]:
-        """Reference path keeping every step's hidden state and gate values, for inspection."""
+        """Reference path keeping every step's hidden state and gate values, for inspection.
+
+        probe=True also adds a zero tensor to every h_t (Trace.probes) so that, after backward, Trace.hidden_grads()
+        gives dLoss/dh_t for every step: the gradient-through-time picture (reverse-direction probes are put
+        back in time order assuming equal lengths).
+        """
         lengths, state = self._check(x, lengths, state)
-        return self._forward_reference(x, lengths, state, keep=True)
+        return self._forward_reference(x, lengths, state, keep=True, probe=probe)
 
     # --- reference path: the equations, step by step -------------------------------------------------
-    def _forward_reference(self, x: Tensor, lengths: Tensor | None, state: State, keep: bool):
+    def _forward_reference(
+        self, x: Tensor, lengths: Tensor | None, state: State, keep: bool, probe: bool = False
+    ):
         trace = Trace()
         finals: list[list[Tensor]] = [[] for _ in range(self.state_size)]
         inp = x
@@ -188,9 +211,14 @@ class Recurrent(nn.Module):
             for d in range(self.num_directions):
                 idx = k * self.num_directions + d
                 s0 = tuple(s[idx] for s in state)
-                out, s_n, steps = _run_cell(self._cell(k, d), inp, lengths, s0, reverse=bool(d), keep=keep)
+                probes: list[Tensor] | None = [] if probe else None
+                out, s_n, steps = _run_cell(
+                    self._cell(k, d), inp, lengths, s0, reverse=bool(d), keep=keep, probes=probes
+                )
                 outs.append(out)
                 trace.steps.append(steps)
+                if probes is not None:
+                    trace.probes.append(probes[::-1] if d else probes)  # time order for both directions
                 for j, s in enumerate(s_n):
                     finals[j].append(s)
             inp = torch.cat(outs, dim=-1) if len(outs) > 1 else outs[0]
@@ -263,8 +291,19 @@ def _kernel(kind: str, nonlinearity: str):
     return _VF.rnn_tanh if nonlinearity == "tanh" else _VF.rnn_relu
 
 
-def _run_cell(cell: Cell, x: Tensor, lengths: Tensor | None, state: State, reverse: bool, keep: bool):
-    """Run one cell over time: hoisted input projection, then `recur` per step with length masking."""
+def _run_cell(
+    cell: Cell,
+    x: Tensor,
+    lengths: Tensor | None,
+    state: State,
+    reverse: bool,
+    keep: bool,
+    probes: list[Tensor] | None = None,
+):
+    """Run one cell over time: hoisted input projection, then `recur` per step with length masking.
+
+    With a `probes` list, a zero tensor that requires grad is added to each step's h (recorded in step order).
+    """
     if reverse:
         x = reverse_padded(x, lengths)
     xp = cell.project(x)  # (B, T, gates*H): the input half of every step in one matmul
@@ -278,6 +317,10 @@ def _run_cell(cell: Cell, x: Tensor, lengths: Tensor | None, state: State, rever
     kept: dict[str, list[Tensor]] = {}
     for t in range(t_max):
         new, gates = cell.recur(xp[:, t], state)
+        if probes is not None:
+            zero = torch.zeros_like(new[0], requires_grad=True)
+            probes.append(zero)
+            new = (new[0] + zero, *new[1:])
         if valid is not None:
             m = valid[:, t : t + 1]
             new = tuple(torch.where(m, n, s) for n, s in zip(new, state, strict=True))
