@@ -97,7 +97,16 @@ def test_adding_problem():
 
 def test_run_gradient_demo_writes_json_and_png(tmp_path):
     res = run_gradient_demo(tmp_path, lengths=(10,), hidden=6, steps=3, batch=8, n_test=40)
-    assert set(res) == {"config", "baseline", "results", "total_seconds"}
+    assert set(res) == {"config", "baseline", "rows", "results", "total_seconds"}
+    assert set(res["rows"][0]) == {
+        "cell",
+        "T",
+        "ratio_init",
+        "ratio_trained",
+        "accuracy",
+        "mse",
+        "train_seconds",
+    }
     assert [(r["cell"], r["T"]) for r in res["results"]] == [("rnn", 10), ("gru", 10), ("lstm", 10)]
     for r in res["results"]:
         assert len(r["profile_init"]) == len(r["profile_trained"]) == 10

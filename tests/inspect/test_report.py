@@ -174,3 +174,23 @@ def test_report_renders_in_headless_chromium(clf_run, tmp_path):
         timeout=180,
     )
     assert shot.is_file() and shot.stat().st_size > 10_000
+
+
+def test_gradient_demo_from_the_command_line(tmp_path, monkeypatch, capsys):
+    """The CLI runs the demo (shrunk here to seconds) and prints one line per cell and length."""
+    from rnnlab.inspect import gradflow
+
+    real = gradflow.run_gradient_demo
+    monkeypatch.setattr(
+        gradflow,
+        "run_gradient_demo",
+        lambda out: real(out, lengths=(12,), cells=("rnn", "lstm"), hidden=8, steps=5),
+    )
+    assert main(["inspect", "--gradient-demo", "--out", str(tmp_path / "gd")]) == 0
+    out = capsys.readouterr().out
+    assert (tmp_path / "gd" / "gradient_demo.png").is_file() and (
+        tmp_path / "gd" / "gradient_demo.json"
+    ).is_file()
+    assert out.count("cell=") == 2
+    assert main(["inspect"]) == 2
+    assert "needs a run directory" in capsys.readouterr().err
