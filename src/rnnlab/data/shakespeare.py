@@ -23,8 +23,7 @@ TINY_PLAYS = (
     "richard_ii",
     "measure_for_measure",
     "winters_tale",
-    "taming_of_the_shrew",
-    "tempest",
+    "taming_of_the_shrew",  # only its first ~80 k characters fit under TINY_CHARS
 )
 TINY_CHARS = 1_115_394  # the length of the well-known tiny Shakespeare file; we cut at a line end near it
 
