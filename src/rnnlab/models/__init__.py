@@ -7,6 +7,7 @@ from torch import nn
 from rnnlab.errors import ConfigError
 from rnnlab.models.baselines import CNN1dClassifier, MLPClassifier
 from rnnlab.models.classifier import SequenceClassifier, SequenceTagger
+from rnnlab.models.forecaster import Forecaster
 from rnnlab.models.language import CharLM
 
 MODELS: dict[str, type[nn.Module]] = {
@@ -15,6 +16,7 @@ MODELS: dict[str, type[nn.Module]] = {
     "MLPClassifier": MLPClassifier,
     "CNN1dClassifier": CNN1dClassifier,
     "CharLM": CharLM,
+    "Forecaster": Forecaster,
 }
 
 
@@ -29,6 +31,7 @@ __all__ = [
     "MODELS",
     "CNN1dClassifier",
     "CharLM",
+    "Forecaster",
     "MLPClassifier",
     "SequenceClassifier",
     "SequenceTagger",

@@ -72,7 +72,11 @@ def check_recipe(recipe: Recipe) -> None:
     lm = recipe.task == "charlm"
     checks = [
         ("data.name", recipe.data.name, TEXT_DATA if lm else (*BUILTIN_DATA, "user")),
-        ("model.kind", recipe.model.kind, ("CharLM",) if lm else tuple(k for k in MODELS if k != "CharLM")),
+        (
+            "model.kind",
+            recipe.model.kind,
+            ("CharLM",) if lm else tuple(k for k in MODELS if k not in ("CharLM", "Forecaster")),
+        ),
         ("model.cell", recipe.model.cell, tuple(CELLS)),
         ("model.readout", recipe.model.readout, READOUTS),
         ("model.fast_path", recipe.model.fast_path, FAST_PATH_MODES),
