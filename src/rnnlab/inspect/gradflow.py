@@ -20,8 +20,8 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
-from rnnlab.nn.lengths import reverse_padded
-from rnnlab.nn.recurrent import Recurrent, Trace
+from rnnlab.inspect.neurons import capture_trace
+from rnnlab.nn.recurrent import Recurrent
 
 log = logging.getLogger(__name__)
 
@@ -38,42 +38,18 @@ def probe_gradients(rnn: Recurrent, compute_loss: Callable[[], Tensor]) -> list[
     so no parameter's `.grad` is written (nothing leaks into training). Eval/train mode is the caller's.
     Steps past a sequence's end get zero gradient and count as zeros in the batch mean.
     """
-    traces: list[tuple[Trace, Tensor | None]] = []
-
-    def traced_forward(x: Tensor, lengths: Tensor | None = None, state=None):
-        out, new_state, trace = rnn.trace(x, lengths, state, probe=True)
-        traces.append((trace, None if lengths is None else torch.as_tensor(lengths)))
-        return out, new_state
-
-    shadowed = rnn.__dict__.get("forward")  # an instance-level forward someone else installed
-    rnn.forward = traced_forward  # instance attribute: nn.Module.__call__ looks up self.forward
-    try:
-        with torch.enable_grad():
-            loss = compute_loss()
-    finally:
-        del rnn.forward
-        if shadowed is not None:
-            rnn.forward = shadowed
+    with capture_trace(rnn, probe=True) as traces, torch.enable_grad():
+        loss = compute_loss()
     if len(traces) != 1:
         raise ValueError(
             f"compute_loss must run the probed Recurrent exactly once, it ran {len(traces)} times"
         )
     if not isinstance(loss, Tensor) or loss.numel() != 1 or not loss.requires_grad:
         raise ValueError("compute_loss must return a scalar loss tensor that depends on the model")
-    (trace, lengths), n_dir = traces[0], rnn.num_directions
+    trace = traces[0]
     flat = [p for ps in trace.probes for p in ps]
     grads = torch.autograd.grad(loss.reshape(()), flat, allow_unused=True)
-    out, i = [], 0
-    for idx, ps in enumerate(trace.probes):
-        g = [grads[i + t] if grads[i + t] is not None else torch.zeros_like(p) for t, p in enumerate(ps)]
-        i += len(ps)
-        g = torch.stack(g, dim=1)
-        if idx % n_dir == 1 and lengths is not None:
-            # Trace lists reverse-direction probes as a plain flip of processing order (exact for equal
-            # lengths only): undo the flip and reverse each sequence inside its own length instead.
-            g = reverse_padded(g.flip(1), lengths.to(g.device))
-        out.append(g.norm(dim=-1).mean(0).double().numpy())
-    return out
+    return [g.norm(dim=-1).mean(0).double().numpy() for g in trace.hidden_grads(list(grads))]
 
 
 def adding_problem(n: int, T: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:

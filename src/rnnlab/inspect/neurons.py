@@ -20,20 +20,24 @@ from rnnlab.nn.recurrent import Recurrent, Trace
 
 
 @contextmanager
-def capture_trace(rnn: Recurrent) -> Iterator[list[Trace]]:
-    """Within the block, `rnn` runs its reference path and appends each call's Trace to the yielded list."""
+def capture_trace(rnn: Recurrent, probe: bool = False) -> Iterator[list[Trace]]:
+    """Within the block, `rnn` runs its reference path (`trace(..., probe=probe)`) and appends each call's
+    Trace to the yielded list; the model around it needs no change."""
     traces: list[Trace] = []
 
     def forward(x, lengths=None, state=None):
-        out, new_state, trace = rnn.trace(x, lengths, state)
+        out, new_state, trace = rnn.trace(x, lengths, state, probe=probe)
         traces.append(trace)
         return out, new_state
 
+    shadowed = rnn.__dict__.get("forward")  # an instance-level forward someone else installed
     rnn.forward = forward  # an instance attribute shadows the class's forward
     try:
         yield traces
     finally:
         del rnn.forward
+        if shadowed is not None:
+            rnn.forward = shadowed
 
 
 @torch.no_grad()

@@ -37,22 +37,32 @@ class Trace:
     """
 
     steps: list[dict[str, Tensor]] = field(default_factory=list)
-    probes: list[list[Tensor]] = field(
-        default_factory=list
-    )  # per (layer, direction): T zero tensors added to h_t
+    # per (layer, direction): the zero tensors added to h at each step, in processing order
+    probes: list[list[Tensor]] = field(default_factory=list)
+    lengths: Tensor | None = None
+    num_directions: int = 1
 
-    def hidden_grads(self) -> list[Tensor]:
-        """After backward on a loss: dLoss/dh_t per (layer, direction) as (B, T, H), in time order.
+    def hidden_grads(self, grads: list[Tensor | None] | None = None) -> list[Tensor]:
+        """dLoss/dh_t per (layer, direction) as (B, T, H), in time order for both directions.
 
         Needs ``trace(..., probe=True)``. Each probe is a zero tensor added to h_t inside the recurrence, so its
         gradient is the total gradient reaching h_t: through the output at t and through every later step.
+        `grads`: the probes' gradients flattened in `probes` order (from ``torch.autograd.grad``); default:
+        each probe's ``.grad`` after ``backward()``. None counts as zero.
         """
         if not self.probes:
             raise ValueError("no probes recorded; call trace(..., probe=True) before backward()")
-        return [
-            torch.stack([p.grad if p.grad is not None else torch.zeros_like(p) for p in ps], dim=1)
-            for ps in self.probes
-        ]
+        flat = [p for ps in self.probes for p in ps]
+        grads = [p.grad for p in flat] if grads is None else list(grads)
+        out, i = [], 0
+        for idx, ps in enumerate(self.probes):
+            g = [grads[i + t] if grads[i + t] is not None else torch.zeros_like(p) for t, p in enumerate(ps)]
+            i += len(ps)
+            g = torch.stack(g, dim=1)
+            if idx % self.num_directions == 1:  # reverse direction: processing order -> time order
+                g = reverse_padded(g, self.lengths)
+            out.append(g)
+        return out
 
     def layer(self, layer: int, direction: int = 0, num_directions: int = 1) -> dict[str, Tensor]:
         """Values of one layer and direction."""
@@ -193,8 +203,7 @@ class Recurrent(nn.Module):
         """Reference path keeping every step's hidden state and gate values, for inspection.
 
         probe=True also adds a zero tensor to every h_t (Trace.probes) so that, after backward, Trace.hidden_grads()
-        gives dLoss/dh_t for every step: the gradient-through-time picture (reverse-direction probes are put
-        back in time order assuming equal lengths).
+        gives dLoss/dh_t for every step: the gradient-through-time picture.
         """
         lengths, state = self._check(x, lengths, state)
         return self._forward_reference(x, lengths, state, keep=True, probe=probe)
@@ -203,7 +212,7 @@ class Recurrent(nn.Module):
     def _forward_reference(
         self, x: Tensor, lengths: Tensor | None, state: State, keep: bool, probe: bool = False
     ):
-        trace = Trace()
+        trace = Trace(lengths=lengths, num_directions=self.num_directions)
         finals: list[list[Tensor]] = [[] for _ in range(self.state_size)]
         inp = x
         for k in range(self.num_layers):
@@ -218,7 +227,7 @@ class Recurrent(nn.Module):
                 outs.append(out)
                 trace.steps.append(steps)
                 if probes is not None:
-                    trace.probes.append(probes[::-1] if d else probes)  # time order for both directions
+                    trace.probes.append(probes)
                 for j, s in enumerate(s_n):
                     finals[j].append(s)
             inp = torch.cat(outs, dim=-1) if len(outs) > 1 else outs[0]
