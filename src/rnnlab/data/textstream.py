@@ -93,14 +93,21 @@ class TextDataModule(L.LightningDataModule):
             "carry": self.carry,
         }
 
-    def train_dataloader(self) -> DataLoader:
-        rng = np.random.default_rng([self.seed, self.epoch])
-        self.epoch += 1
+    def _train_set(self, epoch: int) -> Dataset:
+        """Epoch `epoch`'s training batches: its own stream offset (0 in the first epoch) or window seed."""
+        rng = np.random.default_rng([self.seed, epoch])
         if self.carry:
-            offset = int(rng.integers(0, self.bptt)) if self.epoch > 1 else 0
-            ds: Dataset = StreamChunks(self.corpus.train, self.batch_size, self.bptt, offset)
-        else:
-            ds = RandomWindows(self.corpus.train, self.batch_size, self.bptt, seed=int(rng.integers(2**31)))
+            offset = int(rng.integers(0, self.bptt)) if epoch > 0 else 0
+            return StreamChunks(self.corpus.train, self.batch_size, self.bptt, offset)
+        return RandomWindows(self.corpus.train, self.batch_size, self.bptt, seed=int(rng.integers(2**31)))
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return len(self._train_set(0))
+
+    def train_dataloader(self) -> DataLoader:
+        ds = self._train_set(self.epoch)
+        self.epoch += 1
         return DataLoader(ds, batch_size=None, shuffle=False)
 
     def val_dataloader(self) -> DataLoader:

@@ -18,7 +18,7 @@ from torch import nn
 
 from rnnlab.config import Recipe, TrainConfig, _merge
 from rnnlab.data.datamodule import SequenceDataModule
-from rnnlab.train.callbacks import EpochMetrics
+from rnnlab.train.callbacks import COLUMNS, EpochMetrics
 from rnnlab.train.metrics import classification_report
 from rnnlab.train.rundir import new_run_dir, save_model, write_json, write_yaml
 from rnnlab.train.tasks import ClassificationTask
@@ -54,47 +54,17 @@ def fit(
     `train_overrides` are TrainConfig fields (max_epochs=30, lr=..., max_time=minutes, ...).
     """
     recipe = recipe or Recipe(name=getattr(dm, "name", "custom"))
-    if train_overrides:
-        _merge(recipe.train, train_overrides, "train.")
-    cfg: TrainConfig = recipe.train
-    run = Path(out) if out else new_run_dir(recipe.name)
-    run.mkdir(parents=True, exist_ok=True)
-    (run / "checkpoints").mkdir(exist_ok=True)
-    write_yaml(run / "config.yaml", recipe.to_dict())
-    write_json(run / "data.json", dm.describe())
-
-    L.seed_everything(cfg.seed, workers=True, verbose=False)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    run, cfg = start_run(recipe, dm, out, train_overrides)
     n_batches = len(dm.train_dataloader())
     steps = min(cfg.overfit_batches, n_batches) if cfg.overfit_batches else n_batches
     task = ClassificationTask(model, dm.n_classes, cfg, steps)
-    mode = "min" if cfg.monitor.endswith("loss") else "max"
-    best = ModelCheckpoint(
-        dirpath=run / "checkpoints",
-        filename="best",
+    trainer, best = make_trainer(
+        cfg,
+        run,
         monitor=cfg.monitor,
-        mode=mode,
-        save_last=True,
-        enable_version_counter=False,
-    )
-    callbacks = [best, EpochMetrics(run / "metrics.csv")]
-    if cfg.patience and not cfg.overfit_batches:
-        callbacks.append(EarlyStopping(monitor=cfg.monitor, mode=mode, patience=cfg.patience))
-    trainer = L.Trainer(
-        max_epochs=cfg.max_epochs,
-        max_time=timedelta(minutes=cfg.max_time) if cfg.max_time else None,
-        accelerator="auto",
-        devices=1,
-        gradient_clip_val=cfg.gradient_clip or None,
+        columns=COLUMNS,
+        early_stopping=bool(cfg.patience and not cfg.overfit_batches),
         overfit_batches=cfg.overfit_batches,
-        deterministic=cfg.deterministic,
-        callbacks=callbacks,
-        logger=False,
-        enable_progress_bar=sys.stderr.isatty(),
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        default_root_dir=run,
     )
     log.info(
         "training %s (%d parameters, path=%s) on %s: %s",
@@ -149,6 +119,56 @@ def fit(
         run,
     )
     return RunResult(run, results)
+
+
+def start_run(recipe: Recipe, dm, out: str | Path | None, train_overrides: dict) -> tuple[Path, TrainConfig]:
+    """Apply overrides, create the run directory with config.yaml and data.json, seed everything."""
+    if train_overrides:
+        _merge(recipe.train, train_overrides, "train.")
+    cfg: TrainConfig = recipe.train
+    run = Path(out) if out else new_run_dir(recipe.name)
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "checkpoints").mkdir(exist_ok=True)
+    write_yaml(run / "config.yaml", recipe.to_dict())
+    write_json(run / "data.json", dm.describe())
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    return run, cfg
+
+
+def make_trainer(
+    cfg: TrainConfig, run: Path, monitor: str, columns: tuple[str, ...], early_stopping: bool, **trainer_args
+) -> tuple[L.Trainer, ModelCheckpoint]:
+    """The Lightning Trainer every rnnlab task uses, and its best-checkpoint callback on `monitor`."""
+    mode = "min" if monitor.endswith("loss") else "max"
+    best = ModelCheckpoint(
+        dirpath=run / "checkpoints",
+        filename="best",
+        monitor=monitor,
+        mode=mode,
+        save_last=True,
+        enable_version_counter=False,
+    )
+    callbacks = [best, EpochMetrics(run / "metrics.csv", columns)]
+    if early_stopping:
+        callbacks.append(EarlyStopping(monitor=monitor, mode=mode, patience=cfg.patience))
+    trainer = L.Trainer(
+        max_epochs=cfg.max_epochs,
+        max_time=timedelta(minutes=cfg.max_time) if cfg.max_time else None,
+        accelerator="auto",
+        devices=1,
+        gradient_clip_val=cfg.gradient_clip or None,
+        deterministic=cfg.deterministic,
+        callbacks=callbacks,
+        logger=False,
+        enable_progress_bar=sys.stderr.isatty(),
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        default_root_dir=run,
+        **trainer_args,
+    )
+    return trainer, best
 
 
 def _stop_reason(trainer: L.Trainer, cfg: TrainConfig, seconds: float) -> str:

@@ -9,24 +9,19 @@ from __future__ import annotations
 
 import logging
 import math
-import sys
 import time
-from datetime import timedelta
 from pathlib import Path
 
-import lightning as L
 import torch
 from lightning import LightningModule
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from torch import Tensor
 
-from rnnlab.config import Recipe, TrainConfig, _merge
+from rnnlab.config import Recipe, TrainConfig
 from rnnlab.data.textstream import TextDataModule
 from rnnlab.models.language import CharLM
 from rnnlab.nn.cells import State
-from rnnlab.train.callbacks import EpochMetrics
-from rnnlab.train.fit import RunResult, count_params
-from rnnlab.train.rundir import new_run_dir, save_model, write_atomic, write_json, write_yaml
+from rnnlab.train.fit import RunResult, count_params, make_trainer, start_run
+from rnnlab.train.rundir import save_model, write_atomic, write_json
 from rnnlab.train.tasks import NonFiniteLossError, make_optimizer
 
 log = logging.getLogger("rnnlab.train")
@@ -135,47 +130,16 @@ def fit_lm(
 ) -> RunResult:
     """Train a language model with truncated BPTT, restore the best checkpoint, evaluate and write the run."""
     recipe = recipe or Recipe(name=dm.name, task="charlm")
-    if train_overrides:
-        _merge(recipe.train, train_overrides, "train.")
-    cfg: TrainConfig = recipe.train
-    run = Path(out) if out else new_run_dir(recipe.name)
-    run.mkdir(parents=True, exist_ok=True)
-    (run / "checkpoints").mkdir(exist_ok=True)
-    write_yaml(run / "config.yaml", recipe.to_dict())
-    write_json(run / "data.json", dm.describe())
-
-    L.seed_everything(cfg.seed, workers=True, verbose=False)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    steps = len(dm.train_dataloader())
-    dm.epoch = 0  # the probe above must not shift the first epoch's offset
-    task = LanguageModelTask(model, cfg, steps, carry=dm.carry)
-    best = ModelCheckpoint(
-        dirpath=run / "checkpoints",
-        filename="best",
+    run, cfg = start_run(recipe, dm, out, train_overrides)
+    task = LanguageModelTask(model, cfg, dm.steps_per_epoch, carry=dm.carry)
+    trainer, best = make_trainer(
+        cfg,
+        run,
         monitor="val_loss",
-        mode="min",
-        save_last=True,
-        enable_version_counter=False,
-    )
-    callbacks = [best, EpochMetrics(run / "metrics.csv", LM_COLUMNS)]
-    if cfg.patience:
-        callbacks.append(EarlyStopping(monitor="val_loss", mode="min", patience=cfg.patience))
-    trainer = L.Trainer(
-        max_epochs=cfg.max_epochs,
-        max_time=timedelta(minutes=cfg.max_time) if cfg.max_time else None,
-        accelerator="auto",
-        devices=1,
-        gradient_clip_val=cfg.gradient_clip or None,
+        columns=LM_COLUMNS,
+        early_stopping=bool(cfg.patience),
         limit_train_batches=cfg.overfit_batches or None,
         reload_dataloaders_every_n_epochs=1,
-        deterministic=cfg.deterministic,
-        callbacks=callbacks,
-        logger=False,
-        enable_progress_bar=sys.stderr.isatty(),
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        default_root_dir=run,
     )
     log.info("training %s (%d parameters) on %s: %s", type(model).__name__, count_params(model), dm.name, run)
     t0 = time.perf_counter()
