@@ -205,7 +205,8 @@ def _lm_sections(files: RunFiles) -> str:
     text = _probe_text(files, vocab)
     model = files.model
     # states only: a gate that copies the current character (e.g. "is a space") is true but says little
-    acts = {k: v for k, v in char_activations(model, vocab.encode(text)).items() if k in ("h", "c")}
+    ids = vocab.encode(text)
+    acts = {k: v for k, v in char_activations(model, ids).items() if k in ("h", "c")}
     found = correlate_units(acts, text_properties(text))
     parts.append("<h2>Units that track the text</h2>")
     parts.append(
@@ -224,11 +225,11 @@ def _lm_sections(files: RunFiles) -> str:
         vals = acts[f["tensor"]][: len(shown), f["unit"]]
         parts.append(f"<h3>{f['tensor']}[{f['unit']}]: {html.escape(f['property'])} (r = {f['r']:+.3f})</h3>")
         parts.append(colored_text(shown, vals))
-    ids = torch.as_tensor(vocab.encode(text[: 16 * 129])).view(16, 129)
+    chunks = torch.as_tensor(ids[: 16 * 129]).view(16, 129)
     parts.append(
         _gradient_section(
             model.rnn,
-            lambda: model(ids[:, :-1], None, ids[:, 1:]).loss,
+            lambda: model(chunks[:, :-1], None, chunks[:, 1:]).loss,
             "16 chunks of 128 validation characters",
         )
     )

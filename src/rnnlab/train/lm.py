@@ -47,7 +47,7 @@ class LanguageModelTask(LightningModule):
         self.chars_seen = 0
 
     def _step(self, batch: dict[str, Tensor], split: str) -> Tensor:
-        if bool(batch["first"]) or not self.carry or split not in self.states:
+        if bool(batch["first"]) or not self.carry:
             self.states[split] = None
         out = self.model(batch["x"], self.states.get(split), batch["y"])
         self.states[split] = _detach(out.state) if (self.carry or split != "train") else None

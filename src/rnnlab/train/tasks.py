@@ -95,9 +95,9 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig, total: int, budget_s: flo
     With `budget_s` (a wall-clock budget) the schedule follows whichever runs out first, steps or time, so a
     run stopped by max_time still ends with its learning rate annealed (onecycle = 2% warm-up, then cosine).
     """
-    params = {id(p): (n, p) for n, p in model.named_parameters()}  # tied weights count once
-    decay = [p for n, p in params.values() if p.dim() >= 2]
-    no_decay = [p for n, p in params.values() if p.dim() < 2]
+    params = list(model.parameters())  # a tied weight is listed once
+    decay = [p for p in params if p.dim() >= 2]
+    no_decay = [p for p in params if p.dim() < 2]
     opt = torch.optim.AdamW(
         [
             {"params": decay, "weight_decay": cfg.weight_decay},

@@ -10,19 +10,18 @@ import torch
 from rnnlab.data.text import Vocab, read_text
 from rnnlab.errors import ConfigError, RunDirError
 from rnnlab.models.language import CharLM
-from rnnlab.models.sampling import check_sampling
-from rnnlab.train.rundir import open_run
+from rnnlab.train.rundir import RunFiles, open_run
 
 
-def open_lm(run: str | Path) -> tuple[CharLM, Vocab]:
-    """The trained CharLM and its vocabulary, or a RunDirError when the run is not a character model."""
+def open_lm(run: str | Path) -> tuple[RunFiles, Vocab]:
+    """The run (its model a trained CharLM) and its vocabulary, or a RunDirError when it is not a character model."""
     files = open_run(run)
     if not isinstance(files.model, CharLM) or "vocab" not in files.data:
         raise RunDirError(
             f"run directory {run} holds a {type(files.model).__name__}, not a character language model; "
             "train one with `rnnlab train shakespeare` or `rnnlab train charlm --text FILE`"
         )
-    return files.model, Vocab.from_dict(files.data["vocab"])
+    return files, Vocab.from_dict(files.data["vocab"])
 
 
 def generate_text(
@@ -37,16 +36,13 @@ def generate_text(
 ) -> str:
     """`prime` followed by `length` generated characters. Prime characters outside the vocabulary map to the
     vocabulary's fallback (logged); an empty prime starts from a newline (or the fallback)."""
-    if length < 1:
-        raise ConfigError(f"length must be >= 1, got {length}")
-    if not greedy:
-        check_sampling(temperature, top_k, top_p)
-    model, vocab = open_lm(run)
+    files, vocab = open_lm(run)
     if not prime:
         prime = "\n" if "\n" in vocab.chars else vocab.fallback
     ids = torch.as_tensor(vocab.encode(prime))  # unknown characters -> fallback, with one warning
     g = torch.Generator().manual_seed(seed)
-    out = model.generate(ids, length, temperature, top_k, top_p, greedy, generator=g)
+    # generate() rejects length < 1 and impossible sampling settings with one-line errors
+    out = files.model.generate(ids, length, temperature, top_k, top_p, greedy, generator=g)
     return prime + vocab.decode(out[0])
 
 
@@ -56,13 +52,12 @@ def evaluate_text(run: str | Path, path: str | Path | None = None) -> dict:
     from rnnlab.train.build_lm import load_corpus
     from rnnlab.train.lm import evaluate_stream
 
-    model, vocab = open_lm(run)
+    files, vocab = open_lm(run)
     if path is not None:
         text = read_text(path)
         ids, name = vocab.encode(text), str(path)
     else:
-        recipe = recipe_from_dict(open_run(run).recipe)
-        corpus = load_corpus(recipe)
+        corpus = load_corpus(recipe_from_dict(files.recipe))
         if corpus.vocab != vocab:
             raise RunDirError(
                 f"the data of run {run} changed since training (vocabulary differs); pass --data FILE"
@@ -71,7 +66,7 @@ def evaluate_text(run: str | Path, path: str | Path | None = None) -> dict:
     if len(ids) < 2:
         raise ConfigError(f"{name} needs at least 2 characters to score")
     batch = max(1, min(16, (len(ids) - 1) // 256))
-    loss = evaluate_stream(model, torch.as_tensor(ids), batch=batch, bptt=min(256, len(ids) - 1))
+    loss = evaluate_stream(files.model, torch.as_tensor(ids), batch=batch, bptt=min(256, len(ids) - 1))
     return {
         "loss_nats": loss,
         "bits_per_char": loss / math.log(2),
