@@ -22,6 +22,13 @@ SHORTCUTS = {  # convenience flags -> recipe keys
     "label_col": "data.label_col",
     "features": "data.features",
     "text": "data.path",
+    "csv": "data.path",
+    "target": "data.target",
+    "time": "data.time_col",
+    "covariates": "data.covariates",
+    "future": "data.future",
+    "lookback": "data.lookback",
+    "horizon": "data.horizon",
 }
 
 
@@ -86,6 +93,8 @@ def cmd_train(args: argparse.Namespace, rest: list[str]) -> int:
         recipe.data.path = str(Path(recipe.data.path).resolve())
     if recipe.task == "charlm":
         return _train_lm(recipe, args.out)
+    if recipe.task == "forecast":
+        return _train_forecast(recipe, args.out)
     dm = make_datamodule(recipe)
     print(
         f"data: {dm.name}: {dm.n_features} features, {dm.n_classes} classes, "
@@ -122,6 +131,34 @@ def _train_lm(recipe, out: str | None) -> int:
         f"{r['chars_per_second']:.0f} chars/s)"
     )
     print(f"run directory: {result.path}  (samples.txt holds text at temperatures 0.5/0.8/1.0)")
+    return 0
+
+
+def _train_forecast(recipe, out: str | None) -> int:
+    from rnnlab.train.build_forecast import make_forecaster, make_series_datamodule
+    from rnnlab.train.forecast import fit_forecast
+
+    dm = make_series_datamodule(recipe)
+    n = {k: len(w) for k, w in dm.parts.items()}
+    print(
+        f"data: {dm.name}: {len(dm.series.values)} steps x {dm.n_features} columns, target {dm.target!r}, "
+        f"lookback {dm.lookback} -> horizon {dm.horizon}, known ahead {dm.future or 'none'}; "
+        f"windows train/val/test = {n['train']}/{n['val']}/{n['test']}"
+    )
+    result = fit_forecast(make_forecaster(recipe.model, dm), dm, recipe=recipe, out=out)
+    r = result.results
+    print(
+        f"test ({r['n_windows']} windows x {dm.horizon} steps)      MAE      RMSE   sMAPE%    MASE  direction"
+    )
+    for name, m in r["test"].items():
+        d = r["directional_accuracy"].get(name)
+        da = f"{d['accuracy']:.3f}" if d and d["n"] else "   -"
+        print(f"  {name:>28s} {m['mae']:9.4g} {m['rmse']:9.4g} {m['smape']:8.2f} {m['mase']:7.3f}  {da}")
+    cov = r["interval_coverage"]["0.8"]
+    print(
+        f"80% interval covers {cov:.1%} of test points; {r['params']} params, {r['train_seconds']:.0f} s training"
+    )
+    print(f"run directory: {result.path}  (forecast.png, error_by_horizon.png, forecasts.csv)")
     return 0
 
 
@@ -256,6 +293,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("recipe", help="built-in recipe name (see `rnnlab recipes`) or a .yaml file")
     t.add_argument("--out", help="run directory (default runs/<recipe>-<timestamp>)")
     t.add_argument("--data", help="your own data: a long-format .csv or an .npz (X, y[, lengths])")
+    t.epilog = (
+        "forecasting your own series: rnnlab train forecast --csv FILE --target COL [--time COL] "
+        "[--covariates A,B] [--future C] [--lookback N] [--horizon H]"
+    )
     g = sub.add_parser("generate", help="write text with a trained character model")
     g.add_argument("run")
     g.add_argument("--prime", default="\n", help="text to start from (default: a newline)")

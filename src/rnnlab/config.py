@@ -20,7 +20,14 @@ from rnnlab.errors import ConfigError
 class DataConfig:
     """Which data and how it is batched. `name`: a built-in data set ('har', 'basic_motions', 'shakespeare',
     'shakespeare-full'), 'user' (a CSV/npz at `path`) or 'text' (a UTF-8 file at `path`, for charlm).
-    bptt/carry: truncated-BPTT chunk length and whether the hidden state carries between chunks (charlm)."""
+    bptt/carry: truncated-BPTT chunk length and whether the hidden state carries between chunks (charlm).
+    Forecasting ('electricity', 'electricity-daily', 'sp500', 'bitcoin', or 'series' = a CSV at `path`):
+    `target` column, `covariates` observed only up to now (default: every column), `future` columns known
+    ahead (added to the series' calendar features), lookback/horizon in steps, chronological
+    val/test fractions, `train_stride` between training windows, `straddle` lets val/test windows read their
+    lookback from the part before, `fill` for missing values (error, ffill, interpolate), `naive_season`
+    the seasonal-naive period (0: the series' season); `target_is_change` when the target is itself a change
+    (a return): the random walk then forecasts zero and direction is the forecast's sign."""
 
     name: str = "har"
     path: str | None = None
@@ -35,12 +42,25 @@ class DataConfig:
     augment_jitter: float = 0.0
     bptt: int = 128
     carry: bool = True
+    target: str | None = None
+    covariates: list[str] | None = None
+    future: list[str] | None = None
+    lookback: int = 48
+    horizon: int = 1
+    test_fraction: float = 0.2
+    train_stride: int = 1
+    straddle: bool = False
+    fill: str = "error"
+    naive_season: int = 0
+    target_is_change: bool = False
 
 
 @dataclass
 class ModelConfig:
     """Architecture. `kind`: SequenceClassifier, MLPClassifier, CNN1dClassifier or CharLM; unused keys are
-    ignored by kind. embed/tie: CharLM's embedding width (0 = hidden) and decoder tied to the embedding."""
+    ignored by kind. embed/tie: CharLM's embedding width (0 = hidden) and decoder tied to the embedding.
+    Forecaster: decoder 'direct' or 'autoregressive', highway = target lags fed linearly to the output
+    (LSTNet's autoregressive highway; 0 = none), mc_samples = Monte-Carlo dropout passes for the intervals."""
 
     kind: str = "SequenceClassifier"
     cell: str = "lstm"
@@ -56,6 +76,9 @@ class ModelConfig:
     conv_layers: int = 2
     embed: int = 0
     tie: bool = False
+    decoder: str = "direct"
+    highway: int = 0
+    mc_samples: int = 100
 
 
 @dataclass
@@ -78,7 +101,7 @@ class TrainConfig:
 
 @dataclass
 class Recipe:
-    """A whole run: name, task kind ('classify' or 'charlm') and the three sections."""
+    """A whole run: name, task kind ('classify', 'charlm' or 'forecast') and the three sections."""
 
     name: str = "custom"
     task: str = "classify"

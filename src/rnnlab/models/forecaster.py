@@ -38,6 +38,7 @@ class Forecaster(nn.Module):
         conv_layers: int = 2,
         conv_kernel: int = 5,
         fast_path: str = "auto",
+        highway: int = 0,
     ) -> None:
         super().__init__()
         if n_features < 1 or horizon < 1 or n_future < 0 or not 0 <= target_index < n_features:
@@ -45,6 +46,8 @@ class Forecaster(nn.Module):
                 f"Forecaster needs n_features >= 1, horizon >= 1, n_future >= 0 and 0 <= target_index < "
                 f"n_features; got {n_features}, {horizon}, {n_future}, {target_index}"
             )
+        if highway < 0:
+            raise ConfigError(f"highway (number of target lags fed linearly) must be >= 0, got {highway}")
         if decoder not in DECODERS:
             raise ConfigError(f"decoder must be one of {DECODERS}, got {decoder!r}")
         self.config = dict(
@@ -61,6 +64,7 @@ class Forecaster(nn.Module):
             conv_layers=conv_layers,
             conv_kernel=conv_kernel,
             fast_path=fast_path,
+            highway=highway,
         )
         self.frontend = (
             ConvFrontEnd(n_features, conv_channels, conv_layers, conv_kernel) if conv_channels else None
@@ -81,6 +85,7 @@ class Forecaster(nn.Module):
         else:
             self.dec = Recurrent(cell, 1 + n_future, hidden, layers, fast_path=fast_path)
             self.head = nn.Linear(hidden, 1)
+        self.highway = nn.Linear(highway, horizon) if highway else None
 
     def forward(self, x: Tensor, xf: Tensor | None = None, y: Tensor | None = None):
         cfg = self.config
@@ -109,6 +114,11 @@ class Forecaster(nn.Module):
                 prev = level + self.head(self.drop(out))
                 outs.append(prev)
             pred = torch.cat(outs, -1)
+        if self.highway is not None:
+            lags = x[:, -cfg["highway"] :, cfg["target_index"]]
+            if lags.shape[1] != cfg["highway"]:
+                raise ValueError(f"highway needs a lookback of at least {cfg['highway']}, got {x.shape[1]}")
+            pred = pred + self.highway(lags - level)
         if y is None:
             return pred
         return pred, nn.functional.mse_loss(pred, y)

@@ -22,7 +22,7 @@ def _builtin_loaders() -> dict[str, Callable[[], tuple[SequenceSet, SequenceSet]
 
 BUILTIN_DATA = ("har", "basic_motions")
 TEXT_DATA = ("shakespeare", "shakespeare-full", "text")
-TASKS = ("classify", "charlm")
+TASKS = ("classify", "charlm", "forecast")
 
 
 def user_data_options(cfg: DataConfig) -> dict:
@@ -69,19 +69,29 @@ def check_recipe(recipe: Recipe) -> None:
 
     if recipe.task not in TASKS:
         raise ConfigError(f"unknown task {recipe.task!r}; choose one of {list(TASKS)}")
-    lm = recipe.task == "charlm"
+    from rnnlab.data.forecastdata import SERIES_DATA
+    from rnnlab.data.windows import FILL_METHODS
+    from rnnlab.models.forecaster import DECODERS
+
+    lm, fc = recipe.task == "charlm", recipe.task == "forecast"
+    data_names = TEXT_DATA if lm else SERIES_DATA if fc else (*BUILTIN_DATA, "user")
+    kinds = (
+        ("CharLM",)
+        if lm
+        else ("Forecaster",)
+        if fc
+        else tuple(k for k in MODELS if k not in ("CharLM", "Forecaster"))
+    )
     checks = [
-        ("data.name", recipe.data.name, TEXT_DATA if lm else (*BUILTIN_DATA, "user")),
-        (
-            "model.kind",
-            recipe.model.kind,
-            ("CharLM",) if lm else tuple(k for k in MODELS if k not in ("CharLM", "Forecaster")),
-        ),
+        ("data.name", recipe.data.name, data_names),
+        ("model.kind", recipe.model.kind, kinds),
         ("model.cell", recipe.model.cell, tuple(CELLS)),
         ("model.readout", recipe.model.readout, READOUTS),
         ("model.fast_path", recipe.model.fast_path, FAST_PATH_MODES),
         ("train.schedule", recipe.train.schedule, SCHEDULES),
-        ("train.monitor", recipe.train.monitor, ("val_loss", "val_acc", "val_f1")),
+        ("train.monitor", recipe.train.monitor, ("val_loss",) if fc else ("val_loss", "val_acc", "val_f1")),
+        ("model.decoder", recipe.model.decoder, DECODERS),
+        ("data.fill", recipe.data.fill, FILL_METHODS),
     ]
     for key, value, allowed in checks:
         if value not in allowed:

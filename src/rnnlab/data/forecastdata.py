@@ -1,0 +1,229 @@
+"""Forecasting data: a Series cut into chronological lookback/horizon windows, as Lightning batches.
+
+Batches are dicts {x (B, lookback, F), xf (B, horizon, Ff), y (B, horizon), index (B,)} in scaled units; the
+train-only scaler and the window origins stay on the datamodule so forecasts can be put back in the data's
+units and times (and baselines computed on exactly the same test windows).
+"""
+
+from __future__ import annotations
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from rnnlab.config import DataConfig
+from rnnlab.data.windows import Series, Windows, chronological_windows, split_points
+from rnnlab.errors import ConfigError, DataError
+
+SERIES_DATA = ("electricity", "electricity-daily", "sp500", "bitcoin", "series")
+
+
+def load_series(cfg: DataConfig) -> Series:
+    """The recipe's series: a built-in one by name, or the user's CSV for data.name 'series'."""
+    if cfg.name in ("electricity", "electricity-daily"):
+        from rnnlab.data.electricity import load_electricity
+
+        return load_electricity("half-hourly" if cfg.name == "electricity" else "daily")
+    if cfg.name in ("sp500", "bitcoin"):
+        from rnnlab.data.prices import load_prices
+
+        return load_prices(cfg.name)
+    if cfg.name == "series":
+        from rnnlab.data.series_csv import read_series_csv
+
+        if not cfg.path:
+            raise ConfigError("data.name 'series' needs a file: pass --csv PATH (one row per time step)")
+        if not cfg.target:
+            raise ConfigError("a forecasting CSV needs its target column: pass --target COLUMN")
+        return read_series_csv(
+            cfg.path,
+            cfg.target,
+            time=cfg.time_col,
+            covariates=cfg.covariates,
+            future=cfg.future,
+            fill=cfg.fill,
+        )
+    raise ConfigError(f"unknown series {cfg.name!r}; choose one of {list(SERIES_DATA)}")
+
+
+def select_columns(
+    series: Series, target: str, covariates: list[str] | None, future: list[str] | None
+) -> Series:
+    """The series restricted to target + covariates + known-future columns (covariates None: keep all)."""
+    names = series.names
+    for what, cols in (("target", [target]), ("covariate", covariates or []), ("future", future or [])):
+        unknown = [c for c in cols if c not in names]
+        if unknown:
+            raise DataError(f"unknown {what} column(s) {unknown}; the series has {names}")
+    fut = list(dict.fromkeys(series.future + list(future or [])))
+    if target in fut:
+        raise ConfigError(
+            f"the target {target!r} cannot also be a known-future covariate; drop it from data.future"
+        )
+    keep = names if covariates is None else list(dict.fromkeys([target, *covariates, *fut]))
+    keep = [target] + [c for c in keep if c != target]
+    idx = [names.index(c) for c in keep]
+    return Series(series.values[:, idx], keep, series.time, [c for c in fut if c in keep], series.season)
+
+
+class _WindowSet(Dataset):
+    def __init__(self, w: Windows) -> None:
+        self.x, self.xf, self.y = (torch.from_numpy(a) for a in (w.x, w.xf, w.y))
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i: int) -> dict:
+        return {"x": self.x[i], "xf": self.xf[i], "y": self.y[i], "index": i}
+
+
+class ForecastDataModule(L.LightningDataModule):
+    """Windows of one series split by time; the scaler is fit on the training rows only."""
+
+    def __init__(
+        self,
+        series: Series,
+        target: str,
+        lookback: int,
+        horizon: int,
+        future: list[str] | None = None,
+        val_fraction: float = 0.1,
+        test_fraction: float = 0.2,
+        train_stride: int = 1,
+        straddle: bool = False,
+        fill: str = "error",
+        batch_size: int = 64,
+        naive_season: int = 0,
+        target_is_change: bool = False,
+        name: str = "series",
+    ) -> None:
+        super().__init__()
+        if batch_size < 1 or train_stride < 1:
+            raise ConfigError(f"batch_size and train_stride must be >= 1, got {batch_size}, {train_stride}")
+        self.series, self.target, self.name = series, target, name
+        self.lookback, self.horizon, self.batch_size = lookback, horizon, batch_size
+        self.future = list(dict.fromkeys(series.future + list(future or [])))
+        self.val_fraction, self.test_fraction = val_fraction, test_fraction
+        self.naive_season = naive_season or series.season
+        self.straddle = straddle
+        self.target_is_change = target_is_change
+        self.parts, self.scaler = chronological_windows(
+            series.values,
+            series.names,
+            target,
+            lookback,
+            horizon,
+            self.future,
+            val_fraction,
+            test_fraction,
+            straddle=straddle,
+            fill=fill,
+        )
+        for part in ("train", "val", "test"):
+            if part not in self.parts:
+                raise DataError(
+                    f"the {part} part has no windows (data.{part}_fraction is 0 or the series is too short)"
+                )
+        self.train_stride = train_stride  # the loader's subsample; baselines still fit on every window
+
+    @property
+    def n_features(self) -> int:
+        return len(self.series.names)
+
+    @property
+    def scaler_target(self) -> tuple[float, float]:
+        t = self.series.names.index(self.target)
+        return float(self.scaler.mean[t]), float(self.scaler.std[t])
+
+    def unscale(self, values: np.ndarray) -> np.ndarray:
+        """Scaled target values back to the data's units."""
+        return self.scaler.inverse(values, self.series.names.index(self.target))
+
+    def train_rows(self) -> np.ndarray:
+        """The target over the training part of the series (for MASE's in-sample scale), in data units."""
+        first_val, _ = split_points(len(self.series.values), self.val_fraction, self.test_fraction)
+        t = self.series.names.index(self.target)
+        return self.series.values[:first_val, t]
+
+    def _loader(self, w: Windows, shuffle: bool) -> DataLoader:
+        g = torch.Generator().manual_seed(0)
+        return DataLoader(_WindowSet(w), batch_size=self.batch_size, shuffle=shuffle, generator=g)
+
+    def train_dataloader(self) -> DataLoader:
+        w = self.parts["train"]
+        if self.train_stride > 1:
+            keep = np.arange(0, len(w), self.train_stride)
+            w = Windows(w.x[keep], w.xf[keep], w.y[keep], w.origin[keep])
+        return self._loader(w, True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.parts["val"], False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.parts["test"], False)
+
+    def describe(self) -> dict:
+        """data.json: what the windows are, the split times and the scaler (needed to forecast later)."""
+        time = self.series.time
+        parts = {}
+        for k, w in self.parts.items():
+            parts[k] = {
+                "windows": len(w),
+                "stride": self.train_stride if k == "train" else 1,
+                "first_forecast": str(time[int(w.origin.min())]),
+                "last_forecast": str(time[int(w.origin.max()) + self.horizon - 1]),
+            }
+        return {
+            "name": self.name,
+            "task": "forecast",
+            "rows": len(self.series.values),
+            "columns": self.series.names,
+            "target": self.target,
+            "future": self.future,
+            "lookback": self.lookback,
+            "horizon": self.horizon,
+            "season": self.series.season,
+            "naive_season": self.naive_season,
+            "freq": _freq(time),
+            "start": str(time[0]),
+            "end": str(time[-1]),
+            "straddle": self.straddle,
+            "target_is_change": self.target_is_change,
+            "parts": parts,
+            "scaler": self.scaler.to_dict(),
+        }
+
+
+def _freq(time) -> str | None:
+    try:
+        return str(time.freqstr) if time.freq is not None else None
+    except AttributeError:
+        return None
+
+
+def make_forecast_datamodule(cfg: DataConfig) -> ForecastDataModule:
+    """Load the recipe's series, keep the asked-for columns and cut the windows."""
+    series = load_series(cfg)
+    target = cfg.target or series.names[0]
+    series = select_columns(series, target, cfg.covariates, cfg.future)
+    if not cfg.straddle:  # a clear "too short" before cutting (straddling parts need only the horizon)
+        from rnnlab.data.series_csv import check_length
+
+        check_length(len(series.values), cfg.lookback, cfg.horizon, cfg.val_fraction, cfg.test_fraction)
+    return ForecastDataModule(
+        series,
+        target,
+        cfg.lookback,
+        cfg.horizon,
+        future=cfg.future,
+        val_fraction=cfg.val_fraction,
+        test_fraction=cfg.test_fraction,
+        train_stride=cfg.train_stride,
+        straddle=cfg.straddle,
+        fill=cfg.fill,
+        batch_size=cfg.batch_size,
+        naive_season=cfg.naive_season,
+        target_is_change=cfg.target_is_change,
+        name=cfg.name,
+    )
