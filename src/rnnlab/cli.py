@@ -233,6 +233,20 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_forecast(args: argparse.Namespace) -> int:
+    from rnnlab.inspect.forecast_plots import single_forecast
+    from rnnlab.train.forecast_predict import forecast_run
+
+    fc = forecast_run(args.run, args.horizon, args.csv, args.origin)
+    w = csv.writer(sys.stdout)
+    w.writerow(["time", fc.target, "lower_80", "upper_80", "actual"])
+    w.writerows(fc.rows())
+    plot = Path(args.plot) if args.plot else Path(args.run) / "forecast_latest.png"
+    single_forecast(fc).savefig(plot, dpi=110)
+    print(f"plot: {plot}", file=sys.stderr)
+    return 0
+
+
 def cmd_data(args: argparse.Namespace) -> int:
     from rnnlab.data import sources
 
@@ -314,6 +328,14 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("run")
     pr.add_argument("--data", required=True)
     pr.add_argument("--out", help="CSV file to write (default: stdout)")
+    fo = sub.add_parser(
+        "forecast", help="forecast the next steps with a trained forecasting run (CSV + plot)"
+    )
+    fo.add_argument("run")
+    fo.add_argument("--horizon", type=int, help="steps ahead (default and maximum: the trained horizon)")
+    fo.add_argument("--csv", help="a newer CSV with the same columns as the training series")
+    fo.add_argument("--origin", help="forecast from this timestamp of the series instead of its end")
+    fo.add_argument("--plot", help="PNG to write (default RUN/forecast_latest.png)")
     ins = sub.add_parser("inspect", help="write RUN_DIR/report.html: curves, errors, neurons, gradient flow")
     ins.add_argument("run", nargs="?", help="a finished run directory")
     ins.add_argument(
@@ -347,6 +369,7 @@ def main(argv: list[str] | None = None) -> int:
             "generate": cmd_generate,
             "inspect": cmd_inspect,
             "predict": cmd_predict,
+            "forecast": cmd_forecast,
             "data": cmd_data,
             "recipes": cmd_recipes,
         }

@@ -185,3 +185,17 @@ def chronological_windows(
         ctx = 0 if straddle and name != "train" else None
         out[name] = make_windows(scaled, t, lookback, horizon, fut, a, b, stride, context_from=ctx)
     return out, scaler
+
+
+CALENDAR = ("dow_sin", "dow_cos", "tod_sin", "tod_cos")
+
+
+def calendar_values(time: pd.DatetimeIndex, name: str) -> np.ndarray:
+    """One calendar feature for any timestamps: day of week or time of day on a circle (sin/cos)."""
+    if name.startswith("dow_"):
+        phase = time.day_of_week.to_numpy() / 7
+    elif name.startswith("tod_"):
+        phase = ((time - time.normalize()) / pd.Timedelta(days=1)).to_numpy(dtype=np.float64)
+    else:
+        raise DataError(f"{name!r} is not a calendar feature; calendar features are {list(CALENDAR)}")
+    return np.sin(2 * np.pi * phase) if name.endswith("_sin") else np.cos(2 * np.pi * phase)

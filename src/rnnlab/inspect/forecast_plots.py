@@ -68,3 +68,21 @@ def error_by_horizon(mae_by_model: dict[str, list[float]], target: str) -> Figur
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def single_forecast(fc) -> Figure:
+    """`rnnlab forecast`: the lookback, the forecast with its 80% interval, and the actual values if known."""
+    fig, ax = plt.subplots(figsize=(9, 3.2))
+    ax.plot(fc.history_time, fc.history, color="0.4", lw=1, label="history")
+    marker = "." if len(fc.time) < 8 else None
+    ax.plot(fc.time, fc.forecast, color="tab:blue", lw=1.5, marker=marker, label="forecast")
+    if np.isfinite(fc.lower).all():
+        ax.fill_between(fc.time, fc.lower, fc.upper, color="tab:blue", alpha=0.2, label="80% interval")
+    if fc.actual is not None:
+        ax.plot(fc.time, fc.actual, color="black", lw=1.2, marker=marker, label="actual")
+    ax.set_ylabel(fc.target)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    return fig

@@ -96,6 +96,20 @@ def has_dropout(model: nn.Module) -> bool:
     return rnn_drop or any(isinstance(m, nn.Dropout) and m.p > 0 for m in model.modules())
 
 
+def mc_dropout_var(model: nn.Module, dm, w: Windows, samples: int, seed: int = 0) -> np.ndarray:
+    """Per-point variance (data units) of `samples` forecasts with dropout on; zeros without dropout."""
+    if samples < 2 or not has_dropout(model):
+        return np.zeros((len(w), w.y.shape[1]))
+    torch.manual_seed(seed)
+    draws = np.stack([dm.unscale(predict_windows(model, w, dropout=True)) for _ in range(samples)])
+    return draws.var(0)
+
+
+def interval_half_width(mc_var: np.ndarray, noise_var: np.ndarray) -> np.ndarray:
+    """Half-width of the central INTERVAL Gaussian interval: model spread plus per-step noise variance."""
+    return norm.ppf(0.5 + INTERVAL / 2) * np.sqrt(mc_var + noise_var[None, :])
+
+
 @dataclass
 class ForecastEval:
     """Test forecasts in data units: y, point, lower, upper (N, horizon), baselines {name: (N, horizon)}."""
@@ -134,12 +148,8 @@ def evaluate_forecast(
     point = dm.unscale(predict_windows(model, test))
     y = dm.unscale(test.y)
     noise_var = np.mean((dm.unscale(predict_windows(model, val)) - dm.unscale(val.y)) ** 2, axis=0)
-    mc_var = np.zeros_like(point)
-    if mc_samples > 1 and has_dropout(model):
-        torch.manual_seed(seed)
-        draws = np.stack([dm.unscale(predict_windows(model, test, dropout=True)) for _ in range(mc_samples)])
-        mc_var = draws.var(0)
-    half = norm.ppf(0.5 + INTERVAL / 2) * np.sqrt(mc_var + noise_var[None, :])
+    mc_var = mc_dropout_var(model, dm, test, mc_samples, seed)
+    half = interval_half_width(mc_var, noise_var)
     lower, upper = point - half, point + half
 
     scale = seasonal_scale(dm.train_rows(), dm.series.season)
@@ -156,6 +166,7 @@ def evaluate_forecast(
         "test": test_metrics,
         "interval_coverage": {str(INTERVAL): interval_coverage(y, lower, upper)},
         "interval_width": {str(INTERVAL): float(np.mean(upper - lower))},
+        "interval_noise_sd": [round(float(v), 6) for v in np.sqrt(noise_var)],
         "interval_method": f"MC dropout ({mc_samples if mc_var.any() else 0} passes) + validation residual noise",
         "coverage_by_horizon": [
             round(interval_coverage(y[:, k], lower[:, k], upper[:, k]), 4) for k in range(y.shape[1])

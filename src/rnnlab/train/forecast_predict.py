@@ -1,0 +1,156 @@
+"""Forecast with a finished run: the series (the run's own or a new CSV with the same columns), the run's
+train-only scaler and model, from the end of the series or from a chosen origin.
+
+Known-future covariates: calendar features are computed for timestamps past the end, so a model that needs
+only those forecasts beyond the last row. A model that also needs measured covariates ahead (temperature)
+forecasts the last `horizon` rows of the series instead (they supply those values), and the actual values
+are shown beside the forecast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from rnnlab.config import recipe_from_dict
+from rnnlab.data.forecastdata import load_series, select_columns
+from rnnlab.data.windows import CALENDAR, Series, Standardiser, Windows, calendar_values, fill_missing
+from rnnlab.errors import ConfigError, DataError
+from rnnlab.train.forecast import interval_half_width, mc_dropout_var
+from rnnlab.train.rundir import open_run
+
+
+@dataclass
+class Forecast:
+    """Forecast steps with their times, the 80% interval, and the actual values where the series has them."""
+
+    time: pd.DatetimeIndex
+    forecast: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    actual: np.ndarray | None
+    history_time: pd.DatetimeIndex
+    history: np.ndarray
+    target: str
+
+    def rows(self) -> list[list]:
+        return [
+            [str(t), f"{f:.6g}", f"{lo:.6g}", f"{hi:.6g}", "" if self.actual is None else f"{a:.6g}"]
+            for t, f, lo, hi, a in zip(
+                self.time,
+                self.forecast,
+                self.lower,
+                self.upper,
+                self.actual if self.actual is not None else [None] * len(self.time),
+                strict=True,
+            )
+        ]
+
+
+def _next_times(time: pd.DatetimeIndex, n: int) -> pd.DatetimeIndex:
+    from rnnlab.data.series_csv import infer_offset
+
+    off = infer_offset(time)
+    return pd.DatetimeIndex([time[-1] + off * (k + 1) for k in range(n)])
+
+
+def _series_for_run(data: dict, recipe, csv: str | Path | None) -> Series:
+    cfg = recipe.data
+    if csv is not None:
+        cfg.name, cfg.path = "series", str(csv)
+        cfg.target = data["target"]
+    s = select_columns(load_series(cfg), data["target"], cfg.covariates, cfg.future)
+    if s.names != data["columns"]:
+        raise DataError(
+            f"the series has columns {s.names} but the model was trained on {data['columns']}; give a CSV with "
+            "the same columns (and --time column)"
+        )
+    return s
+
+
+def forecast_run(
+    run_dir: str | Path, horizon: int | None = None, csv: str | Path | None = None, origin: str | None = None
+) -> Forecast:
+    """Forecast `horizon` steps (at most the trained horizon) with the run's model; see the module docstring."""
+    run = open_run(run_dir)
+    data, model = run.data, run.model
+    if data.get("task") != "forecast":
+        raise ConfigError(f"{run_dir} is not a forecasting run; use `rnnlab predict` for classifiers")
+    recipe = recipe_from_dict(run.recipe)
+    trained_h, lookback = int(data["horizon"]), int(data["lookback"])
+    h = trained_h if horizon is None else int(horizon)
+    if not 1 <= h <= trained_h:
+        raise ConfigError(
+            f"--horizon {h} is outside 1..{trained_h}, the horizon this model was trained for; retrain with "
+            f"--horizon {h} for a longer one"
+        )
+    s = _series_for_run(data, recipe, csv)
+    values = fill_missing(s.values, s.names, recipe.data.fill)
+    measured_future = [c for c in data["future"] if c not in CALENDAR]
+    if origin is not None:
+        o = int(s.time.searchsorted(pd.Timestamp(origin)))
+        if o >= len(s.time) or s.time[o] != pd.Timestamp(origin):
+            raise DataError(f"origin {origin} is not a timestamp of the series ({s.time[0]} .. {s.time[-1]})")
+    else:
+        o = len(values) - trained_h if measured_future else len(values)
+    if o < lookback:
+        raise DataError(
+            f"forecasting from row {o} needs {lookback} rows of history before it; the series is too short"
+        )
+    fut_rows = min(trained_h, len(values) - o)
+    if fut_rows < trained_h and measured_future:
+        raise DataError(
+            f"the model needs {measured_future} for the {trained_h} steps ahead; the series has {fut_rows} rows "
+            "after the origin - add rows with those values (or choose an earlier --origin)"
+        )
+    times = s.time[o : o + fut_rows].append(_next_times(s.time[: o + fut_rows], trained_h - fut_rows))
+    scaler = Standardiser(np.array(data["scaler"]["mean"]), np.array(data["scaler"]["std"]))
+    scaled = scaler.transform(values)
+    fut_idx = [s.names.index(c) for c in data["future"]]
+    xf = np.zeros((trained_h, len(fut_idx)))
+    xf[:fut_rows] = scaled[o : o + fut_rows][:, fut_idx]
+    for j, c in enumerate(data["future"]):
+        if fut_rows < trained_h:  # calendar columns past the end of the series
+            raw = calendar_values(times[fut_rows:], c)
+            xf[fut_rows:, j] = (raw - scaler.mean[fut_idx[j]]) / scaler.std[fut_idx[j]]
+    x = torch.from_numpy(scaled[o - lookback : o]).float()[None]
+    xft = torch.from_numpy(xf).float()[None]
+    model.eval()
+    with torch.no_grad():
+        point = scaler.inverse(model(x, xft).numpy()[0], 0)
+    noise_sd = np.asarray(_results(Path(run_dir)).get("interval_noise_sd", [np.nan] * trained_h), dtype=float)
+    window = Windows(x.numpy(), xft.numpy(), np.zeros((1, trained_h), np.float32), np.array([o]))
+    mc_var = mc_dropout_var(model, _Unscale(scaler), window, recipe.model.mc_samples)
+    half = interval_half_width(mc_var, noise_sd**2)[0]
+    actual = values[o : o + h, 0] if fut_rows >= h else None
+    return Forecast(
+        times[:h],
+        point[:h],
+        point[:h] - half[:h],
+        point[:h] + half[:h],
+        actual,
+        s.time[o - lookback : o],
+        values[o - lookback : o, 0],
+        data["target"],
+    )
+
+
+def _results(run: Path) -> dict:
+    import json
+
+    p = run / "results.json"
+    return json.loads(p.read_text()) if p.is_file() else {}
+
+
+class _Unscale:
+    """The one method mc_dropout_var needs from a datamodule: target values back to data units."""
+
+    def __init__(self, scaler: Standardiser) -> None:
+        self.scaler = scaler
+
+    def unscale(self, values: np.ndarray) -> np.ndarray:
+        return self.scaler.inverse(values, 0)
