@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from rnnlab.data.sources import read_member
-from rnnlab.data.windows import Series
+from rnnlab.data.windows import CALENDAR, Series, calendar_values
 from rnnlab.errors import DataError
 
 MEMBERS = {
@@ -53,13 +53,9 @@ def load_electricity(kind: str = "half-hourly") -> Series:
         "temperature": df["Temperature"].to_numpy(float),
         "workday": df["WorkDay"].to_numpy(float),
     }
-    dow = time.dayofweek.to_numpy()
-    cols["dow_sin"], cols["dow_cos"] = np.sin(2 * np.pi * dow / 7), np.cos(2 * np.pi * dow / 7)
-    future = ["workday", "dow_sin", "dow_cos"]
-    if kind == "half-hourly":
-        slot = (time.hour * 2 + time.minute // 30).to_numpy()
-        cols["tod_sin"], cols["tod_cos"] = np.sin(2 * np.pi * slot / 48), np.cos(2 * np.pi * slot / 48)
-        future += ["tod_sin", "tod_cos"]
+    calendar = list(CALENDAR) if kind == "half-hourly" else ["dow_sin", "dow_cos"]
+    cols.update({c: calendar_values(time, c) for c in calendar})
+    future = ["workday", *calendar]
     names = list(cols)
     return Series(
         np.stack([cols[n] for n in names], 1), names, time, future, 48 if kind == "half-hourly" else 7

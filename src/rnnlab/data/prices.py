@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from rnnlab.data.sources import read_member
-from rnnlab.data.windows import Series
+from rnnlab.data.windows import Series, calendar_values
 from rnnlab.errors import DataError
 
 # name -> (source, member, date column, date format, {file column: our column})
@@ -106,8 +106,7 @@ def load_prices(name: str) -> Series:
         cols["return"] = _log_return(df["close"])
         cols["range"] = np.log(cols["high"] / cols["low"])
         cols["log_volume"] = np.log(cols["volume"])
-        dow = time.day_of_week.to_numpy()
-        cols["dow_sin"], cols["dow_cos"] = np.sin(2 * np.pi * dow / 7), np.cos(2 * np.pi * dow / 7)
         future = ["dow_sin", "dow_cos"]
+        cols.update({c: calendar_values(pd.DatetimeIndex(time), c) for c in future})
     names = list(cols)
     return Series(np.stack([cols[n] for n in names], 1), names, pd.DatetimeIndex(time), future, SEASONS[name])

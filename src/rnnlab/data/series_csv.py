@@ -23,11 +23,10 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
-from rnnlab.data.windows import FILL_METHODS, Series, fill_missing, split_points
+from rnnlab.data.windows import CALENDAR, FILL_METHODS, Series, calendar_values, fill_missing, split_points
 from rnnlab.errors import DataError
 
 MIN_ROWS = 10
-CALENDAR = ["dow_sin", "dow_cos", "tod_sin", "tod_cos"]
 DAY = pd.Timedelta(days=1)
 
 
@@ -164,14 +163,8 @@ def _regular(t: pd.DatetimeIndex, col: str, freq: str | None, fill: str) -> pd.D
 def _calendar(time: pd.DatetimeIndex) -> dict[str, np.ndarray]:
     """sin/cos of day of week (daily or finer steps) and of time of day (sub-daily steps)."""
     step = pd.Series(time[1:] - time[:-1]).median()
-    cols: dict[str, np.ndarray] = {}
-    if step <= DAY:
-        dow = time.day_of_week.to_numpy()
-        cols["dow_sin"], cols["dow_cos"] = np.sin(2 * np.pi * dow / 7), np.cos(2 * np.pi * dow / 7)
-    if step < DAY:
-        frac = ((time - time.normalize()) / DAY).to_numpy(dtype=np.float64)
-        cols["tod_sin"], cols["tod_cos"] = np.sin(2 * np.pi * frac), np.cos(2 * np.pi * frac)
-    return cols
+    names = (["dow_sin", "dow_cos"] if step <= DAY else []) + (["tod_sin", "tod_cos"] if step < DAY else [])
+    return {c: calendar_values(time, c) for c in names}
 
 
 def read_series_csv(

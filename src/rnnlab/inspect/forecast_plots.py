@@ -48,8 +48,8 @@ def forecast_examples(time, origins: np.ndarray, ev, target: str, naive_season: 
         ax.set_ylabel(target)
         ax.grid(alpha=0.3)
         ax.set_title(f"forecast from {time[o]}", fontsize=9)
+        ax.tick_params(axis="x", labelrotation=20, labelsize=8)  # per panel: each window has its own dates
     axes[0, 0].legend(fontsize=8, ncol=5, loc="upper left")
-    fig.autofmt_xdate()
     fig.tight_layout()
     return fig
 

@@ -8,6 +8,7 @@ the text drawn as coloured text, gradient norm through time.
 
 from __future__ import annotations
 
+import base64
 import csv
 import html
 import json
@@ -94,6 +95,49 @@ def _summary(results: dict) -> str:
         elif not isinstance(v, (dict, list)):
             rows.append([key, _fmt(v)])
     return _table(["result", "value"], rows)
+
+
+def _png_file(path: Path, alt: str) -> str:
+    if not path.is_file():
+        return f"<p>{html.escape(path.name)} is missing.</p>"
+    return _img("data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii"), alt)
+
+
+def _forecast_sections(files) -> str:
+    """Test errors of the model and every baseline, interval coverage, direction, the forecast pictures, and
+    the gradient norm through the lookback window."""
+    from rnnlab.config import recipe_from_dict
+    from rnnlab.train.build_forecast import make_series_datamodule
+
+    res = _read_json(files.path, "results.json")
+    test = res.get("test", {})
+    direction = res.get("directional_accuracy", {})
+    rows = []
+    for name, m in test.items():
+        d = direction.get(name)
+        da = f"{d['accuracy']:.3f} [{d['ci95'][0]:.3f}, {d['ci95'][1]:.3f}]" if d and d.get("n") else "-"
+        rows.append([name, *(_fmt(m.get(k)) for k in ("mae", "rmse", "smape", "mase")), da])
+    cov = res.get("interval_coverage", {}).get("0.8")
+    parts = [
+        "<h2>Forecast errors on the test windows</h2>",
+        f'<p class="note">{res.get("n_windows", "?")} test windows; every baseline forecasts the same windows. '
+        "MASE divides MAE by the seasonal-naive error on the training part; direction is the share of first "
+        "steps that move the same way as the truth (95% Wilson interval).</p>",
+        _table(["forecaster", "MAE", "RMSE", "sMAPE %", "MASE", "direction"], rows),
+        f"<p>80% interval ({html.escape(str(res.get('interval_method', '')))}) covers "
+        f"<b>{_fmt(cov)}</b> of test points.</p>",
+        "<h2>Forecasts against the truth</h2>",
+        _png_file(files.path / "forecast.png", "forecast examples"),
+        _png_file(files.path / "error_by_horizon.png", "error by horizon"),
+    ]
+    rnn = getattr(files.model, "rnn", None)
+    if rnn is not None:
+        dm = make_series_datamodule(recipe_from_dict(files.recipe))
+        w = dm.parts["test"]
+        x, xf, y = (torch.as_tensor(a[:64]) for a in (w.x, w.xf, w.y))
+        files.model.eval()
+        parts.append(_gradient_section(rnn, lambda: files.model(x, xf, y)[1], f"{len(y)} test windows"))
+    return "".join(parts)
 
 
 def _gradient_section(rnn, compute_loss, what: str) -> str:
@@ -256,6 +300,7 @@ def build_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     results = _read_json(run, "results.json")
     rows = _read_metrics(run)
     is_lm = files.model.__class__.__name__ == "CharLM"
+    is_fc = files.data.get("task") == "forecast"
     panels = (
         [
             ("loss (nats/char)", ["train_loss", "val_loss"]),
@@ -263,6 +308,12 @@ def build_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
             ("learning rate", ["lr"]),
         ]
         if is_lm
+        else [
+            ("loss (MSE, scaled)", ["train_loss", "val_loss"]),
+            ("val MAE (scaled)", ["val_mae"]),
+            ("learning rate", ["lr"]),
+        ]
+        if is_fc
         else [
             ("loss", ["train_loss", "val_loss"]),
             ("accuracy / F1", ["train_acc", "val_acc", "val_f1"]),
@@ -280,7 +331,8 @@ def build_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
         if rows
         else "<p>No epochs.</p>",
     ]
-    body.append(_lm_sections(files) if is_lm else _classifier_sections(files))
+    sections = _lm_sections if is_lm else _forecast_sections if is_fc else _classifier_sections
+    body.append(sections(files))
     page = (
         "<!doctype html><html><head><meta charset='utf-8'><title>rnnlab report</title>"
         f"<style>{CSS}</style></head><body>{''.join(body)}<script>{CHECK}</script></body></html>"
