@@ -168,7 +168,7 @@ def test_too_short_series_mentions_the_lookback(tmp_path):
     t = pd.date_range("2024-01-01", periods=100, freq="h")
     pd.DataFrame({"ts": t, "load": np.arange(100.0)}).to_csv(tmp_path / "s.csv", index=False)
     cfg = DataConfig(name="series", path=str(tmp_path / "s.csv"), target="load", time_col="ts")
-    cfg.lookback, cfg.horizon = L_, H_
+    cfg.lookback, cfg.horizon, cfg.val_fraction = L_, H_, 0.1  # as in the forecast recipe
     with pytest.raises(DataError, match=r"lookback 24 \+ horizon 6 needs at least 300 rows"):
         make_forecast_datamodule(cfg)
 

@@ -101,6 +101,10 @@ class ForecastDataModule(L.LightningDataModule):
         super().__init__()
         if batch_size < 1 or train_stride < 1:
             raise ConfigError(f"batch_size and train_stride must be >= 1, got {batch_size}, {train_stride}")
+        if target not in series.names:
+            raise DataError(f"unknown target column {target!r}; the series has {series.names}")
+        if series.names[0] != target:  # baselines, direction and Forecaster(target_index=0) read column 0
+            series = select_columns(series, target, None, None)
         self.series, self.target, self.name = series, target, name
         self.lookback, self.horizon, self.batch_size = lookback, horizon, batch_size
         self.future = list(dict.fromkeys(series.future + list(future or [])))
