@@ -83,7 +83,9 @@ class ModelConfig:
 
 @dataclass
 class TrainConfig:
-    """Optimisation and stopping. max_time is in minutes of training; schedule: onecycle, cosine, constant."""
+    """Optimisation and stopping. max_time is in minutes of training; schedule: onecycle, cosine, constant.
+    restore: which weights are tested, 'best' (on `monitor`) or 'last' (the end of the schedule; for a
+    validation set too small to pick among many epochs without fitting its noise)."""
 
     max_epochs: int = 30
     lr: float = 2e-3
@@ -92,6 +94,7 @@ class TrainConfig:
     gradient_clip: float = 1.0
     patience: int = 10
     monitor: str = "val_loss"
+    restore: str = "best"
     max_time: float | None = None
     overfit_batches: int = 0
     seed: int = 0

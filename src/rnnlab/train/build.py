@@ -91,6 +91,7 @@ def check_recipe(recipe: Recipe) -> None:
         ("train.schedule", recipe.train.schedule, SCHEDULES),
         ("train.monitor", recipe.train.monitor, ("val_loss",) if fc else ("val_loss", "val_acc", "val_f1")),
         ("model.decoder", recipe.model.decoder, DECODERS),
+        ("train.restore", recipe.train.restore, ("best", "last")),
         ("data.fill", recipe.data.fill, FILL_METHODS),
     ]
     for key, value, allowed in checks:

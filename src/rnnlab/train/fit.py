@@ -78,7 +78,7 @@ def fit(
     trainer.fit(task, datamodule=dm)
     train_seconds = time.perf_counter() - t0
 
-    ckpt = best.best_model_path or None
+    ckpt = (best.best_model_path or None) if cfg.restore == "best" else None
     task.test_outputs.clear()
     test_metrics = trainer.test(task, datamodule=dm, ckpt_path=ckpt, weights_only=True, verbose=False)[0]
     probs = torch.cat([o["probs"] for o in task.test_outputs]).cpu().numpy()

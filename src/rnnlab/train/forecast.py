@@ -225,7 +225,7 @@ def fit_forecast(
     t0 = time.perf_counter()
     trainer.fit(task, datamodule=dm)
     train_seconds = time.perf_counter() - t0
-    if best.best_model_path:
+    if cfg.restore == "best" and best.best_model_path:
         state = torch.load(best.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
         task.load_state_dict(state)
     model.eval()

@@ -146,7 +146,7 @@ def fit_lm(
     trainer.fit(task, datamodule=dm)
     train_seconds = time.perf_counter() - t0
 
-    if best.best_model_path:
+    if cfg.restore == "best" and best.best_model_path:
         ckpt = torch.load(best.best_model_path, map_location="cpu", weights_only=True)
         task.load_state_dict(ckpt["state_dict"])
     model.cpu()
