@@ -144,6 +144,7 @@ def _train_forecast(recipe, out: str | None) -> int:
         f"data: {dm.name}: {len(dm.series.values)} steps x {dm.n_features} columns, target {dm.target!r}, "
         f"lookback {dm.lookback} -> horizon {dm.horizon}, known ahead {dm.future or 'none'}; "
         f"windows train/val/test = {n['train']}/{n['val']}/{n['test']}"
+        + (f" (every {dm.train_stride}th training window per epoch)" if dm.train_stride > 1 else "")
     )
     result = fit_forecast(make_forecaster(recipe.model, dm), dm, recipe=recipe, out=out)
     r = result.results
