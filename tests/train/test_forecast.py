@@ -199,3 +199,48 @@ def test_cli_unknown_column_names_it(tmp_path, capsys, flag, value, what):
     assert main(args) == 2
     err = _err(capsys)
     assert what in err and "'load'" in err  # the message lists the file's columns
+
+
+def test_cli_forecast_past_the_end_from_an_origin_and_from_a_new_csv(tmp_path, capsys):
+    data, out = tmp_path / "load.csv", tmp_path / "r"
+    _write_csv(data)
+    assert main(_args(data, out)) == 0
+    capsys.readouterr()
+    assert main(["forecast", str(out)]) == 0  # calendar-only future: forecasts the 3 hours after the last row
+    rows = list(csv.reader(capsys.readouterr().out.splitlines()))
+    assert rows[0] == ["time", "load", "lower_80", "upper_80", "actual"] and len(rows) == 4
+    last = pd.Timestamp(pd.read_csv(data)["ts"].iloc[-1])
+    assert [pd.Timestamp(r[0]) for r in rows[1:]] == [last + pd.Timedelta(hours=k) for k in (1, 2, 3)]
+    for r in rows[1:]:
+        lo, f, hi = float(r[2]), float(r[1]), float(r[3])
+        assert lo < f < hi and 7 < f < 13 and r[4] == ""
+    assert (out / "forecast_latest.png").is_file()
+
+    assert main(["forecast", str(out), "--origin", "2024-01-10 05:00", "--horizon", "2"]) == 0
+    rows = list(csv.reader(capsys.readouterr().out.splitlines()))
+    assert len(rows) == 3 and rows[1][0].startswith("2024-01-10 05:00") and rows[1][4] != ""
+
+    newer = tmp_path / "newer.csv"
+    _write_csv(newer, n=450)
+    assert main(["forecast", str(out), "--csv", str(newer), "--plot", str(tmp_path / "p.png")]) == 0
+    rows = list(csv.reader(capsys.readouterr().out.splitlines()))
+    assert pd.Timestamp(rows[1][0]) == pd.Timestamp(pd.read_csv(newer)["ts"].iloc[-1]) + pd.Timedelta(hours=1)
+    assert (tmp_path / "p.png").is_file()
+
+    assert main(["forecast", str(out), "--horizon", "5"]) == 2
+    assert "outside 1..3" in _err(capsys)
+
+
+def test_cli_forecast_with_a_measured_future_covariate_uses_the_last_rows(tmp_path, capsys):
+    data, out = tmp_path / "load.csv", tmp_path / "r"
+    _write_csv(data)
+    assert main(_args(data, out, "--future", "temp")) == 0
+    capsys.readouterr()
+    assert main(["forecast", str(out)]) == 0  # temp ahead is needed: the last 3 rows supply it
+    rows = list(csv.reader(capsys.readouterr().out.splitlines()))
+    tail = pd.read_csv(data).tail(3)
+    assert [r[0][:16] for r in rows[1:]] == list(tail["ts"]) and all(r[4] for r in rows[1:])
+    wrong = tmp_path / "wrong.csv"
+    pd.read_csv(data).rename(columns={"temp": "t2"}).to_csv(wrong, index=False)
+    assert main(["forecast", str(out), "--csv", str(wrong)]) == 2
+    assert "temp" in _err(capsys)
