@@ -108,6 +108,8 @@ def cmd_train(args: argparse.Namespace, rest: list[str]) -> int:
         f"{result.results['params']} params, {result.results['train_seconds']:.0f} s training, "
         f"stopped by {result.results['stopped']})"
     )
+    for name, b in result.results.get("baselines", {}).items():
+        print(f"baseline {name}: test accuracy {b['accuracy']:.4f}  macro-F1 {b['macro_f1']:.4f}")
     print(f"run directory: {result.path}")
     return 0
 

@@ -27,7 +27,9 @@ class DataConfig:
     val/test fractions, `train_stride` between training windows, `straddle` lets val/test windows read their
     lookback from the part before, `fill` for missing values (error, ffill, interpolate), `naive_season`
     the seasonal-naive period (0: the series' season); `target_is_change` when the target is itself a change
-    (a return): the random walk then forecasts zero and direction is the forecast's sign."""
+    (a return): the random walk then forecasts zero and direction is the forecast's sign.
+    Digits ('mnist-10k', 'mnist-5k', 'fashion'): `view` rows (28 steps of 28 pixels), pixels (784 steps of 1)
+    or permuted (784 pixels in one fixed random order)."""
 
     name: str = "har"
     path: str | None = None
@@ -53,6 +55,7 @@ class DataConfig:
     fill: str = "error"
     naive_season: int = 0
     target_is_change: bool = False
+    view: str = "rows"
 
 
 @dataclass
@@ -85,7 +88,8 @@ class ModelConfig:
 class TrainConfig:
     """Optimisation and stopping. max_time is in minutes of training; schedule: onecycle, cosine, constant.
     restore: which weights are tested, 'best' (on `monitor`) or 'last' (the end of the schedule; for a
-    validation set too small to pick among many epochs without fitting its noise)."""
+    validation set too small to pick among many epochs without fitting its noise). baselines: non-recurrent
+    baselines scored on the same split into results.json (classification: logreg)."""
 
     max_epochs: int = 30
     lr: float = 2e-3
@@ -95,6 +99,7 @@ class TrainConfig:
     patience: int = 10
     monitor: str = "val_loss"
     restore: str = "best"
+    baselines: list[str] | None = None
     max_time: float | None = None
     overfit_batches: int = 0
     seed: int = 0

@@ -14,13 +14,19 @@ from rnnlab.errors import ConfigError
 
 
 def _builtin_loaders() -> dict[str, Callable[[], tuple[SequenceSet, SequenceSet]]]:
+    from functools import partial
+
     from rnnlab.data.basic_motions import load_basic_motions
     from rnnlab.data.har import load_har
+    from rnnlab.data.mnist import load_digits
 
-    return {"har": load_har, "basic_motions": load_basic_motions}
+    digits = {name: partial(load_digits, name) for name in DIGIT_DATA}
+    return {"har": load_har, "basic_motions": load_basic_motions, **digits}
 
 
-BUILTIN_DATA = ("har", "basic_motions")
+DIGIT_DATA = ("mnist-10k", "mnist-5k", "fashion")
+DIGIT_VIEWS = ("rows", "pixels", "permuted")
+BUILTIN_DATA = ("har", "basic_motions", *DIGIT_DATA)
 TEXT_DATA = ("shakespeare", "shakespeare-full", "text")
 TASKS = ("classify", "charlm", "forecast")
 
@@ -56,7 +62,13 @@ def load_sets(cfg: DataConfig) -> tuple[SequenceSet, SequenceSet | None]:
         raise ConfigError(
             f"unknown data set {cfg.name!r}; built-in: {sorted(loaders)}, or 'user' with data.path"
         )
-    return loaders[cfg.name]()
+    train, test = loaders[cfg.name]()
+    if cfg.name in DIGIT_DATA and cfg.view != "rows":
+        from rnnlab.data.mnist import pixel_set
+
+        seed = 0 if cfg.view == "permuted" else None  # one fixed permutation for every run
+        train, test = pixel_set(train, seed), pixel_set(test, seed)
+    return train, test
 
 
 def check_recipe(recipe: Recipe) -> None:
@@ -92,12 +104,20 @@ def check_recipe(recipe: Recipe) -> None:
         ("train.monitor", recipe.train.monitor, ("val_loss",) if fc else ("val_loss", "val_acc", "val_f1")),
         ("model.decoder", recipe.model.decoder, DECODERS),
         ("train.restore", recipe.train.restore, ("best", "last")),
+        ("data.view", recipe.data.view, DIGIT_VIEWS),
         ("data.fill", recipe.data.fill, FILL_METHODS),
     ]
     for key, value, allowed in checks:
         if value not in allowed:
             word = "cell" if key == "model.cell" else key
             raise ConfigError(f"unknown {word} {value!r} for {key}; choose one of {sorted(allowed)}")
+    from rnnlab.train.baselines import BASELINES
+
+    unknown = [b for b in recipe.train.baselines or [] if b not in BASELINES]
+    if unknown:
+        raise ConfigError(
+            f"unknown baseline(s) {unknown} in train.baselines; choose from {sorted(BASELINES)}"
+        )
     Augment(recipe.data.augment_scale, recipe.data.augment_jitter)  # raises on negative values
     if lm and recipe.data.name == "text" and not recipe.data.path:
         raise ConfigError("data.name 'text' needs a file: pass --text PATH (a UTF-8 text file)")

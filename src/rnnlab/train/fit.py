@@ -109,6 +109,10 @@ def fit(
         "path": getattr(getattr(model, "rnn", None), "path", None),
         "stopped": _stop_reason(trainer, cfg, train_seconds),
     }
+    if cfg.baselines:
+        from rnnlab.train.baselines import run_baselines
+
+        results["baselines"] = run_baselines(cfg.baselines, dm)
     write_json(run / "results.json", results)
     log.debug(
         "test accuracy %.4f, macro-F1 %.4f, %d epochs in %.1f s -> %s",
