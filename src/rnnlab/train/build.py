@@ -26,7 +26,7 @@ def _builtin_loaders() -> dict[str, Callable[[], tuple[SequenceSet, SequenceSet]
 
 DIGIT_DATA = ("mnist-10k", "mnist-5k", "fashion")
 DIGIT_VIEWS = ("rows", "pixels", "permuted")
-BUILTIN_DATA = ("har", "basic_motions", *DIGIT_DATA)
+BUILTIN_DATA = ("har", "basic_motions", *DIGIT_DATA, "pbc")
 TEXT_DATA = ("shakespeare", "shakespeare-full", "text")
 TASKS = ("classify", "charlm", "forecast")
 
@@ -57,6 +57,8 @@ def load_sets(cfg: DataConfig) -> tuple[SequenceSet, SequenceSet | None]:
         from rnnlab.data.userdata import read_user_data
 
         return read_user_data(cfg.path, **user_data_options(cfg)), None
+    if cfg.name == "pbc":
+        return _pbc_sets(cfg)
     loaders = _builtin_loaders()
     if cfg.name not in loaders:
         raise ConfigError(
@@ -69,6 +71,16 @@ def load_sets(cfg: DataConfig) -> tuple[SequenceSet, SequenceSet | None]:
         seed = 0 if cfg.view == "permuted" else None  # one fixed permutation for every run
         train, test = pixel_set(train, seed), pixel_set(test, seed)
     return train, test
+
+
+def _pbc_sets(cfg: DataConfig) -> tuple[SequenceSet, SequenceSet]:
+    """PBC patients split 80/20 by patient (stratified, fixed seed 0: the test patients never change), scaled
+    with PbcScaler fit on the 80% (logs skewed labs, standardises measured values only, keeps masks 0/1)."""
+    from rnnlab.data.pbc import PbcScaler, load_pbc, split_patients
+
+    train, test = split_patients(load_pbc(cfg.landmark_years), (0.8, 0.2), seed=0)
+    scaler = PbcScaler.fit(train)
+    return scaler.transform(train), scaler.transform(test)
 
 
 def check_recipe(recipe: Recipe) -> None:

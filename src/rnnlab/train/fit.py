@@ -18,6 +18,7 @@ from torch import nn
 
 from rnnlab.config import Recipe, TrainConfig, _merge
 from rnnlab.data.datamodule import SequenceDataModule
+from rnnlab.train.baselines import scores
 from rnnlab.train.callbacks import COLUMNS, EpochMetrics
 from rnnlab.train.metrics import classification_report
 from rnnlab.train.rundir import new_run_dir, save_model, write_json, write_yaml
@@ -90,6 +91,7 @@ def fit(
 
     save_model(run, model)
     report = classification_report(y, probs.argmax(1), dm.n_classes, dm.classes)
+    ranking = {k: v for k, v in scores(y, probs, dm.n_classes, dm.classes).items() if k.startswith("au")}
     results = {
         "test": {
             "accuracy": float(test_metrics["test_acc"]),
@@ -97,6 +99,7 @@ def fit(
             "loss": float(test_metrics["test_loss"]),
             "n": int(len(y)),
             "split": test_split,
+            **ranking,
         },
         "best_val": {
             cfg.monitor: float(best.best_model_score) if best.best_model_score is not None else None
