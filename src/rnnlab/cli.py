@@ -85,9 +85,11 @@ def cmd_train(args: argparse.Namespace, rest: list[str]) -> int:
     recipe = load_recipe(args.recipe)
     overrides = _parse_overrides(rest)
     if args.data:
+        from rnnlab.data.textclass import TEXT_CLASS_DATA
+
         overrides["data.path"] = args.data
-        if recipe.data.name != "user":
-            overrides["data.name"] = "user"
+        if "data.name" not in overrides:  # a text recipe reads a text CSV; the others a sequence file
+            overrides["data.name"] = "textcsv" if recipe.data.name in TEXT_CLASS_DATA else "user"
     apply_overrides(recipe, overrides)
     if recipe.data.path:
         recipe.data.path = str(Path(recipe.data.path).resolve())
@@ -309,7 +311,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("recipe", help="built-in recipe name (see `rnnlab recipes`) or a .yaml file")
     t.add_argument("--out", help="run directory (default runs/<recipe>-<timestamp>)")
-    t.add_argument("--data", help="your own data: a long-format .csv or an .npz (X, y[, lengths])")
+    t.add_argument(
+        "--data",
+        help="your own data: a long-format .csv or an .npz (X, y[, lengths]); for text recipes a CSV with "
+        "text and label columns (--data.text_col, --data.label_col)",
+    )
     t.epilog = (
         "forecasting your own series: rnnlab train forecast --csv FILE --target COL [--time COL] "
         "[--covariates A,B] [--future C] [--lookback N] [--horizon H]"

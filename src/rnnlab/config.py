@@ -30,7 +30,10 @@ class DataConfig:
     (a return): the random walk then forecasts zero and direction is the forecast's sign.
     Digits ('mnist-10k', 'mnist-5k', 'fashion'): `view` rows (28 steps of 28 pixels), pixels (784 steps of 1)
     or permuted (784 pixels in one fixed random order). Clinical ('pbc'): `landmark_years` keeps patients
-    alive at the landmark and their visits up to it (null: whole follow-up, which leaks its length)."""
+    alive at the landmark and their visits up to it (null: whole follow-up, which leaks its length).
+    Text classification ('tweets', 'reviews', 'sentences', or 'textcsv' = a CSV at `path` with `text_col`
+    and `label_col`): token `level` word or char, vocabulary from training documents (tokens seen `min_freq`+
+    times, at most `vocab_size`), `max_tokens` truncates each document (null: keep all)."""
 
     name: str = "har"
     path: str | None = None
@@ -58,6 +61,11 @@ class DataConfig:
     target_is_change: bool = False
     view: str = "rows"
     landmark_years: float | None = 2.0
+    level: str = "word"
+    min_freq: int = 2
+    vocab_size: int | None = None
+    max_tokens: int | None = None
+    text_col: str = "text"
 
 
 @dataclass
@@ -65,7 +73,9 @@ class ModelConfig:
     """Architecture. `kind`: SequenceClassifier, MLPClassifier, CNN1dClassifier or CharLM; unused keys are
     ignored by kind. embed/tie: CharLM's embedding width (0 = hidden) and decoder tied to the embedding.
     Forecaster: decoder 'direct' or 'autoregressive', highway = target lags fed linearly to the output
-    (LSTNet's autoregressive highway; 0 = none), mc_samples = Monte-Carlo dropout passes for the intervals."""
+    (LSTNet's autoregressive highway; 0 = none), mc_samples = Monte-Carlo dropout passes for the intervals.
+    ragged: variable-length batches 'pack'ed (each sequence runs its own length) or 'mask'ed (padded block,
+    masked readout); for text, `embed` is the token embedding width."""
 
     kind: str = "SequenceClassifier"
     cell: str = "lstm"
@@ -84,6 +94,7 @@ class ModelConfig:
     decoder: str = "direct"
     highway: int = 0
     mc_samples: int = 100
+    ragged: str = "pack"
 
 
 @dataclass

@@ -83,7 +83,7 @@ def test_smnist_recipe_reaches_097_on_real_digits(tmp_path, capsys):
 
 
 def test_scores_add_ranking_metrics_with_intervals_for_two_classes_only():
-    from rnnlab.train.baselines import scores
+    from rnnlab.train.metrics import scores
 
     y = np.array([0, 1, 1, 0, 1, 0])
     p1 = np.array([0.1, 0.8, 0.6, 0.4, 0.3, 0.2])

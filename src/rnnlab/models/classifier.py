@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from rnnlab.errors import ConfigError
@@ -9,6 +10,8 @@ from rnnlab.models.frontends import ConvFrontEnd
 from rnnlab.models.heads import AttentionPool, check_readout, masked_cross_entropy
 from rnnlab.nn.lengths import last_step, masked_mean
 from rnnlab.nn.recurrent import Recurrent
+
+RAGGED = ("pack", "mask")
 
 
 def _check_sizes(n_features: int, n_classes: int) -> None:
@@ -24,6 +27,11 @@ class SequenceClassifier(nn.Module):
     readout: 'last' (final state of the top layer, both directions), 'mean' (mean over real steps) or
     'attention' (learned attention pooling). conv_channels > 0 puts a 1-D convolutional front-end
     (`conv_layers` x Conv1d of width `conv_kernel`) before the recurrent layers: the CNN-LSTM.
+    vocab_size > 0 reads token ids instead of features (x (B, T) or (B, T, 1), 0 = padding) through an
+    `embed`-wide embedding trained from scratch.
+    ragged: 'pack' runs each sequence over its own length only (packed; the backward direction starts at its
+    real end); 'mask' runs the padded batch as one block and only masks the readout (cheaper bookkeeping,
+    but the backward direction reads the padding first).
     forward(x, lengths, y=None) -> logits, or (logits, loss) given y.
     """
 
@@ -41,9 +49,16 @@ class SequenceClassifier(nn.Module):
         conv_channels: int = 0,
         conv_layers: int = 2,
         conv_kernel: int = 5,
+        vocab_size: int = 0,
+        embed: int = 64,
+        ragged: str = "pack",
     ) -> None:
         super().__init__()
         _check_sizes(n_features, n_classes)
+        if ragged not in RAGGED:
+            raise ConfigError(f"ragged must be one of {RAGGED}, got {ragged!r}")
+        if vocab_size < 0 or (vocab_size and embed < 1):
+            raise ConfigError(f"vocab_size must be >= 0 and embed >= 1, got {vocab_size} and {embed}")
         self.config = dict(
             n_features=n_features,
             n_classes=n_classes,
@@ -57,11 +72,14 @@ class SequenceClassifier(nn.Module):
             conv_channels=conv_channels,
             conv_layers=conv_layers,
             conv_kernel=conv_kernel,
+            vocab_size=vocab_size,
+            embed=embed,
+            ragged=ragged,
         )
-        self.frontend = (
-            ConvFrontEnd(n_features, conv_channels, conv_layers, conv_kernel) if conv_channels else None
-        )
-        rnn_in = conv_channels or n_features
+        self.embedding = nn.Embedding(vocab_size, embed, padding_idx=0) if vocab_size else None
+        n_in = embed if vocab_size else n_features
+        self.frontend = ConvFrontEnd(n_in, conv_channels, conv_layers, conv_kernel) if conv_channels else None
+        rnn_in = conv_channels or n_in
         self.rnn = Recurrent(
             cell, rnn_in, hidden, layers, bidirectional, dropout if layers > 1 else 0.0, fast_path=fast_path
         )
@@ -72,9 +90,16 @@ class SequenceClassifier(nn.Module):
 
     def encode(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
         """The sequence summary vector (B, D*H) the head classifies."""
+        if self.embedding is not None:
+            x = self.drop(self.embedding((x[..., 0] if x.dim() == 3 else x).long()))  # embedding dropout
         if self.frontend is not None:
             x = self.frontend(x, lengths)
-        out, state = self.rnn(x, lengths)
+        masked = self.config["ragged"] == "mask" and lengths is not None
+        out, state = self.rnn(x, None if masked else lengths)
+        if self.readout == "last" and masked:  # forward: the output at the real end; backward: at step 0
+            h = self.rnn.hidden_size
+            fwd = last_step(out[..., :h], lengths)
+            return torch.cat([fwd, out[:, 0, h:]], -1) if self.rnn.num_directions == 2 else fwd
         if self.readout == "last":
             d = self.rnn.num_directions
             h = state[0][-d:]  # top layer, every direction: (D, B, H)

@@ -14,7 +14,8 @@ import numpy as np
 
 from rnnlab.errors import ConfigError
 from rnnlab.models.linear import LogisticRegression
-from rnnlab.train.metrics import classification_report
+from rnnlab.train.metrics import scores
+from rnnlab.train.text_baselines import bow_logreg, markov
 
 L2_GRID = (1e-3, 1e-2, 1e-1)
 
@@ -39,20 +40,6 @@ def fit_logreg(features: Callable, dm, n_classes: int) -> tuple[LogisticRegressi
         if best is None or loss < best[0]:
             best = (loss, m, l2)
     return best[1], best[2]
-
-
-def scores(y: np.ndarray, probs: np.ndarray, n_classes: int, classes: list[str]) -> dict:
-    """Accuracy and macro-F1; for two classes also AUROC and AUPRC of p(class 1), each with a 95% bootstrap
-    interval over the test sequences (subjects)."""
-    rep = classification_report(y, probs.argmax(1), n_classes, classes)
-    out = {"accuracy": rep["accuracy"], "macro_f1": rep["macro_f1"]}
-    if n_classes == 2 and 0 < y.sum() < len(y):
-        from rnnlab.train.ranking_metrics import bootstrap_ci
-
-        for name in ("auroc", "auprc"):
-            point, lo, hi = bootstrap_ci(y, probs[:, 1], name)
-            out[name], out[f"{name}_ci95"] = point, [lo, hi]
-    return out
 
 
 def _test_split(dm) -> str:
@@ -83,7 +70,12 @@ def last_step_logreg(dm) -> dict:
     return {**scores(y, m.predict_proba(x), dm.n_classes, dm.classes), "l2": l2}
 
 
-BASELINES: dict[str, Callable] = {"logreg": logreg, "last_step_logreg": last_step_logreg}
+BASELINES: dict[str, Callable] = {
+    "logreg": logreg,
+    "last_step_logreg": last_step_logreg,
+    "bow_logreg": bow_logreg,
+    "markov": markov,
+}
 
 
 def run_baselines(names: list[str] | None, dm) -> dict:

@@ -94,11 +94,13 @@ def check_recipe(recipe: Recipe) -> None:
     if recipe.task not in TASKS:
         raise ConfigError(f"unknown task {recipe.task!r}; choose one of {list(TASKS)}")
     from rnnlab.data.forecastdata import SERIES_DATA
+    from rnnlab.data.textclass import LEVELS, TEXT_CLASS_DATA
     from rnnlab.data.windows import FILL_METHODS
+    from rnnlab.models.classifier import RAGGED
     from rnnlab.models.forecaster import DECODERS
 
     lm, fc = recipe.task == "charlm", recipe.task == "forecast"
-    data_names = TEXT_DATA if lm else SERIES_DATA if fc else (*BUILTIN_DATA, "user")
+    data_names = TEXT_DATA if lm else SERIES_DATA if fc else (*BUILTIN_DATA, *TEXT_CLASS_DATA, "user")
     kinds = (
         ("CharLM",)
         if lm
@@ -117,6 +119,8 @@ def check_recipe(recipe: Recipe) -> None:
         ("model.decoder", recipe.model.decoder, DECODERS),
         ("train.restore", recipe.train.restore, ("best", "last")),
         ("data.view", recipe.data.view, DIGIT_VIEWS),
+        ("data.level", recipe.data.level, LEVELS),
+        ("model.ragged", recipe.model.ragged, RAGGED),
         ("data.fill", recipe.data.fill, FILL_METHODS),
     ]
     for key, value, allowed in checks:
@@ -146,6 +150,10 @@ def make_datamodule(recipe: Recipe) -> SequenceDataModule:
     """
     check_recipe(recipe)
     cfg, seed = recipe.data, recipe.train.seed
+    from rnnlab.data.textclass import TEXT_CLASS_DATA, make_text_class_datamodule
+
+    if cfg.name in TEXT_CLASS_DATA:
+        return make_text_class_datamodule(cfg, seed)
     if not 0.0 < cfg.val_fraction < 0.9:
         raise ConfigError(f"data.val_fraction must be in (0, 0.9), got {cfg.val_fraction}")
     train, test = load_sets(cfg)
@@ -181,6 +189,9 @@ def make_model(cfg: ModelConfig, dm: SequenceDataModule) -> nn.Module:
             conv_channels=cfg.conv_channels,
             conv_layers=cfg.conv_layers,
             conv_kernel=cfg.kernel,
+            vocab_size=getattr(dm, "vocab_size", 0),
+            embed=cfg.embed or 64,
+            ragged=cfg.ragged,
         )
     elif cfg.kind == "MLPClassifier":
         args = dict(max_len=dm.max_len, hidden=cfg.hidden, layers=cfg.layers, dropout=cfg.dropout)

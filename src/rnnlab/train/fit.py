@@ -18,9 +18,8 @@ from torch import nn
 
 from rnnlab.config import Recipe, TrainConfig, _merge
 from rnnlab.data.datamodule import SequenceDataModule
-from rnnlab.train.baselines import scores
 from rnnlab.train.callbacks import COLUMNS, EpochMetrics
-from rnnlab.train.metrics import classification_report
+from rnnlab.train.metrics import classification_report, scores
 from rnnlab.train.rundir import new_run_dir, save_model, write_json, write_yaml
 from rnnlab.train.tasks import ClassificationTask
 

@@ -37,3 +37,17 @@ def classification_report(y: np.ndarray, pred: np.ndarray, n_classes: int, class
         "per_class": per_class,
         "confusion": m.tolist(),
     }
+
+
+def scores(y: np.ndarray, probs: np.ndarray, n_classes: int, classes: list[str]) -> dict:
+    """Accuracy and macro-F1; for two classes also AUROC and AUPRC of p(class 1), each with a 95% bootstrap
+    interval over the test sequences (subjects)."""
+    rep = classification_report(y, probs.argmax(1), n_classes, classes)
+    out = {"accuracy": rep["accuracy"], "macro_f1": rep["macro_f1"]}
+    if n_classes == 2 and 0 < y.sum() < len(y):
+        from rnnlab.train.ranking_metrics import bootstrap_ci
+
+        for name in ("auroc", "auprc"):
+            point, lo, hi = bootstrap_ci(y, probs[:, 1], name)
+            out[name], out[f"{name}_ci95"] = point, [lo, hi]
+    return out
