@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from datahelpers import FakePip, add_source, sha
 
-from rnnlab.data import sources
+from rnnlab.data import debian, sources
 from rnnlab.errors import DataError
 
 
@@ -394,7 +394,7 @@ def test_tool_seams_run_the_named_client(monkeypatch, tmp_path):
     monkeypatch.setattr(sources.subprocess, "run", lambda cmd, **kw: seen.append((cmd, kw)))
     sources._run_npm(["pack", "x@1"], tmp_path)
     sources._run_apt(["download", "x=1"], tmp_path)
-    sources._run_dpkg_deb(["--fsys-tarfile", "x.deb"])
+    debian._run_dpkg_deb(["--fsys-tarfile", "x.deb"])
     assert [c[0] for c in seen] == [
         ["npm", "pack", "x@1"],
         ["apt-get", "download", "x=1"],
@@ -431,14 +431,14 @@ def _deb(files: dict[str, bytes], comp: str = "xz", data_tar: bytes | None = Non
 
 
 def test_ar_members_pads_odd_sizes_and_rejects_junk():
-    assert sources.ar_members(_ar([("a", b"odd"), ("b/", b"even"), ("c", b"")])) == {
+    assert debian.ar_members(_ar([("a", b"odd"), ("b/", b"even"), ("c", b"")])) == {
         "a": b"odd",
         "b": b"even",
         "c": b"",
     }
     for bad in (b"not an ar file", _ar([("a", b"abcdef")])[:-3], b"!<arch>\nshort header"):
-        with pytest.raises(sources.ArError):
-            sources.ar_members(bad)
+        with pytest.raises(debian.ArError):
+            debian.ar_members(bad)
 
 
 @pytest.mark.parametrize("comp", ["xz", "gz", "bz2", ""])
@@ -506,7 +506,7 @@ def _zstd_deb(monkeypatch, cache) -> None:
     deb = _deb({}, "zst", data_tar=b"(\xb5/\xfd not decoded by this test")
     _add_tool_source(monkeypatch, "z", "toy_1.0_all.deb", deb, "debian")
     _place(cache, "toy_1.0_all.deb", deb)
-    monkeypatch.setattr(sources, "_tar_reads_zstd", lambda: False)
+    monkeypatch.setattr(debian, "_tar_reads_zstd", lambda: False)
 
 
 def test_read_member_zstd_deb_goes_through_dpkg_deb(cache, monkeypatch):
@@ -517,7 +517,7 @@ def test_read_member_zstd_deb_goes_through_dpkg_deb(cache, monkeypatch):
         calls.append(args)
         return subprocess.CompletedProcess(args, 0, _tar({"./usr/share/z.txt": b"zed"}), b"")
 
-    monkeypatch.setattr(sources, "_run_dpkg_deb", dpkg)
+    monkeypatch.setattr(debian, "_run_dpkg_deb", dpkg)
     assert sources.read_member("z", "usr/share/z.txt") == b"zed"
     assert calls == [["--fsys-tarfile", str(cache / "archives" / "toy_1.0_all.deb")]]
 
@@ -540,7 +540,7 @@ def test_read_member_zstd_without_dpkg_deb(cache, monkeypatch, behaviour, match)
             raise behaviour
         return behaviour
 
-    monkeypatch.setattr(sources, "_run_dpkg_deb", dpkg)
+    monkeypatch.setattr(debian, "_run_dpkg_deb", dpkg)
     with pytest.raises(DataError, match=match) as e:
         sources.read_member("z", "usr/share/z.txt")
     _one_line(e)
@@ -553,5 +553,5 @@ def test_read_member_real_zstd_deb_with_dpkg_deb(cache, monkeypatch):
     deb = _deb({}, "zst", data_tar=zst)
     _add_tool_source(monkeypatch, "z", "toy_1.0_all.deb", deb, "debian")
     _place(cache, "toy_1.0_all.deb", deb)
-    monkeypatch.setattr(sources, "_tar_reads_zstd", lambda: False)
+    monkeypatch.setattr(debian, "_tar_reads_zstd", lambda: False)
     assert sources.read_member("z", "/usr/share/z.txt") == b"zed"
