@@ -2,6 +2,7 @@
 
 from rnnlab.nn.cells import CELLS, Cell, GRUCell, LSTMCell, RNNCell, make_cell
 from rnnlab.nn.lengths import last_step, mask, masked_mean
+from rnnlab.nn.minrnn import MinRNN
 from rnnlab.nn.recurrent import Recurrent, Trace
 
 __all__ = [
@@ -9,6 +10,7 @@ __all__ = [
     "Cell",
     "GRUCell",
     "LSTMCell",
+    "MinRNN",
     "RNNCell",
     "Recurrent",
     "Trace",

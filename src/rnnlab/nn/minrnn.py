@@ -1,0 +1,215 @@
+"""minGRU and minLSTM (Feng et al. 2024, "Were RNNs All We Needed?"): gates from x_t alone, so training is a scan.
+
+    minGRU:   z_t = σ(W_z x_t + b_z)                 h~_t = g(W_h x_t + b_h)
+              h_t = (1 - z_t) ⊙ h_{t-1} + z_t ⊙ h~_t
+    minLSTM:  f_t = σ(W_f x_t + b_f)   i_t = σ(W_i x_t + b_i)   h~_t = g(W_h x_t + b_h)
+              f'_t = f_t / (f_t + i_t)   i'_t = i_t / (f_t + i_t)
+              h_t = f'_t ⊙ h_{t-1} + i'_t ⊙ h~_t
+    g(x) = x + 0.5 for x >= 0, σ(x) for x < 0   (positive, so log h~ exists for the log-space scan)
+
+Both are h_t = a_t ⊙ h_{t-1} + b_t with a_t, b_t known for every t before the scan starts. With
+minLSTM's normalised gates f'_t + i'_t = 1, so both are one form, a lerp with a single gate z_t in (0, 1):
+
+    h_t = h_{t-1} + z_t ⊙ (h~_t - h_{t-1})     minGRU: z_t = σ(q_t), q_t = W_z x_t + b_z
+                                               minLSTM: z_t = i'_t = σ(q_t), q_t = log i_t - log f_t
+
+The scans that run it live in :mod:`rnnlab.nn.scan`: ``"chunked"`` (default, exact and fast), ``"log"``
+(the paper's log-space scan) and ``"sequential"`` (the equations step by step, the truth in tests).
+
+Layer interface as :class:`rnnlab.nn.recurrent.Recurrent`: batch-first (B, T, F) input, ``lengths`` (B,), state
+``(h,)`` with h of shape (num_layers * num_directions, B, H) (layer k, direction d at index k * D + d), final
+states at each sequence's last real step (the reverse direction's at t = 0), outputs past a length are zero.
+Parameters ``weight_ih_l{k}[_reverse]`` of shape (gates * H, in) and ``bias_ih_l{k}[_reverse]``, gate order
+(z, h) for minGRU and (f, i, h) for minLSTM; there is no hidden-to-hidden weight.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from rnnlab.errors import ConfigError
+from rnnlab.nn.lengths import check_lengths, mask, reverse_padded
+from rnnlab.nn.scan import KINDS, SCANS, MinLayer, g, gate_logit, log_g, log_scan, sequential_scan
+
+State = tuple[Tensor, ...]
+
+
+# --- the layer -----------------------------------------------------------------------------------------
+class MinRNN(nn.Module):
+    """Stacked, optionally bidirectional minGRU / minLSTM layer with the interface of ``Recurrent``.
+
+    forward(x (B, T, F), lengths (B,) | None, state (h,) | None) -> (output (B, T, D*H), (h_n,)), with
+    h_n of shape (num_layers * D, B, H). step(x_t, state) advances one step in O(1) for streaming.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        scan: str = "chunked",
+        chunk: int | None = None,
+    ) -> None:
+        super().__init__()
+        if kind not in KINDS:
+            raise ConfigError(f"kind must be one of {sorted(KINDS)}, got {kind!r}")
+        if scan not in SCANS:
+            raise ConfigError(f"scan must be one of {SCANS}, got {scan!r}")
+        if int(input_size) < 1 or int(hidden_size) < 1:
+            raise ConfigError(
+                f"input_size and hidden_size must be >= 1, got input_size={input_size}, hidden_size={hidden_size}"
+            )
+        if int(num_layers) < 1:
+            raise ConfigError(f"num_layers must be >= 1, got {num_layers}")
+        if not 0.0 <= dropout < 1.0:
+            raise ConfigError(f"dropout must be in [0, 1), got {dropout}")
+        if chunk is not None and int(chunk) < 1:
+            raise ConfigError(f"chunk must be None (about sqrt(T)) or >= 1, got {chunk}")
+        self.kind = kind
+        self.input_size = int(input_size)
+        self.hidden_size = int(hidden_size)
+        self.num_layers = int(num_layers)
+        self.bidirectional = bool(bidirectional)
+        self.num_directions = 2 if bidirectional else 1
+        self.dropout = float(dropout)
+        self.scan = scan
+        self.chunk = None if chunk is None else int(chunk)
+        gates = KINDS[kind] * self.hidden_size
+        for k in range(self.num_layers):
+            in_k = self.input_size if k == 0 else self.hidden_size * self.num_directions
+            bound = 1.0 / math.sqrt(in_k)  # nn.Linear's default
+            for d in range(self.num_directions):
+                sfx = f"_l{k}" + ("_reverse" if d else "")
+                w = nn.Parameter(torch.empty(gates, in_k).uniform_(-bound, bound))
+                self.register_parameter("weight_ih" + sfx, w)
+                self.register_parameter(
+                    "bias_ih" + sfx, nn.Parameter(torch.empty(gates).uniform_(-bound, bound))
+                )
+
+    @property
+    def output_size(self) -> int:
+        return self.hidden_size * self.num_directions
+
+    def _weights(self, layer: int) -> tuple[Tensor, Tensor]:
+        """Both directions' input weights stacked, so a layer's projection is one matmul."""
+        names = [f"_l{layer}" + ("_reverse" if d else "") for d in range(self.num_directions)]
+        if len(names) == 1:
+            return self._parameters["weight_ih" + names[0]], self._parameters["bias_ih" + names[0]]
+        w = torch.cat([self._parameters["weight_ih" + s] for s in names])
+        return w, torch.cat([self._parameters["bias_ih" + s] for s in names])
+
+    def init_state(self, batch: int, device=None, dtype=None) -> State:
+        """Zero state: ``(h,)`` with h of shape (num_layers * num_directions, batch, hidden)."""
+        w = self.weight_ih_l0
+        shape = (self.num_layers * self.num_directions, batch, self.hidden_size)
+        return (torch.zeros(shape, device=device or w.device, dtype=dtype or w.dtype),)
+
+    def _check(self, x: Tensor, lengths, state) -> tuple[Tensor | None, Tensor]:
+        if x.dim() != 3:
+            raise ValueError(
+                f"expected batch-first input (batch, time, features), got shape {tuple(x.shape)}"
+            )
+        if x.shape[2] != self.input_size:
+            raise ValueError(
+                f"expected {self.input_size} input features, got {x.shape[2]} (input shape {tuple(x.shape)})"
+            )
+        if x.shape[1] == 0:
+            raise ValueError("input has 0 time steps; every sequence needs at least 1 step")
+        lengths = check_lengths(lengths, x.shape[0], x.shape[1])
+        if lengths is not None and bool((lengths == x.shape[1]).all()):
+            lengths = None
+        return lengths, self._state(state, x.shape[0], x)
+
+    def _state(self, state, batch: int, like: Tensor) -> Tensor:
+        if state is None:
+            return self.init_state(batch, like.device, like.dtype)[0]
+        if isinstance(state, (tuple, list)):
+            if len(state) != 1:
+                raise ValueError(f"state must be a 1-tuple (h,), got {len(state)} tensors")
+            state = state[0]
+        want = (self.num_layers * self.num_directions, batch, self.hidden_size)
+        if tuple(state.shape) != want:
+            raise ValueError(f"state h must have shape {want}, got {tuple(state.shape)}")
+        return state
+
+    def forward(
+        self, x: Tensor, lengths: Tensor | None = None, state: State | None = None
+    ) -> tuple[Tensor, State]:
+        """Run over a padded batch; returns (output (B, T, D*H), (h_n,) with h_n (L*D, B, H))."""
+        lengths, h0 = self._check(x, lengths, state)
+        valid = mask(lengths, x.shape[1], x.device)
+        inp, finals = x, []
+        g_h = KINDS[self.kind] * self.hidden_size
+        nd = self.num_directions
+        for k in range(self.num_layers):
+            h0_k = h0[k * nd : (k + 1) * nd]
+            if self.scan == "chunked":
+                inp, h_n = MinLayer.apply(inp, *self._weights(k), h0_k, lengths, self.kind, self.chunk)
+                finals.extend(h_n.unbind(0))
+            else:
+                p = F.linear(inp, *self._weights(k))
+                outs = []
+                for d in range(nd):
+                    out, h_n = self._direction(
+                        p[..., d * g_h : (d + 1) * g_h], h0_k[d], lengths, valid, bool(d)
+                    )
+                    outs.append(out)
+                    finals.append(h_n)
+                inp = torch.cat(outs, dim=-1) if nd > 1 else outs[0]
+                if valid is not None and self.scan == "log":
+                    inp = inp * valid.unsqueeze(-1).to(inp.dtype)
+            if k < self.num_layers - 1 and self.dropout > 0:
+                inp = F.dropout(inp, self.dropout, self.training)
+        return inp, (torch.stack(finals),)
+
+    def _direction(self, p: Tensor, h0: Tensor, lengths, valid, reverse: bool) -> tuple[Tensor, Tensor]:
+        """One (layer, direction) by the log or sequential scan: (output (B, T, H), final h (B, H))."""
+        q, u = gate_logit(self.kind, p)
+        if reverse:  # each sequence reversed inside its own length: padding stays at the end
+            q, u = reverse_padded(q, lengths), reverse_padded(u, lengths)
+        if self.scan == "log":
+            log_a, log_b = F.logsigmoid(-q), F.logsigmoid(q) + log_g(u)
+            if valid is not None:
+                pad = ~valid.unsqueeze(-1)
+                log_a, log_b = log_a.masked_fill(pad, 0.0), log_b.masked_fill(pad, -math.inf)
+            h = log_scan(log_a, log_b, h0)
+            h_n = h[:, -1]
+        else:
+            h, h_n = sequential_scan(torch.sigmoid(q), g(u), h0, valid)
+        return (reverse_padded(h, lengths) if reverse else h), h_n
+
+    def step(
+        self, x_t: Tensor, state: State | None = None, reset: Tensor | None = None
+    ) -> tuple[Tensor, State]:
+        """Advance one time step in O(1): x_t (B, F) -> (h_top (B, H), (h,)). `reset` (B,) bool zeroes those samples first."""
+        if self.bidirectional:
+            raise ConfigError(
+                "step() streams forward in time, which a bidirectional layer cannot; use forward()"
+            )
+        if x_t.dim() != 2 or x_t.shape[1] != self.input_size:
+            raise ValueError(f"step expects x_t of shape (batch, {self.input_size}), got {tuple(x_t.shape)}")
+        h = self._state(state, x_t.shape[0], x_t)
+        if reset is not None:
+            h = h * (~reset.bool()).to(h.dtype).view(1, -1, 1)
+        inp, new = x_t, []
+        for k in range(self.num_layers):
+            q, u = gate_logit(self.kind, F.linear(inp, *self._weights(k)))
+            z = torch.sigmoid(q)
+            inp = (1 - z) * h[k] + z * g(u)
+            new.append(inp)
+            if k < self.num_layers - 1 and self.dropout > 0:
+                inp = F.dropout(inp, self.dropout, self.training)
+        return inp, (torch.stack(new),)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.kind}, {self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, "
+            f"bidirectional={self.bidirectional}, dropout={self.dropout}, scan={self.scan!r}"
+        )
