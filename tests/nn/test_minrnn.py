@@ -209,3 +209,38 @@ def test_bad_shapes_and_arguments_raise_clear_errors():
         args = dict(kind="mingru", input_size=3, hidden_size=4) | kwargs
         with pytest.raises(ConfigError, match=word):
             MinRNN(**args)
+
+
+@pytest.mark.parametrize("kind", ["mingru", "minlstm"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_trace_matches_forward_and_probes_give_hidden_gradients(kind, bidirectional):
+    torch.manual_seed(0)
+    layer = MinRNN(kind, 4, 6, num_layers=2, bidirectional=bidirectional).double()
+    x = torch.randn(3, 9, 4, dtype=torch.float64)
+    lengths = torch.tensor([9, 4, 1])
+    out, (h,) = layer(x, lengths)
+    t_out, (t_h,), trace = layer.trace(x, lengths, probe=True)
+    torch.testing.assert_close(t_out, out)
+    torch.testing.assert_close(t_h, h)
+    d = 2 if bidirectional else 1
+    assert len(trace.steps) == 2 * d and set(trace.steps[0]) == {"h", "z"}
+    torch.testing.assert_close(trace.steps[-d]["h"], out[..., : layer.hidden_size])
+    t_out[:, :, :].sum().backward()
+    grads = trace.hidden_grads()
+    assert [tuple(g.shape) for g in grads] == [(3, 9, 6)] * (2 * d)
+    # nothing flows into a sequence's padding, and every real step of the top layer gets a gradient
+    assert float(grads[-d][1, 4:].abs().sum()) == 0.0
+    assert bool((grads[-d][0].abs().sum(-1) > 0).all())
+
+
+def test_make_layer_builds_scan_layers_and_refuses_unknown_cells():
+    from rnnlab.nn.layers import LAYER_KINDS, make_layer
+    from rnnlab.nn.recurrent import Recurrent
+
+    assert {"rnn", "lstm", "gru", "mingru", "minlstm"} <= set(LAYER_KINDS)
+    assert isinstance(make_layer("gru", 3, 4), Recurrent)
+    layer = make_layer("minlstm", 3, 4, 2, True, 0.1)
+    assert isinstance(layer, MinRNN) and layer.scan == "chunked" and layer.output_size == 8
+    assert make_layer("mingru", 3, 4, fast_path="off").scan == "sequential"
+    with pytest.raises(ConfigError, match="unknown cell 'mingrux'"):
+        make_layer("mingrux", 3, 4)

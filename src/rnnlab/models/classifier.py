@@ -8,8 +8,8 @@ from torch import Tensor, nn
 from rnnlab.errors import ConfigError
 from rnnlab.models.frontends import ConvFrontEnd
 from rnnlab.models.heads import AttentionPool, check_readout, masked_cross_entropy
+from rnnlab.nn.layers import make_layer
 from rnnlab.nn.lengths import last_step, masked_mean
-from rnnlab.nn.recurrent import Recurrent
 
 RAGGED = ("pack", "mask")
 
@@ -80,7 +80,7 @@ class SequenceClassifier(nn.Module):
         n_in = embed if vocab_size else n_features
         self.frontend = ConvFrontEnd(n_in, conv_channels, conv_layers, conv_kernel) if conv_channels else None
         rnn_in = conv_channels or n_in
-        self.rnn = Recurrent(
+        self.rnn = make_layer(
             cell, rnn_in, hidden, layers, bidirectional, dropout if layers > 1 else 0.0, fast_path=fast_path
         )
         self.readout = readout
@@ -141,7 +141,7 @@ class SequenceTagger(nn.Module):
             dropout=dropout,
             fast_path=fast_path,
         )
-        self.rnn = Recurrent(
+        self.rnn = make_layer(
             cell,
             n_features,
             hidden,

@@ -14,7 +14,7 @@ from torch import Tensor, nn
 
 from rnnlab.errors import ConfigError
 from rnnlab.models.frontends import ConvFrontEnd
-from rnnlab.nn.recurrent import Recurrent
+from rnnlab.nn.layers import make_layer
 
 DECODERS = ("direct", "autoregressive")
 
@@ -69,7 +69,7 @@ class Forecaster(nn.Module):
         self.frontend = (
             ConvFrontEnd(n_features, conv_channels, conv_layers, conv_kernel) if conv_channels else None
         )
-        self.rnn = Recurrent(
+        self.rnn = make_layer(
             cell,
             conv_channels or n_features,
             hidden,
@@ -83,7 +83,7 @@ class Forecaster(nn.Module):
                 nn.Linear(hidden + horizon * n_future, hidden), nn.ReLU(), nn.Linear(hidden, horizon)
             )
         else:
-            self.dec = Recurrent(cell, 1 + n_future, hidden, layers, fast_path=fast_path)
+            self.dec = make_layer(cell, 1 + n_future, hidden, layers, fast_path=fast_path)
             self.head = nn.Linear(hidden, 1)
         self.highway = nn.Linear(highway, horizon) if highway else None
 

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 from rnnlab.errors import ConfigError
 from rnnlab.models.sampling import check_sampling, sample_next
 from rnnlab.nn.cells import State
-from rnnlab.nn.recurrent import Recurrent
+from rnnlab.nn.layers import make_layer
 
 
 class LMOutput(NamedTuple):
@@ -62,7 +62,7 @@ class CharLM(nn.Module):
             fast_path=fast_path,
         )
         self.embedding = nn.Embedding(vocab_size, embed)
-        self.rnn = Recurrent(
+        self.rnn = make_layer(
             cell, embed, hidden, layers, dropout=dropout if layers > 1 else 0.0, fast_path=fast_path
         )
         self.drop = nn.Dropout(dropout)

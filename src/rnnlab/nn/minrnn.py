@@ -33,6 +33,7 @@ from torch import Tensor, nn
 
 from rnnlab.errors import ConfigError
 from rnnlab.nn.lengths import check_lengths, mask, reverse_padded
+from rnnlab.nn.recurrent import Trace
 from rnnlab.nn.scan import KINDS, SCANS, MinLayer, g, gate_logit, log_g, log_scan, sequential_scan
 
 State = tuple[Tensor, ...]
@@ -184,6 +185,51 @@ class MinRNN(nn.Module):
         else:
             h, h_n = sequential_scan(torch.sigmoid(q), g(u), h0, valid)
         return (reverse_padded(h, lengths) if reverse else h), h_n
+
+    def trace(
+        self, x: Tensor, lengths: Tensor | None = None, state: State | None = None, probe: bool = False
+    ) -> tuple[Tensor, State, Trace]:
+        """The equations step by step, keeping every step's h and gate z (B, T, H) per (layer, direction).
+
+        probe=True adds a zero tensor to every h_t (Trace.probes) so that after backward Trace.hidden_grads()
+        gives dLoss/dh_t: the same gradient-through-time picture as ``Recurrent.trace``.
+        """
+        lengths, h0 = self._check(x, lengths, state)
+        valid = mask(lengths, x.shape[1], x.device)
+        nd, g_h = self.num_directions, KINDS[self.kind] * self.hidden_size
+        trace = Trace(lengths=lengths, num_directions=nd)
+        inp, finals = x, []
+        for k in range(self.num_layers):
+            p = F.linear(inp, *self._weights(k))
+            outs = []
+            for d in range(nd):
+                q, u = gate_logit(self.kind, p[..., d * g_h : (d + 1) * g_h])
+                if d:
+                    q, u = reverse_padded(q, lengths), reverse_padded(u, lengths)
+                z, v = torch.sigmoid(q), g(u)
+                h, hs, probes = h0[k * nd + d], [], []
+                for t in range(x.shape[1]):
+                    new = h + z[:, t] * (v[:, t] - h)
+                    if probe:
+                        zero = torch.zeros_like(new, requires_grad=True)
+                        probes.append(zero)
+                        new = new + zero
+                    h = new if valid is None else torch.where(valid[:, t : t + 1], new, h)
+                    hs.append(h if valid is None else h * valid[:, t : t + 1].to(h.dtype))
+                out = torch.stack(hs, dim=1)
+                steps = {"h": out, "z": z * (1.0 if valid is None else valid.unsqueeze(-1).to(z.dtype))}
+                if d:
+                    out = reverse_padded(out, lengths)
+                    steps = {name: reverse_padded(s, lengths) for name, s in steps.items()}
+                outs.append(out)
+                finals.append(h)
+                trace.steps.append(steps)
+                if probe:
+                    trace.probes.append(probes)
+            inp = torch.cat(outs, dim=-1) if nd > 1 else outs[0]
+            if k < self.num_layers - 1 and self.dropout > 0:
+                inp = F.dropout(inp, self.dropout, self.training)
+        return inp, (torch.stack(finals),), trace
 
     def step(
         self, x_t: Tensor, state: State | None = None, reset: Tensor | None = None

@@ -87,7 +87,7 @@ def check_recipe(recipe: Recipe) -> None:
     """Validate names in the recipe before any data is fetched, so a typo fails in a second, not after a download."""
     from rnnlab.models import MODELS
     from rnnlab.models.heads import READOUTS
-    from rnnlab.nn.cells import CELLS
+    from rnnlab.nn.layers import LAYER_KINDS
     from rnnlab.nn.recurrent import FAST_PATH_MODES
     from rnnlab.train.tasks import SCHEDULES
 
@@ -111,7 +111,7 @@ def check_recipe(recipe: Recipe) -> None:
     checks = [
         ("data.name", recipe.data.name, data_names),
         ("model.kind", recipe.model.kind, kinds),
-        ("model.cell", recipe.model.cell, tuple(CELLS)),
+        ("model.cell", recipe.model.cell, LAYER_KINDS),
         ("model.readout", recipe.model.readout, READOUTS),
         ("model.fast_path", recipe.model.fast_path, FAST_PATH_MODES),
         ("train.schedule", recipe.train.schedule, SCHEDULES),

@@ -1,0 +1,37 @@
+"""One constructor for every recurrent layer a model can ask for by name: the cells (`Recurrent`) and the
+parallel-scan minGRU/minLSTM (`MinRNN`), which share one interface (forward, step, trace, init_state)."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from rnnlab.errors import ConfigError
+from rnnlab.nn.cells import CELLS
+from rnnlab.nn.minrnn import MinRNN
+from rnnlab.nn.recurrent import Recurrent
+from rnnlab.nn.scan import KINDS
+
+LAYER_KINDS: tuple[str, ...] = (*CELLS, *KINDS)
+
+
+def make_layer(
+    cell: str,
+    input_size: int,
+    hidden_size: int,
+    num_layers: int = 1,
+    bidirectional: bool = False,
+    dropout: float = 0.0,
+    fast_path: str = "auto",
+) -> nn.Module:
+    """`Recurrent` for 'rnn'/'lstm'/'gru', `MinRNN` (chunked parallel scan) for 'mingru'/'minlstm'.
+
+    `fast_path` only concerns the cells with a fused PyTorch kernel; the scan layers are always their
+    own fast path ('off' runs them step by step, the reference)."""
+    if cell in KINDS:
+        scan = "sequential" if fast_path == "off" else "chunked"
+        return MinRNN(cell, input_size, hidden_size, num_layers, bidirectional, dropout, scan=scan)
+    if cell in CELLS:
+        return Recurrent(
+            cell, input_size, hidden_size, num_layers, bidirectional, dropout, fast_path=fast_path
+        )
+    raise ConfigError(f"unknown cell {cell!r}; choose one of {', '.join(LAYER_KINDS)}")
