@@ -294,6 +294,17 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from rnnlab.benchmark import run
+
+    rows = run(args.quick, args.device, args.json, args.only, args.stream_steps)
+    if not rows:
+        raise ConfigError(
+            f"no benchmark row matches --only {args.only!r}; see `rnnlab bench --quick` for names"
+        )
+    return 0
+
+
 def cmd_recipes(args: argparse.Namespace) -> int:
     from rnnlab.config import builtin_recipes
 
@@ -361,6 +372,14 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("name")
     dsub.add_parser("list")
     sub.add_parser("recipes", help="list built-in recipes")
+    b = sub.add_parser("bench", help="speed of every layer kind against plain torch.nn (a table and --json)")
+    b.add_argument("--quick", action="store_true", help="a subset in under 2 minutes")
+    b.add_argument("--json", help="write the rows to this JSON file")
+    b.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when present, else cpu")
+    b.add_argument("--only", help="only rows whose name starts with this, e.g. mingru, lstm-train or gru-step")
+    b.add_argument(
+        "--stream-steps", type=int, help="steps timed per streaming row (default 10000, quick 2000)"
+    )
     return p
 
 
@@ -381,6 +400,7 @@ def main(argv: list[str] | None = None) -> int:
             "forecast": cmd_forecast,
             "data": cmd_data,
             "recipes": cmd_recipes,
+            "bench": cmd_bench,
         }
         return handlers[args.command](args)
     except RnnlabError as e:

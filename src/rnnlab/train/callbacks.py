@@ -38,3 +38,48 @@ class EpochMetrics(Callback):
             csv.writer(f).writerow([row.get(c, "") for c in self.columns])
         parts = [f"{k}={row[k]}" for k in self.columns[1:] if k in row]
         log.info("epoch %d/%d %s", trainer.current_epoch + 1, trainer.max_epochs, " ".join(parts))
+
+
+class DataWait(Callback):
+    """Measure the share of training time spent waiting for the next batch (the loader, not the model).
+
+    The wait is the gap from the end of one training batch (or the start of the epoch) to the start of the
+    next one, where Lightning fetches data; validation falls outside it. `share` = waits / training time.
+    """
+
+    def __init__(self) -> None:
+        self.wait = 0.0
+        self.total = 0.0
+        self._mark: float | None = None
+        self._epoch_start = 0.0
+
+    def on_train_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._mark = self._epoch_start = time.perf_counter()
+
+    def on_train_batch_start(
+        self, trainer: Trainer, pl_module: LightningModule, batch, batch_idx: int
+    ) -> None:
+        if self._mark is not None:
+            self.wait += time.perf_counter() - self._mark
+            self._mark = None
+
+    def on_train_batch_end(
+        self, trainer: Trainer, pl_module: LightningModule, outputs, batch, batch_idx: int
+    ) -> None:
+        self._mark = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self.total += (self._mark or time.perf_counter()) - self._epoch_start
+        self._mark = None
+
+    @property
+    def share(self) -> float | None:
+        return round(self.wait / self.total, 4) if self.total > 0 else None
+
+
+def data_wait_share(trainer: Trainer) -> float | None:
+    """The DataWait share of a finished trainer's run (None if it had no DataWait callback)."""
+    for cb in trainer.callbacks:
+        if isinstance(cb, DataWait):
+            return cb.share
+    return None

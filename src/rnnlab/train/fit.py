@@ -18,7 +18,7 @@ from torch import nn
 
 from rnnlab.config import Recipe, TrainConfig, _merge
 from rnnlab.data.datamodule import SequenceDataModule
-from rnnlab.train.callbacks import COLUMNS, EpochMetrics
+from rnnlab.train.callbacks import COLUMNS, DataWait, EpochMetrics, data_wait_share
 from rnnlab.train.metrics import classification_report, scores
 from rnnlab.train.rundir import new_run_dir, save_model, write_json, write_yaml
 from rnnlab.train.tasks import ClassificationTask
@@ -108,6 +108,7 @@ def fit(
         "params": count_params(model),
         "epochs": int(trainer.current_epoch),
         "train_seconds": round(train_seconds, 2),
+        "data_wait_share": data_wait_share(trainer),
         "path": getattr(getattr(model, "rnn", None), "path", None),
         "stopped": _stop_reason(trainer, cfg, train_seconds),
     }
@@ -156,7 +157,7 @@ def make_trainer(
         save_last=True,
         enable_version_counter=False,
     )
-    callbacks = [best, EpochMetrics(run / "metrics.csv", columns)]
+    callbacks = [best, EpochMetrics(run / "metrics.csv", columns), DataWait()]
     if early_stopping:
         callbacks.append(EarlyStopping(monitor=monitor, mode=mode, patience=cfg.patience))
     trainer = L.Trainer(

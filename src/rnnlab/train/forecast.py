@@ -24,6 +24,7 @@ from rnnlab.config import Recipe, TrainConfig
 from rnnlab.data.forecastdata import ForecastDataModule
 from rnnlab.data.windows import Windows
 from rnnlab.models.forecast_baselines import LinearAR, last_value, seasonal_naive
+from rnnlab.train.callbacks import data_wait_share
 from rnnlab.train.fit import RunResult, count_params, make_trainer, start_run
 from rnnlab.train.forecast_metrics import (
     directional_accuracy,
@@ -240,6 +241,7 @@ def fit_forecast(
         "params": count_params(model),
         "epochs": int(trainer.current_epoch),
         "train_seconds": round(train_seconds, 2),
+        "data_wait_share": data_wait_share(trainer),
     }
     write_json(run / "results.json", results)
     return RunResult(run, results)

@@ -20,6 +20,7 @@ from rnnlab.config import Recipe, TrainConfig
 from rnnlab.data.textstream import TextDataModule
 from rnnlab.models.language import CharLM
 from rnnlab.nn.cells import State
+from rnnlab.train.callbacks import data_wait_share
 from rnnlab.train.fit import RunResult, count_params, make_trainer, start_run
 from rnnlab.train.rundir import save_model, write_atomic, write_json
 from rnnlab.train.tasks import NonFiniteLossError, make_optimizer
@@ -157,6 +158,7 @@ def fit_lm(
     results = {
         "val": {"loss_nats": val, "bits_per_char": val / math.log(2), "perplexity": math.exp(val)},
         "train_seconds": round(train_seconds, 2),
+        "data_wait_share": data_wait_share(trainer),
         "chars_per_second": round(task.chars_seen / max(train_seconds, 1e-9), 1),
         "chars_trained": task.chars_seen,
         "params": count_params(model),

@@ -1,0 +1,80 @@
+"""Timing primitives for the speed suite: interleaved medians, the machine's matmul peak, recurrent FLOPs.
+
+Interleaving (rnnlab rep, reference rep, rnnlab rep, ...) makes a change in machine load hit both sides of a
+ratio alike; medians ignore the odd preempted rep.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+
+GATES = {"rnn": 1, "gru": 3, "lstm": 4, "mingru": 2, "minlstm": 3}
+
+
+def sync(device: str) -> None:
+    """Wait for queued GPU work, so a wall-clock reading covers it (no-op on CPU)."""
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def interleaved(
+    fns: dict[str, Callable[[], None]], reps: int, device: str = "cpu", warmup: int = 1
+) -> dict[str, list[float]]:
+    """Seconds per call of every fn, `reps` times each, taking turns; after `warmup` untimed calls each."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    sync(device)
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(reps):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            sync(device)
+            times[name].append(time.perf_counter() - t0)
+    return times
+
+
+def median(ts: list[float]) -> float:
+    return statistics.median(ts)
+
+
+def percentile(ts: list[float], q: float) -> float:
+    """The q-th percentile (0-100) by nearest rank: a latency some real step actually took."""
+    s = sorted(ts)
+    return s[min(len(s) - 1, max(0, math.ceil(q / 100 * len(s)) - 1))]
+
+
+def matmul_peak(device: str = "cpu", n: int = 1024, seconds: float = 1.0) -> float:
+    """float32 GFLOP/s of an n x n matmul on this device, the best of repeated runs over about `seconds`."""
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    for _ in range(3):
+        a @ b
+    sync(device)
+    best, t_end = 0.0, time.perf_counter() + seconds
+    while time.perf_counter() < t_end:
+        t0 = time.perf_counter()
+        for _ in range(4):
+            a @ b
+        sync(device)
+        best = max(best, 4 * 2 * n**3 / (time.perf_counter() - t0))
+    return best / 1e9
+
+
+def recurrent_flops(
+    kind: str, b: int, t: int, f: int, h: int, layers: int = 1, directions: int = 1, train: bool = True
+) -> float:
+    """Matmul FLOPs of one pass: gates x (input + recurrent) projections per step; training = 3x forward
+    (the backward computes two products per forward one). Scan cells have no recurrent matmul."""
+    g = GATES[kind]
+    total = 0.0
+    for k in range(layers):
+        n_in = f if k == 0 else h * directions
+        rec = 0 if kind.startswith("min") else h
+        total += directions * 2.0 * b * t * (n_in + rec) * g * h
+    return 3 * total if train else total
