@@ -82,28 +82,47 @@ def cmd_train(args: argparse.Namespace, rest: list[str]) -> int:
     from rnnlab.train.build import make_datamodule, make_model
     from rnnlab.train.fit import fit
 
-    recipe = load_recipe(args.recipe)
-    overrides = _parse_overrides(rest)
-    if args.data:
-        from rnnlab.data.textclass import TEXT_CLASS_DATA
+    if args.resume:  # the settings come from RUN_DIR/config.yaml; RECIPE must name the same recipe
+        from rnnlab.train.checkpoints import resume_recipe
 
-        overrides["data.path"] = args.data
-        if "data.name" not in overrides:  # a text recipe reads a text CSV; the others a sequence file
-            overrides["data.name"] = "textcsv" if recipe.data.name in TEXT_CLASS_DATA else "user"
-    apply_overrides(recipe, overrides)
-    if recipe.data.path:
-        recipe.data.path = str(Path(recipe.data.path).resolve())
+        if rest or args.data:
+            raise ConfigError(
+                "--resume continues the run with the settings in its config.yaml; drop the overrides "
+                f"({' '.join(rest) or '--data'}) or start a new run without --resume"
+            )
+        if args.out and Path(args.out).resolve() != Path(args.resume).resolve():
+            raise ConfigError(f"--out {args.out} and --resume {args.resume} differ; drop --out when resuming")
+        recipe = resume_recipe(args.resume, args.recipe)
+    else:
+        recipe = load_recipe(args.recipe)
+        overrides = _parse_overrides(rest)
+        if args.data:
+            from rnnlab.data.textclass import TEXT_CLASS_DATA
+
+            overrides["data.path"] = args.data
+            if "data.name" not in overrides:  # a text recipe reads a text CSV; the others a sequence file
+                overrides["data.name"] = "textcsv" if recipe.data.name in TEXT_CLASS_DATA else "user"
+        apply_overrides(recipe, overrides)
+        if recipe.data.path:
+            recipe.data.path = str(Path(recipe.data.path).resolve())
+    import torch
+
+    torch.manual_seed(recipe.train.seed)  # the model's initial weights, too, come from the recipe's seed
     if recipe.task == "charlm":
         return _train_lm(recipe, args.out)
     if recipe.task == "forecast":
         return _train_forecast(recipe, args.out)
+    if recipe.task == "seq2seq":
+        return _train_seq2seq(recipe, args.out)
     dm = make_datamodule(recipe)
     print(
         f"data: {dm.name}: {dm.n_features} features, {dm.n_classes} classes, "
         f"train/val/test = {len(dm.sets['train'])}/{len(dm.sets['val'])}/{len(dm.sets.get('test', []))}"
     )
     model = make_model(recipe.model, dm)
-    result = fit(model, dm, recipe=recipe, out=args.out)
+    result = fit(
+        model, dm, recipe=recipe, out=args.out, resume=args.resume, checkpoint_every=args.checkpoint_every
+    )
     t = result.test
     print(
         f"test accuracy {t['accuracy']:.4f}  macro-F1 {t['macro_f1']:.4f}  ({t['n']} {t['split']} sequences, "
@@ -135,6 +154,31 @@ def _train_lm(recipe, out: str | None) -> int:
         f"{r['chars_per_second']:.0f} chars/s)"
     )
     print(f"run directory: {result.path}  (samples.txt holds text at temperatures 0.5/0.8/1.0)")
+    return 0
+
+
+def _train_seq2seq(recipe, out: str | None) -> int:
+    from rnnlab.train.build_seq2seq import make_pair_datamodule, make_seq2seq
+    from rnnlab.train.seq2seq import fit_seq2seq
+
+    dm = make_pair_datamodule(recipe)
+    sizes = "/".join(str(len(dm.sets[k])) for k in ("train", "val", "test") if k in dm.sets)
+    print(f"data: {dm.name}: train/val/test = {sizes} pairs, vocabulary {dm.vocab_size}")
+    result = fit_seq2seq(make_seq2seq(recipe.model, dm), dm, recipe=recipe, out=out)
+    r, t = result.results, result.results["test"]
+    for name in ("greedy", "beam"):
+        m = t[name]
+        extra = f"  chrF {m['chrf']:.2f}  BLEU {m['bleu']:.2f}" if "chrf" in m else ""
+        print(
+            f"test {name:6s} exact match {m['exact_match']:.4f}  token accuracy {m['token_accuracy']:.4f}{extra}"
+        )
+    for name, b in r.get("baselines", {}).items():
+        print(
+            f"baseline {name}: chrF {b['chrf']:.2f}  BLEU {b['bleu']:.2f}  exact match {b['exact_match']:.4f}"
+        )
+    if r.get("attention", {}).get("own_digit_mass") is not None:
+        print(f"attention on the word's own digit: {r['attention']['own_digit_mass']:.3f} of its mass (mean)")
+    print(f"({r['params']} params, {r['train_seconds']:.0f} s training)\nrun directory: {result.path}")
     return 0
 
 
@@ -305,6 +349,26 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_translate(args: argparse.Namespace) -> int:
+    from rnnlab.train.seq2seq_predict import translate
+
+    out = translate(args.run, args.text, beam=args.beam, plot=args.plot)
+    print(out["output"])
+    if out.get("plot"):
+        print(f"attention map: {out['plot']}", file=sys.stderr)
+    return 0
+
+
+def cmd_caption(args: argparse.Namespace) -> int:
+    from rnnlab.train.seq2seq_predict import caption
+
+    out = caption(args.run, args.image, beam=args.beam, plot=args.plot)
+    print(out["output"])
+    if out.get("plot"):
+        print(f"attention map: {out['plot']}", file=sys.stderr)
+    return 0
+
+
 def cmd_recipes(args: argparse.Namespace) -> int:
     from rnnlab.config import builtin_recipes
 
@@ -326,6 +390,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--data",
         help="your own data: a long-format .csv or an .npz (X, y[, lengths]); for text recipes a CSV with "
         "text and label columns (--data.text_col, --data.label_col)",
+    )
+    t.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue a killed classification run from RUN_DIR/checkpoints/last.ckpt with the settings in "
+        "RUN_DIR/config.yaml (RECIPE must be that recipe's name or a YAML file of the same name)",
+    )
+    t.add_argument(
+        "--checkpoint-every",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="also rewrite checkpoints/last.ckpt mid-epoch this often (default 60; 0 = epoch ends only)",
     )
     t.epilog = (
         "forecasting your own series: rnnlab train forecast --csv FILE --target COL [--time COL] "
@@ -372,11 +449,23 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("name")
     dsub.add_parser("list")
     sub.add_parser("recipes", help="list built-in recipes")
+    tr = sub.add_parser("translate", help="rewrite a line with a trained text seq2seq run (e.g. folio)")
+    tr.add_argument("run")
+    tr.add_argument("text")
+    tr.add_argument("--beam", type=int, default=5, help="beam width (1 = greedy)")
+    tr.add_argument("--plot", help="write the attention map to this PNG")
+    ca = sub.add_parser("caption", help="caption an image strip with a trained captions run")
+    ca.add_argument("run")
+    ca.add_argument("image", help="a PNG: digits, white on black or black on white, any size")
+    ca.add_argument("--beam", type=int, default=5, help="beam width (1 = greedy)")
+    ca.add_argument("--plot", help="write the attention map to this PNG")
     b = sub.add_parser("bench", help="speed of every layer kind against plain torch.nn (a table and --json)")
     b.add_argument("--quick", action="store_true", help="a subset in under 2 minutes")
     b.add_argument("--json", help="write the rows to this JSON file")
     b.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when present, else cpu")
-    b.add_argument("--only", help="only rows whose name starts with this, e.g. mingru, lstm-train or gru-step")
+    b.add_argument(
+        "--only", help="only rows whose name starts with this, e.g. mingru, lstm-train or gru-step"
+    )
     b.add_argument(
         "--stream-steps", type=int, help="steps timed per streaming row (default 10000, quick 2000)"
     )
@@ -401,6 +490,8 @@ def main(argv: list[str] | None = None) -> int:
             "data": cmd_data,
             "recipes": cmd_recipes,
             "bench": cmd_bench,
+            "translate": cmd_translate,
+            "caption": cmd_caption,
         }
         return handlers[args.command](args)
     except RnnlabError as e:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from lightning import LightningDataModule
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from rnnlab.data.augment import Augment
 from rnnlab.data.sequences import SequenceSet
@@ -75,6 +75,55 @@ class _Tensors(Dataset):
         return batch
 
 
+class EpochShuffle(Sampler[int]):
+    """Shuffled indices whose order in epoch `e` is a pure function of (seed, e), so a resumed run sees the
+    same batches as an uninterrupted one (Lightning calls `set_epoch`; without it, each pass is the next epoch).
+
+    It takes from one generator seeded with `seed` exactly the draws that DataLoader(shuffle=True,
+    generator=...) took (the loader's base-seed draw, RandomSampler's permutation and its empty-remainder
+    permutation), so the orders equal those of earlier rnnlab versions, epoch for epoch.
+    """
+
+    def __init__(self, n: int, seed: int) -> None:
+        self.n, self.seed, self.epoch = int(n), int(seed), 0
+        self._state = (0, torch.Generator().manual_seed(self.seed).get_state())  # (epoch, generator state)
+        self._skip: tuple[int, int] | None = None
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def skip(self, epoch: int, n: int) -> None:
+        """Leave out the first `n` indices of `epoch` (resuming mid-epoch: those batches were trained on)."""
+        self._skip = (int(epoch), int(n))
+
+    def _draw(self, g: torch.Generator) -> list[int]:
+        torch.empty((), dtype=torch.int64).random_(generator=g)  # the DataLoader's base-seed draw
+        order = torch.randperm(self.n, generator=g).tolist()
+        torch.randperm(self.n, generator=g)  # RandomSampler's permutation for the (empty) remainder
+        return order
+
+    def __iter__(self):
+        epoch = self.epoch
+        start, state = self._state
+        g = torch.Generator()
+        if start <= epoch:
+            g.set_state(state)
+        else:
+            g.manual_seed(self.seed)
+            start = 0
+        for _ in range(start, epoch):  # replay earlier epochs' draws (only after a jump, e.g. a resume)
+            self._draw(g)
+        order = self._draw(g)
+        self._state, self.epoch = (epoch + 1, g.get_state()), epoch + 1
+        skip = 0
+        if self._skip is not None and self._skip[0] == epoch:
+            skip, self._skip = self._skip[1], None
+        return iter(order[skip:])
+
+    def __len__(self) -> int:
+        return self.n
+
+
 def split_by_group(s: SequenceSet, fraction: float, seed: int) -> tuple[SequenceSet, SequenceSet]:
     """Hold out whole groups (e.g. subjects) for validation when `s.groups` exists, else random sequences."""
     rng = np.random.default_rng(seed)
@@ -139,8 +188,9 @@ class SequenceDataModule(LightningDataModule):
         """A DataLoader over one split ('train', 'val', 'test')."""
         ds = _Tensors(self.sets[split], self.augment if split == "train" and shuffle else None)
         gen = torch.Generator().manual_seed(self.seed)
+        sampler = EpochShuffle(len(ds), self.seed) if shuffle else None
         return DataLoader(
-            ds, batch_size=self.batch_size, shuffle=shuffle, collate_fn=ds.collate, generator=gen
+            ds, batch_size=self.batch_size, sampler=sampler, collate_fn=ds.collate, generator=gen
         )
 
     def train_dataloader(self) -> DataLoader:

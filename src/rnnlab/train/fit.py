@@ -18,7 +18,17 @@ from torch import nn
 
 from rnnlab.config import Recipe, TrainConfig, _merge
 from rnnlab.data.datamodule import SequenceDataModule
+from rnnlab.errors import ConfigError
 from rnnlab.train.callbacks import COLUMNS, DataWait, EpochMetrics, data_wait_share
+from rnnlab.train.checkpoints import (
+    AtomicCheckpointIO,
+    MidEpochCheckpoint,
+    TrainingState,
+    check_resume_config,
+    resume_checkpoint,
+    safe_load,
+    truncate_metrics,
+)
 from rnnlab.train.metrics import classification_report, scores
 from rnnlab.train.rundir import new_run_dir, save_model, write_json, write_yaml
 from rnnlab.train.tasks import ClassificationTask
@@ -47,13 +57,32 @@ def fit(
     dm: SequenceDataModule,
     recipe: Recipe | None = None,
     out: str | Path | None = None,
+    resume: str | Path | None = None,
+    checkpoint_every: float = 60.0,
     **train_overrides,
 ) -> RunResult:
     """Train `model` on `dm`, restore the best checkpoint, test it, and write a self-describing run directory.
 
-    `train_overrides` are TrainConfig fields (max_epochs=30, lr=..., max_time=minutes, ...).
+    `train_overrides` are TrainConfig fields (max_epochs=30, lr=..., max_time=minutes, ...). `resume`: a run
+    directory whose training was killed; it continues from checkpoints/last.ckpt with the same settings (see
+    docs/RELIABILITY.md). last.ckpt is also rewritten every `checkpoint_every` seconds mid-epoch (0: only at
+    epoch ends).
     """
     recipe = recipe or Recipe(name=getattr(dm, "name", "custom"))
+    ckpt_path = None
+    if resume is not None:
+        if out is not None and Path(out).resolve() != Path(resume).resolve():
+            raise ConfigError(
+                f"resume={resume} and out={out} differ; a resumed run writes into its own directory"
+            )
+        out = resume
+        if train_overrides:
+            _merge(recipe.train, train_overrides, "train.")
+            train_overrides = {}
+        check_resume_config(Path(resume), recipe.to_dict())
+        ckpt_path = resume_checkpoint(Path(resume))
+        done = truncate_metrics(Path(resume) / "metrics.csv", safe_load(ckpt_path))
+        log.info("resuming %s from %s (%d epochs done)", resume, ckpt_path, done)
     run, cfg = start_run(recipe, dm, out, train_overrides)
     n_batches = len(dm.train_dataloader())
     steps = min(cfg.overfit_batches, n_batches) if cfg.overfit_batches else n_batches
@@ -65,6 +94,7 @@ def fit(
         columns=COLUMNS,
         early_stopping=bool(cfg.patience and not cfg.overfit_batches),
         overfit_batches=cfg.overfit_batches,
+        checkpoint_every=checkpoint_every,
     )
     log.info(
         "training %s (%d parameters, path=%s) on %s: %s",
@@ -75,7 +105,7 @@ def fit(
         run,
     )
     t0 = time.perf_counter()
-    trainer.fit(task, datamodule=dm)
+    trainer.fit(task, datamodule=dm, ckpt_path=ckpt_path, weights_only=True)
     train_seconds = time.perf_counter() - t0
 
     ckpt = (best.best_model_path or None) if cfg.restore == "best" else None
@@ -145,10 +175,22 @@ def start_run(recipe: Recipe, dm, out: str | Path | None, train_overrides: dict)
 
 
 def make_trainer(
-    cfg: TrainConfig, run: Path, monitor: str, columns: tuple[str, ...], early_stopping: bool, **trainer_args
+    cfg: TrainConfig,
+    run: Path,
+    monitor: str,
+    columns: tuple[str, ...],
+    early_stopping: bool,
+    checkpoint_every: float | None = None,
+    **trainer_args,
 ) -> tuple[L.Trainer, ModelCheckpoint]:
-    """The Lightning Trainer every rnnlab task uses, and its best-checkpoint callback on `monitor`."""
+    """The Lightning Trainer every rnnlab task uses, and its best-checkpoint callback on `monitor`.
+
+    Checkpoints are written atomically. With `checkpoint_every` (seconds; 0 = epoch ends only) the run is
+    resumable exactly: checkpoints are saved after the epoch's metrics row with the RNG states, and last.ckpt
+    is also refreshed mid-epoch.
+    """
     mode = "min" if monitor.endswith("loss") else "max"
+    resumable = checkpoint_every is not None
     best = ModelCheckpoint(
         dirpath=run / "checkpoints",
         filename="best",
@@ -156,8 +198,13 @@ def make_trainer(
         mode=mode,
         save_last=True,
         enable_version_counter=False,
+        save_on_train_epoch_end=True if resumable else None,
     )
     callbacks = [best, EpochMetrics(run / "metrics.csv", columns), DataWait()]
+    if resumable:
+        callbacks.append(TrainingState())
+        if checkpoint_every:
+            callbacks.append(MidEpochCheckpoint(run / "checkpoints" / "last.ckpt", checkpoint_every))
     if early_stopping:
         callbacks.append(EarlyStopping(monitor=monitor, mode=mode, patience=cfg.patience))
     trainer = L.Trainer(
@@ -173,6 +220,7 @@ def make_trainer(
         enable_model_summary=False,
         num_sanity_val_steps=0,
         default_root_dir=run,
+        plugins=[AtomicCheckpointIO()],
         **trainer_args,
     )
     return trainer, best

@@ -65,6 +65,8 @@ def save_model(run: Path, model: nn.Module) -> None:
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     tmp = run / ".model.safetensors.tmp"
     save_file(state, str(tmp))
+    with tmp.open("rb+") as f:  # durable before the rename, like every other file of the run
+        os.fsync(f.fileno())
     os.replace(tmp, run / "model.safetensors")
     write_json(run / "model.json", {"kind": type(model).__name__, "config": model.config})
 
