@@ -33,7 +33,9 @@ class DataConfig:
     alive at the landmark and their visits up to it (null: whole follow-up, which leaks its length).
     Text classification ('tweets', 'reviews', 'sentences', or 'textcsv' = a CSV at `path` with `text_col`
     and `label_col`): token `level` word or char, vocabulary from training documents (tokens seen `min_freq`+
-    times, at most `vocab_size`), `max_tokens` truncates each document (null: keep all)."""
+    times, at most `vocab_size`), `max_tokens` truncates each document (null: keep all).
+    Sequence to sequence ('captions': strips of 1-4 real MNIST digits and their digit words; 'folio': First
+    Folio -> modern Shakespeare lines): `n_train` training strips / at most that many training pairs."""
 
     name: str = "har"
     path: str | None = None
@@ -66,6 +68,7 @@ class DataConfig:
     vocab_size: int | None = None
     max_tokens: int | None = None
     text_col: str = "text"
+    n_train: int | None = None
 
 
 @dataclass
@@ -75,7 +78,8 @@ class ModelConfig:
     Forecaster: decoder 'direct' or 'autoregressive', highway = target lags fed linearly to the output
     (LSTNet's autoregressive highway; 0 = none), mc_samples = Monte-Carlo dropout passes for the intervals.
     ragged: variable-length batches 'pack'ed (each sequence runs its own length) or 'mask'ed (padded block,
-    masked readout); for text, `embed` is the token embedding width."""
+    masked readout); for text, `embed` is the token embedding width. Seq2Seq / Captioner: `attention`
+    bahdanau, luong or none; the Captioner's CNN has `channels` and `feature`-wide column vectors."""
 
     kind: str = "SequenceClassifier"
     cell: str = "lstm"
@@ -95,6 +99,8 @@ class ModelConfig:
     highway: int = 0
     mc_samples: int = 100
     ragged: str = "pack"
+    attention: str = "luong"
+    feature: int = 128
 
 
 @dataclass
@@ -118,11 +124,15 @@ class TrainConfig:
     seed: int = 0
     deterministic: bool = False
     threads: int | None = None
+    teacher_forcing: float = 1.0
+    teacher_forcing_end: float | None = None
+    beam: int = 5
+    length_norm: str = "gnmt"
 
 
 @dataclass
 class Recipe:
-    """A whole run: name, task kind ('classify', 'charlm' or 'forecast') and the three sections."""
+    """A whole run: name, task kind ('classify', 'charlm', 'forecast' or 'seq2seq') and the three sections."""
 
     name: str = "custom"
     task: str = "classify"

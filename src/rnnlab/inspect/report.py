@@ -103,6 +103,42 @@ def _png_file(path: Path, alt: str) -> str:
     return _img("data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii"), alt)
 
 
+def _seq2seq_sections(files) -> str:
+    """Greedy vs beam on the test set (and the copy baseline for text), attention evidence, the attention maps."""
+    res = _read_json(files.path, "results.json")
+    test = res.get("test", {})
+    keys = [k for k in ("exact_match", "token_accuracy", "chrf", "bleu") if k in test.get("beam", {})]
+    rows = [[name, *(_fmt(test.get(name, {}).get(k)) for k in keys)] for name in ("greedy", "beam")]
+    for name, b in res.get("baselines", {}).items():
+        rows.append([f"baseline: {name}", *(_fmt(b.get(k)) for k in keys)])
+    parts = ["<h2>Decoding the test set</h2>", _table(["search", *keys], rows)]
+    cmp_ = test.get("beam_vs_greedy", {})
+    if cmp_:
+        parts.append(
+            f'<p class="note">Beam {cmp_.get("beam")} vs greedy under the {html.escape(str(cmp_.get("length_norm")))} '
+            f"score: beam better on {cmp_.get('beam_better_than_greedy')} examples, worse on "
+            f"{cmp_.get('beam_worse_than_greedy')}.</p>"
+        )
+    by = test.get("exact_match_by_digits")
+    if by:
+        parts.append(_table(["digits in the strip", "exact match"], [[k, _fmt(v)] for k, v in by.items()]))
+    att = res.get("attention", {})
+    if att.get("own_digit_mass") is not None:
+        parts.append(
+            f'<p class="note">Each correctly written word puts {att["own_digit_mass"]:.3f} of its attention (mean over '
+            f"{att['words']} words) on the columns of its own digit; {att['share_above_half']:.3f} of words put "
+            "more than half there.</p>"
+        )
+    maps = res.get("attention_maps", [])
+    if maps:
+        parts.append(
+            '<h2>Attention maps</h2><p class="note">Rows: output tokens; columns: source positions '
+            "(image columns for captions, characters for text). Bright = read.</p>"
+        )
+        parts += [_png_file(files.path / m, f"attention map {m}") for m in maps]
+    return "".join(parts)
+
+
 def _forecast_sections(files) -> str:
     """Test errors of the model and every baseline, interval coverage, direction, the forecast pictures, and
     the gradient norm through the lookback window."""
@@ -301,6 +337,7 @@ def build_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     rows = _read_metrics(run)
     is_lm = files.model.__class__.__name__ == "CharLM"
     is_fc = files.data.get("task") == "forecast"
+    is_s2s = files.model.__class__.__name__ in ("Seq2Seq", "Captioner")
     panels = (
         [
             ("loss (nats/char)", ["train_loss", "val_loss"]),
@@ -314,6 +351,12 @@ def build_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
             ("learning rate", ["lr"]),
         ]
         if is_fc
+        else [
+            ("loss (nats/token)", ["train_loss", "val_loss"]),
+            ("greedy exact match / token accuracy", ["val_exact", "val_token_acc"]),
+            ("teacher forcing, learning rate", ["teacher_forcing", "lr"]),
+        ]
+        if is_s2s
         else [
             ("loss", ["train_loss", "val_loss"]),
             ("accuracy / F1", ["train_acc", "val_acc", "val_f1"]),
@@ -331,7 +374,15 @@ def build_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
         if rows
         else "<p>No epochs.</p>",
     ]
-    sections = _lm_sections if is_lm else _forecast_sections if is_fc else _classifier_sections
+    sections = (
+        _lm_sections
+        if is_lm
+        else _forecast_sections
+        if is_fc
+        else _seq2seq_sections
+        if is_s2s
+        else _classifier_sections
+    )
     body.append(sections(files))
     page = (
         "<!doctype html><html><head><meta charset='utf-8'><title>rnnlab report</title>"

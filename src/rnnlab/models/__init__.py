@@ -6,9 +6,11 @@ from torch import nn
 
 from rnnlab.errors import ConfigError
 from rnnlab.models.baselines import CNN1dClassifier, MLPClassifier
+from rnnlab.models.captioner import Captioner
 from rnnlab.models.classifier import SequenceClassifier, SequenceTagger
 from rnnlab.models.forecaster import Forecaster
 from rnnlab.models.language import CharLM
+from rnnlab.models.seq2seq import Seq2Seq
 
 MODELS: dict[str, type[nn.Module]] = {
     "SequenceClassifier": SequenceClassifier,
@@ -17,6 +19,8 @@ MODELS: dict[str, type[nn.Module]] = {
     "CNN1dClassifier": CNN1dClassifier,
     "CharLM": CharLM,
     "Forecaster": Forecaster,
+    "Seq2Seq": Seq2Seq,
+    "Captioner": Captioner,
 }
 
 
@@ -30,10 +34,12 @@ def build_model(kind: str, **config) -> nn.Module:
 __all__ = [
     "MODELS",
     "CNN1dClassifier",
+    "Captioner",
     "CharLM",
     "Forecaster",
     "MLPClassifier",
     "SequenceClassifier",
+    "Seq2Seq",
     "SequenceTagger",
     "build_model",
 ]

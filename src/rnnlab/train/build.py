@@ -28,7 +28,8 @@ DIGIT_DATA = ("mnist-10k", "mnist-5k", "fashion")
 DIGIT_VIEWS = ("rows", "pixels", "permuted")
 BUILTIN_DATA = ("har", "basic_motions", *DIGIT_DATA, "pbc")
 TEXT_DATA = ("shakespeare", "shakespeare-full", "text")
-TASKS = ("classify", "charlm", "forecast")
+TASKS = ("classify", "charlm", "forecast", "seq2seq")
+SEQ2SEQ_KINDS = ("Seq2Seq", "Captioner")
 
 
 def user_data_options(cfg: DataConfig) -> dict:
@@ -98,15 +99,26 @@ def check_recipe(recipe: Recipe) -> None:
     from rnnlab.data.windows import FILL_METHODS
     from rnnlab.models.classifier import RAGGED
     from rnnlab.models.forecaster import DECODERS
+    from rnnlab.models.seq2seq import ATTENTION_KINDS
 
-    lm, fc = recipe.task == "charlm", recipe.task == "forecast"
-    data_names = TEXT_DATA if lm else SERIES_DATA if fc else (*BUILTIN_DATA, *TEXT_CLASS_DATA, "user")
+    lm, fc, s2s = recipe.task == "charlm", recipe.task == "forecast", recipe.task == "seq2seq"
+    data_names = (
+        TEXT_DATA
+        if lm
+        else SERIES_DATA
+        if fc
+        else ("captions", "folio")
+        if s2s
+        else (*BUILTIN_DATA, *TEXT_CLASS_DATA, "user")
+    )
     kinds = (
         ("CharLM",)
         if lm
         else ("Forecaster",)
         if fc
-        else tuple(k for k in MODELS if k not in ("CharLM", "Forecaster"))
+        else SEQ2SEQ_KINDS
+        if s2s
+        else tuple(k for k in MODELS if k not in ("CharLM", "Forecaster", *SEQ2SEQ_KINDS))
     )
     checks = [
         ("data.name", recipe.data.name, data_names),
@@ -115,8 +127,13 @@ def check_recipe(recipe: Recipe) -> None:
         ("model.readout", recipe.model.readout, READOUTS),
         ("model.fast_path", recipe.model.fast_path, FAST_PATH_MODES),
         ("train.schedule", recipe.train.schedule, SCHEDULES),
-        ("train.monitor", recipe.train.monitor, ("val_loss",) if fc else ("val_loss", "val_acc", "val_f1")),
+        (
+            "train.monitor",
+            recipe.train.monitor,
+            ("val_loss",) if fc else ("val_loss", "val_exact") if s2s else ("val_loss", "val_acc", "val_f1"),
+        ),
         ("model.decoder", recipe.model.decoder, DECODERS),
+        ("model.attention", recipe.model.attention, ATTENTION_KINDS),
         ("train.restore", recipe.train.restore, ("best", "last")),
         ("data.view", recipe.data.view, DIGIT_VIEWS),
         ("data.level", recipe.data.level, LEVELS),

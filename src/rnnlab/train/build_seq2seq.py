@@ -1,0 +1,56 @@
+"""Recipe -> datamodule and encoder-decoder (task 'seq2seq'): image captions or Folio -> modern text."""
+
+from __future__ import annotations
+
+from lightning import LightningDataModule
+from torch import nn
+
+from rnnlab.config import ModelConfig, Recipe
+from rnnlab.errors import ConfigError
+from rnnlab.train.build import check_recipe
+
+SEQ2SEQ_DATA = ("captions", "folio")
+
+
+def make_pair_datamodule(recipe: Recipe) -> LightningDataModule:
+    """Validate the recipe and load its pairs: caption strips (CaptionDataModule) or text pairs (PairDataModule)."""
+    check_recipe(recipe)
+    cfg, seed = recipe.data, recipe.train.seed
+    if cfg.name == "captions":
+        from rnnlab.data.captions import CaptionDataModule
+
+        n = {"n_train": cfg.n_train} if cfg.n_train else {}
+        return CaptionDataModule.from_mnist(batch_size=cfg.batch_size, seed=seed, **n)
+    if cfg.name == "folio":
+        from rnnlab.data.folio import load_folio_pairs
+        from rnnlab.data.pairs import PairDataModule
+
+        train = load_folio_pairs("train")
+        if cfg.n_train and cfg.n_train < len(train):  # a fixed sample across every training play
+            import random
+
+            train = random.Random(0).sample(train, cfg.n_train)
+        val, test = load_folio_pairs("val"), load_folio_pairs("test")
+        return PairDataModule(train, val, test, cfg.batch_size, seed, name="folio")
+    raise ConfigError(f"unknown seq2seq data {cfg.name!r}; choose one of {', '.join(SEQ2SEQ_DATA)}")
+
+
+def make_seq2seq(cfg: ModelConfig, dm: LightningDataModule) -> nn.Module:
+    """The recipe's Captioner (images) or Seq2Seq (token ids), sized to the data's vocabulary."""
+    common = dict(
+        cell=cfg.cell,
+        hidden=cfg.hidden,
+        layers=cfg.layers,
+        bidirectional=cfg.bidirectional,
+        embed=cfg.embed,
+        attention=cfg.attention,
+        dropout=cfg.dropout,
+        fast_path=cfg.fast_path,
+    )
+    if cfg.kind == "Captioner":
+        from rnnlab.models.captioner import Captioner
+
+        return Captioner(dm.vocab_size, channels=cfg.channels, feature=cfg.feature, **common)
+    from rnnlab.models.seq2seq import Seq2Seq
+
+    return Seq2Seq(dm.vocab_size, src_vocab=dm.vocab_size, **common)

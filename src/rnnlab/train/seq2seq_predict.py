@@ -1,0 +1,66 @@
+"""Single examples through a trained seq2seq run: `rnnlab translate RUN "text"`, `rnnlab caption RUN img.png`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from rnnlab.errors import ConfigError, DataError
+from rnnlab.train.rundir import RunFiles, open_run
+
+
+def _open(run: str | Path, kind: str) -> RunFiles:
+    files = open_run(run)
+    have = type(files.model).__name__
+    if have != kind:
+        cmd = "caption" if have == "Captioner" else "translate" if have == "Seq2Seq" else "predict"
+        raise ConfigError(f"{files.path} holds a {have}, not a {kind}; use `rnnlab {cmd}` with it")
+    return files
+
+
+def _decode(model, src: torch.Tensor, lengths: torch.Tensor, beam: int, max_len: int):
+    if beam < 1:
+        raise ConfigError(f"--beam must be >= 1, got {beam}")
+    with torch.no_grad():
+        if beam == 1:
+            return model.greedy(src, lengths, max_len=max_len)
+        return model.beam_search(src, lengths, beam=beam, max_len=max_len)
+
+
+def translate(run: str | Path, text: str, beam: int = 5, plot: str | Path | None = None) -> dict:
+    """The run's output for one source line, its score, and optionally the attention map as a PNG."""
+    from rnnlab.data.folio import CharVocab
+
+    files = _open(run, "Seq2Seq")
+    text = text.strip("\n")
+    if not text:
+        raise DataError("the text to translate is empty; pass a line of text in quotes")
+    vocab = CharVocab.from_dict(files.data["vocab"])
+    ids = vocab.encode(text, bos=False, eos=True)
+    d = _decode(files.model, torch.tensor([ids]), torch.tensor([len(ids)]), beam, int(len(text) * 1.5) + 10)
+    output = vocab.decode(d.tokens[0])
+    out = {"output": output, "score": d.scores[0], "ended": d.ended[0]}
+    if plot and d.attention[0] is not None:
+        from rnnlab.inspect.attention_plots import plot_text_attention
+
+        out["plot"] = str(plot_text_attention(text, output, d.attention[0], Path(plot)))
+    return out
+
+
+def caption(run: str | Path, image: str | Path, beam: int = 5, plot: str | Path | None = None) -> dict:
+    """The run's caption for one image file (any size; resized to 28 rows, inverted if dark-on-light)."""
+    from rnnlab.data.captions import decode, read_image
+
+    files = _open(run, "Captioner")
+    strip = read_image(image)
+    src = torch.as_tensor(strip, dtype=torch.float32)[None, None]
+    width = torch.tensor([strip.shape[1]])
+    d = _decode(files.model, src, width, beam, int(files.data.get("max_caption_len", 5)) + 2)
+    words = decode(d.tokens[0] + [2])
+    out = {"output": " ".join(words), "score": d.scores[0], "ended": d.ended[0]}
+    if plot and d.attention[0] is not None:
+        from rnnlab.inspect.attention_plots import plot_caption_attention
+
+        out["plot"] = str(plot_caption_attention(strip, words, d.attention[0], Path(plot)))
+    return out
