@@ -77,10 +77,20 @@ def _parse_overrides(rest: list[str]) -> dict[str, str]:
     return out
 
 
+def _silent(*args: object, **kwargs: object) -> None:
+    """print() for the processes that stay quiet (data-parallel ranks other than 0)."""
+
+
 def cmd_train(args: argparse.Namespace, rest: list[str]) -> int:
     from rnnlab.config import apply_overrides, load_recipe
     from rnnlab.train.build import make_datamodule, make_model
+    from rnnlab.train.distributed import is_global_zero
     from rnnlab.train.fit import fit
+
+    say = print  # under torchrun every process runs this command; global rank 0 alone prints and writes
+    if not is_global_zero():
+        say = _silent
+        logging.getLogger("rnnlab").setLevel(logging.WARNING)
 
     if args.resume:  # the settings come from RUN_DIR/config.yaml; RECIPE must name the same recipe
         from rnnlab.train.checkpoints import resume_recipe
@@ -115,7 +125,7 @@ def cmd_train(args: argparse.Namespace, rest: list[str]) -> int:
     if recipe.task == "seq2seq":
         return _train_seq2seq(recipe, args.out)
     dm = make_datamodule(recipe)
-    print(
+    say(
         f"data: {dm.name}: {dm.n_features} features, {dm.n_classes} classes, "
         f"train/val/test = {len(dm.sets['train'])}/{len(dm.sets['val'])}/{len(dm.sets.get('test', []))}"
     )
@@ -124,14 +134,14 @@ def cmd_train(args: argparse.Namespace, rest: list[str]) -> int:
         model, dm, recipe=recipe, out=args.out, resume=args.resume, checkpoint_every=args.checkpoint_every
     )
     t = result.test
-    print(
+    say(
         f"test accuracy {t['accuracy']:.4f}  macro-F1 {t['macro_f1']:.4f}  ({t['n']} {t['split']} sequences, "
         f"{result.results['params']} params, {result.results['train_seconds']:.0f} s training, "
         f"stopped by {result.results['stopped']})"
     )
     for name, b in result.results.get("baselines", {}).items():
-        print(f"baseline {name}: test accuracy {b['accuracy']:.4f}  macro-F1 {b['macro_f1']:.4f}")
-    print(f"run directory: {result.path}")
+        say(f"baseline {name}: test accuracy {b['accuracy']:.4f}  macro-F1 {b['macro_f1']:.4f}")
+    say(f"run directory: {result.path}")
     return 0
 
 

@@ -108,7 +108,12 @@ class TrainConfig:
     """Optimisation and stopping. max_time is in minutes of training; schedule: onecycle, cosine, constant.
     restore: which weights are tested, 'best' (on `monitor`) or 'last' (the end of the schedule; for a
     validation set too small to pick among many epochs without fitting its noise). baselines: non-recurrent
-    baselines scored on the same split into results.json (classification: logreg)."""
+    baselines scored on the same split into results.json (classification: logreg).
+    devices/num_nodes/strategy: data-parallel training (classification recipes): `devices` processes per
+    machine on `num_nodes` machines, each on its 1/N share of every epoch; strategy 'ddp' (or 'auto', which
+    picks DDP for several devices; 'ddp_find_unused_parameters_true' for models with unused weights). The
+    global batch is devices x num_nodes x data.batch_size. Launch with torchrun or let Lightning start the
+    processes; see docs/RELIABILITY.md."""
 
     max_epochs: int = 30
     lr: float = 2e-3
@@ -128,6 +133,9 @@ class TrainConfig:
     teacher_forcing_end: float | None = None
     beam: int = 5
     length_norm: str = "gnmt"
+    devices: int = 1
+    num_nodes: int = 1
+    strategy: str = "auto"
 
 
 @dataclass
@@ -209,7 +217,7 @@ def _merge(obj: Any, values: dict, prefix: str = "") -> None:
     for key, value in values.items():
         where = f"{prefix}{key}"
         if key not in fields:
-            raise ConfigError(f"unknown recipe key '{where}'; {_nearest(str(key), list(fields))}")
+            raise ConfigError(f"unknown recipe key {where!r}; {_nearest(str(key), list(fields))}")
         current = getattr(obj, key)
         if dataclasses.is_dataclass(current):
             _merge(current, value, where + ".")
@@ -254,7 +262,12 @@ def load_recipe(name_or_path: str) -> Recipe:
     if p.suffix in (".yaml", ".yml"):
         if not p.is_file():
             raise ConfigError(f"recipe file {p} does not exist")
-        text = p.read_text()
+        try:
+            text = p.read_text(encoding="utf-8")
+        except UnicodeDecodeError as e:
+            raise ConfigError(
+                f"recipe file {p} is not UTF-8 text (bad byte at offset {e.start}); save it as UTF-8"
+            ) from None
     else:
         names = builtin_recipes()
         if name_or_path not in names:
@@ -265,6 +278,11 @@ def load_recipe(name_or_path: str) -> Recipe:
         text = resources.files("rnnlab.recipes").joinpath(f"{name_or_path}.yaml").read_text()
     try:
         d = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise ConfigError(f"recipe {name_or_path} is not valid YAML: {str(e).splitlines()[0]}") from None
+    except (yaml.YAMLError, ValueError, RecursionError) as e:
+        # PyYAML's constructors raise plain ValueError for bad scalars (a date 2024-13-01, `!!int 0x`), and
+        # nesting thousands deep exhausts the recursion limit
+        why = "nested too deeply" if isinstance(e, RecursionError) else (str(e).splitlines() or [""])[0]
+        raise ConfigError(
+            f"recipe {name_or_path} is not valid YAML: {why or type(e).__name__}; fix the file"
+        ) from None
     return recipe_from_dict(d or {})

@@ -86,11 +86,13 @@ def test_killed_three_times_and_resumed_ends_bit_identical(reference):
         deadline = time.monotonic() + 60
         while _mtime(last) == before and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.02)  # training has started once a new checkpoint appears
-        time.sleep(rng.uniform(0.0, 1.0))
+        time.sleep(rng.uniform(0.0, 0.4))
         if proc.poll() is not None:  # finished before the kill: nothing left to interrupt
             break
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+        if (run / "results.json").exists():  # killed while exiting, after the run was complete
+            break
         done = list(csv.DictReader((run / "metrics.csv").open()))
         kills.append(len(done))
         args = ["tiny", "--resume", run]

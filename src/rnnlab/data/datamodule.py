@@ -82,10 +82,20 @@ class EpochShuffle(Sampler[int]):
     It takes from one generator seeded with `seed` exactly the draws that DataLoader(shuffle=True,
     generator=...) took (the loader's base-seed draw, RandomSampler's permutation and its empty-remainder
     permutation), so the orders equal those of earlier rnnlab versions, epoch for epoch.
+
+    Data-parallel training (`world_size` processes): every rank draws the same epoch order and takes the
+    interleaved share order[rank::world_size], padded like torch's DistributedSampler (the order repeats
+    from its start up to a multiple of world_size) so every rank runs the same number of batches. Rank r's
+    batch k of size b then holds positions r, r+N, ... of the single-process batch k of size N*b: the ranks'
+    batches together are the single-process batch, and gradient averaging reproduces single-process training.
     """
 
-    def __init__(self, n: int, seed: int) -> None:
+    def __init__(self, n: int, seed: int, rank: int = 0, world_size: int = 1) -> None:
+        if world_size < 1 or not 0 <= rank < world_size:
+            raise DataError(f"sampler rank must be in [0, world_size); got rank {rank} of {world_size}")
         self.n, self.seed, self.epoch = int(n), int(seed), 0
+        self.rank, self.world_size = int(rank), int(world_size)
+        self.per_rank = -(-self.n // self.world_size)  # ceil: padded, as DistributedSampler(drop_last=False)
         self._state = (0, torch.Generator().manual_seed(self.seed).get_state())  # (epoch, generator state)
         self._skip: tuple[int, int] | None = None
 
@@ -113,15 +123,23 @@ class EpochShuffle(Sampler[int]):
             start = 0
         for _ in range(start, epoch):  # replay earlier epochs' draws (only after a jump, e.g. a resume)
             self._draw(g)
-        order = self._draw(g)
+        order = self._shard(self._draw(g))
         self._state, self.epoch = (epoch + 1, g.get_state()), epoch + 1
         skip = 0
         if self._skip is not None and self._skip[0] == epoch:
             skip, self._skip = self._skip[1], None
         return iter(order[skip:])
 
+    def _shard(self, order: list[int]) -> list[int]:
+        """This rank's interleaved share of the epoch's order (the whole order in a single process)."""
+        if self.world_size == 1 or not order:
+            return order
+        total = self.per_rank * self.world_size
+        padded = (order * -(-total // len(order)))[:total]
+        return padded[self.rank :: self.world_size]
+
     def __len__(self) -> int:
-        return self.n
+        return self.per_rank
 
 
 def split_by_group(s: SequenceSet, fraction: float, seed: int) -> tuple[SequenceSet, SequenceSet]:
@@ -171,6 +189,19 @@ class SequenceDataModule(LightningDataModule):
         prep = self.scaler.transform if self.scaler else (lambda s: s)
         self.raw = {"train": train, "val": val, "test": test}
         self.sets = {k: prep(v) for k, v in self.raw.items() if v is not None}
+        self.rank, self.world_size = 0, 1
+
+    def set_shard(self, rank: int, world_size: int) -> None:
+        """Make the training loader yield this process's share of every epoch (data-parallel training).
+
+        rnnlab's fit() calls it with the Trainer's global rank and world size and turns off Lightning's own
+        DistributedSampler, which would wrap the seeded EpochShuffle and lose its (seed, epoch) order on
+        resume. Validation and test loaders stay whole on every rank: their metrics equal a single process's
+        and rank 0 holds every test prediction.
+        """
+        if world_size < 1 or not 0 <= rank < world_size:
+            raise DataError(f"rank must be in [0, world_size); got rank {rank} of {world_size}")
+        self.rank, self.world_size = int(rank), int(world_size)
 
     @property
     def n_features(self) -> int:
@@ -188,7 +219,7 @@ class SequenceDataModule(LightningDataModule):
         """A DataLoader over one split ('train', 'val', 'test')."""
         ds = _Tensors(self.sets[split], self.augment if split == "train" and shuffle else None)
         gen = torch.Generator().manual_seed(self.seed)
-        sampler = EpochShuffle(len(ds), self.seed) if shuffle else None
+        sampler = EpochShuffle(len(ds), self.seed, self.rank, self.world_size) if shuffle else None
         return DataLoader(
             ds, batch_size=self.batch_size, sampler=sampler, collate_fn=ds.collate, generator=gen
         )

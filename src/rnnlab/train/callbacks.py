@@ -15,7 +15,8 @@ COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val_f1", 
 
 
 class EpochMetrics(Callback):
-    """Append one row per finished epoch to metrics.csv and log it as one line."""
+    """Append one row per finished epoch to metrics.csv and log it as one line (global rank 0 only: under
+    data-parallel training the other ranks hold the same, synced, metrics and write nothing)."""
 
     def __init__(self, path: Path, columns: tuple[str, ...] = COLUMNS) -> None:
         self.path = Path(path)
@@ -24,7 +25,7 @@ class EpochMetrics(Callback):
 
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self.start = time.perf_counter()
-        if not self.path.exists():
+        if trainer.is_global_zero and not self.path.exists():
             with self.path.open("w", newline="") as f:
                 csv.writer(f).writerow(self.columns)
 

@@ -197,7 +197,10 @@ class TrainingState(Callback):
 
 class MidEpochCheckpoint(Callback):
     """Overwrite last.ckpt every `every_s` seconds of training, between batches, so a kill mid-epoch loses
-    at most that much work; the last batch of an epoch is left to the epoch-end checkpoint."""
+    at most that much work; the last batch of an epoch is left to the epoch-end checkpoint.
+
+    Under data-parallel training every rank must enter save_checkpoint together (it ends in a barrier), so
+    the ranks agree on each batch whether any of them is due: one all-reduce of a flag per batch."""
 
     def __init__(self, path: Path, every_s: float) -> None:
         self.path, self.every_s = Path(path), float(every_s)
@@ -209,7 +212,12 @@ class MidEpochCheckpoint(Callback):
     def on_train_batch_end(
         self, trainer: Trainer, pl_module: LightningModule, outputs, batch, batch_idx: int
     ) -> None:
-        if batch_idx + 1 >= trainer.num_training_batches or time.monotonic() - self._last < self.every_s:
+        if batch_idx + 1 >= trainer.num_training_batches:
+            return
+        due = time.monotonic() - self._last >= self.every_s
+        if trainer.world_size > 1:
+            due = trainer.strategy.reduce_boolean_decision(due, all=False)
+        if not due:
             return
         trainer.save_checkpoint(self.path)
         self._last = time.monotonic()
@@ -308,9 +316,11 @@ def resume_recipe(run: str | Path, recipe_arg: str):
             f"{run} is not a run directory (no config.yaml); pass the directory `rnnlab train` printed"
         )
     try:
-        recipe = recipe_from_dict(yaml.safe_load(path.read_text()) or {})
-    except yaml.YAMLError as e:
-        raise RunDirError(f"{path} is not valid YAML ({str(e).splitlines()[0]}); start a new run") from None
+        recipe = recipe_from_dict(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    except (yaml.YAMLError, UnicodeDecodeError, ValueError, RecursionError) as e:
+        # a ConfigError (unknown key) is a ValueError too: every one becomes one line naming the file
+        why = "nested too deeply" if isinstance(e, RecursionError) else (str(e).splitlines() or [""])[0]
+        raise RunDirError(f"{path} is not valid YAML ({why or type(e).__name__}); start a new run") from None
     given = recipe_arg
     if Path(recipe_arg).suffix in (".yaml", ".yml"):
         given = recipe.name if Path(recipe_arg).resolve() == path.resolve() else load_recipe(recipe_arg).name

@@ -29,6 +29,7 @@ from rnnlab.train.checkpoints import (
     safe_load,
     truncate_metrics,
 )
+from rnnlab.train.distributed import check_parallel, is_global_zero
 from rnnlab.train.metrics import classification_report, scores
 from rnnlab.train.rundir import new_run_dir, save_model, write_json, write_yaml
 from rnnlab.train.tasks import ClassificationTask
@@ -67,6 +68,10 @@ def fit(
     directory whose training was killed; it continues from checkpoints/last.ckpt with the same settings (see
     docs/RELIABILITY.md). last.ckpt is also rewritten every `checkpoint_every` seconds mid-epoch (0: only at
     epoch ends).
+
+    Data-parallel (train.devices x train.num_nodes > 1, each process running this same call): every rank
+    trains on its share of each epoch (`dm.set_shard`), validates and tests on the whole split, and only
+    global rank 0 writes the run directory; `out` is then required. Every rank returns the same results.
     """
     recipe = recipe or Recipe(name=getattr(dm, "name", "custom"))
     ckpt_path = None
@@ -81,12 +86,10 @@ def fit(
             train_overrides = {}
         check_resume_config(Path(resume), recipe.to_dict())
         ckpt_path = resume_checkpoint(Path(resume))
-        done = truncate_metrics(Path(resume) / "metrics.csv", safe_load(ckpt_path))
-        log.info("resuming %s from %s (%d epochs done)", resume, ckpt_path, done)
-    run, cfg = start_run(recipe, dm, out, train_overrides)
-    n_batches = len(dm.train_dataloader())
-    steps = min(cfg.overfit_batches, n_batches) if cfg.overfit_batches else n_batches
-    task = ClassificationTask(model, dm.n_classes, cfg, steps)
+        if is_global_zero():  # rank 0 alone rewrites the run directory's files
+            done = truncate_metrics(Path(resume) / "metrics.csv", safe_load(ckpt_path))
+            log.info("resuming %s from %s (%d epochs done)", resume, ckpt_path, done)
+    run, cfg = start_run(recipe, dm, out, train_overrides, data_parallel=True)
     trainer, best = make_trainer(
         cfg,
         run,
@@ -96,6 +99,10 @@ def fit(
         overfit_batches=cfg.overfit_batches,
         checkpoint_every=checkpoint_every,
     )
+    dm.set_shard(trainer.global_rank, trainer.world_size)  # known once the Trainer has read the launch
+    n_batches = len(dm.train_dataloader())  # per rank: the schedule counts this process's optimiser steps
+    steps = min(cfg.overfit_batches, n_batches) if cfg.overfit_batches else n_batches
+    task = ClassificationTask(model, dm.n_classes, cfg, steps)
     log.info(
         "training %s (%d parameters, path=%s) on %s: %s",
         type(model).__name__,
@@ -116,9 +123,10 @@ def fit(
     y = torch.cat([o["y"] for o in task.test_outputs]).cpu().numpy()
     test_split = "test" if "test" in dm.sets else "val"
     ids = dm.sets[test_split].ids
-    _write_predictions(run / "test_predictions.csv", index, y, probs, dm.classes, ids)
-
-    save_model(run, model)
+    writer = trainer.is_global_zero  # every rank tested the whole split; rank 0 alone writes
+    if writer:
+        _write_predictions(run / "test_predictions.csv", index, y, probs, dm.classes, ids)
+        save_model(run, model)
     report = classification_report(y, probs.argmax(1), dm.n_classes, dm.classes)
     ranking = {k: v for k, v in scores(y, probs, dm.n_classes, dm.classes).items() if k.startswith("au")}
     results = {
@@ -142,11 +150,12 @@ def fit(
         "path": getattr(getattr(model, "rnn", None), "path", None),
         "stopped": _stop_reason(trainer, cfg, train_seconds),
     }
-    if cfg.baselines:
+    if cfg.baselines and writer:
         from rnnlab.train.baselines import run_baselines
 
         results["baselines"] = run_baselines(cfg.baselines, dm)
-    write_json(run / "results.json", results)
+    if writer:
+        write_json(run / "results.json", results)
     log.debug(
         "test accuracy %.4f, macro-F1 %.4f, %d epochs in %.1f s -> %s",
         results["test"]["accuracy"],
@@ -158,16 +167,24 @@ def fit(
     return RunResult(run, results)
 
 
-def start_run(recipe: Recipe, dm, out: str | Path | None, train_overrides: dict) -> tuple[Path, TrainConfig]:
-    """Apply overrides, create the run directory with config.yaml and data.json, seed everything."""
+def start_run(
+    recipe: Recipe, dm, out: str | Path | None, train_overrides: dict, data_parallel: bool = False
+) -> tuple[Path, TrainConfig]:
+    """Apply overrides, create the run directory with config.yaml and data.json, seed everything.
+
+    `data_parallel`: the caller supports multi-process training (train.devices/num_nodes); other callers
+    refuse it with one line. Under several processes only global rank 0 creates and writes the directory.
+    """
     if train_overrides:
         _merge(recipe.train, train_overrides, "train.")
     cfg: TrainConfig = recipe.train
+    check_parallel(cfg, out, supported=data_parallel, task=recipe.task)
     run = Path(out) if out else new_run_dir(recipe.name)
-    run.mkdir(parents=True, exist_ok=True)
-    (run / "checkpoints").mkdir(exist_ok=True)
-    write_yaml(run / "config.yaml", recipe.to_dict())
-    write_json(run / "data.json", dm.describe())
+    if is_global_zero():
+        run.mkdir(parents=True, exist_ok=True)
+        (run / "checkpoints").mkdir(exist_ok=True)
+        write_yaml(run / "config.yaml", recipe.to_dict())
+        write_json(run / "data.json", dm.describe())
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -187,7 +204,8 @@ def make_trainer(
 
     Checkpoints are written atomically. With `checkpoint_every` (seconds; 0 = epoch ends only) the run is
     resumable exactly: checkpoints are saved after the epoch's metrics row with the RNG states, and last.ckpt
-    is also refreshed mid-epoch.
+    is also refreshed mid-epoch. cfg.devices/num_nodes/strategy go to the Trainer; Lightning's
+    DistributedSampler stays off because rnnlab's loaders shard themselves (SequenceDataModule.set_shard).
     """
     mode = "min" if monitor.endswith("loss") else "max"
     resumable = checkpoint_every is not None
@@ -211,7 +229,10 @@ def make_trainer(
         max_epochs=cfg.max_epochs,
         max_time=timedelta(minutes=cfg.max_time) if cfg.max_time else None,
         accelerator="auto",
-        devices=1,
+        devices=cfg.devices,
+        num_nodes=cfg.num_nodes,
+        strategy=cfg.strategy,
+        use_distributed_sampler=False,
         gradient_clip_val=cfg.gradient_clip or None,
         deterministic=cfg.deterministic,
         callbacks=callbacks,

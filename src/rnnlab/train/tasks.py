@@ -21,7 +21,10 @@ class NonFiniteLossError(RnnlabError):
 
 
 class ClassificationTask(LightningModule):
-    """Cross-entropy training of a sequence classifier; accuracy and macro-F1 (torchmetrics) on val/test."""
+    """Cross-entropy training of a sequence classifier; accuracy and macro-F1 (torchmetrics) on val/test.
+
+    Data-parallel: torchmetrics sums its states over ranks when it computes, and the losses are logged with
+    sync_dist, so every rank logs (and checkpoints and stops on) the same epoch values."""
 
     def __init__(self, model: nn.Module, n_classes: int, train: TrainConfig, steps_per_epoch: int) -> None:
         super().__init__()
@@ -60,6 +63,7 @@ class ClassificationTask(LightningModule):
             on_epoch=True,
             batch_size=bs,
             prog_bar=on_step or split == "val",
+            sync_dist=True,  # data-parallel: the mean over every rank's batches (a no-op in one process)
         )
         self.log(
             f"{split}_acc",
