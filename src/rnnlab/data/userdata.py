@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,9 @@ import pandas as pd
 from rnnlab.data.sequences import SequenceSet, pad
 from rnnlab.errors import DataError
 
+# what zipfile/numpy raise for a damaged archive: bad deflate data (zlib.error), a header naming an unknown
+# zip version or compression method (NotImplementedError), a member flagged as encrypted (RuntimeError)
+_ZIP_ERRORS = (OSError, zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError, RuntimeError)
 _RAGGED_FIX = "save ragged data as X padded to (N, T, F) plus lengths (N,), or np.savez(path, *arrays)"
 
 
@@ -94,10 +98,9 @@ def _npz_get(z: np.lib.npyio.NpzFile, key: str, where: str) -> np.ndarray:
                 f"{key!r} in {where} is a pickled object array, which rnnlab refuses to load; {_RAGGED_FIX}"
             ) from None
         raise DataError(f"{key!r} in {where} is unreadable ({e}); save it again with numpy.savez") from e
-    except (OSError, zipfile.BadZipFile, EOFError) as e:
-        raise DataError(
-            f"{key!r} in {where} is unreadable ({type(e).__name__}); save it again with numpy.savez"
-        ) from e
+    except _ZIP_ERRORS as e:
+        why = "corrupt compressed data" if isinstance(e, zlib.error) else type(e).__name__
+        raise DataError(f"{key!r} in {where} is unreadable ({why}); save it again with numpy.savez") from e
 
 
 def _npz_sequences(z: np.lib.npyio.NpzFile, where: str) -> tuple[np.ndarray, np.ndarray]:
@@ -162,7 +165,7 @@ def read_npz(path: str | Path, classes: list[str] | None = None, require_labels:
     where = path.name
     try:
         z = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+    except (ValueError, *_ZIP_ERRORS) as e:
         raise DataError(
             f"{where} is not a readable .npz ({type(e).__name__}); save it with numpy.savez"
         ) from e
