@@ -55,7 +55,7 @@ class Case:
     mode: str = "train"  # train | infer
     bidirectional: bool = False
     ragged: bool = False
-    reps: int = 5
+    reps: int = 10
     tags: list[str] = field(default_factory=list)
 
     @property
@@ -74,18 +74,19 @@ def plan(quick: bool = False, device: str = "cpu") -> list[Case]:
     """The rows of a run. quick: the sensor shape, minGRU at T=1024 and the streaming rows (under 2 minutes)."""
     cells = ("lstm", "gru", "rnn")
     cases = [Case(k, SENSOR) for k in cells]
-    cases += [Case(k, LONG, reps=3) for k in ("mingru", "minlstm")]
+    cases += [Case(k, LONG, reps=5) for k in ("mingru", "minlstm")]
     if quick:
         return cases
     cases += [Case(k, SENSOR, bidirectional=True) for k in cells]
     cases += [Case(k, SENSOR, ragged=True) for k in cells]
     cases += [Case(k, SENSOR, bidirectional=True, ragged=True) for k in ("lstm",)]
     cases += [Case(k, SENSOR) for k in ("mingru", "minlstm")]
-    cases += [Case(k, SENSOR, mode="infer", reps=10) for k in (*cells, "mingru", "minlstm")]
-    cases += [Case(k, LANGUAGE, reps=3) for k in ("lstm", "gru")]
-    cases += [Case(k, LANGUAGE, mode="infer", reps=3) for k in ("lstm", "gru", "mingru")]
-    cases += [Case(k, LONG, reps=3) for k in ("lstm", "gru")]
-    cases += [Case(k, LONGER, reps=2) for k in ("mingru", "minlstm")]
+    cases += [Case(k, SENSOR, mode="infer", reps=20) for k in (*cells, "mingru", "minlstm")]
+    cases += [Case(k, LANGUAGE, reps=5) for k in ("lstm", "gru")]
+    cases += [Case(k, LANGUAGE, mode="infer", reps=5) for k in ("lstm", "gru", "mingru", "minlstm")]
+    cases += [Case(k, LANGUAGE, reps=5) for k in ("mingru", "minlstm")]
+    cases += [Case(k, LONG, reps=5) for k in ("lstm", "gru", "rnn")]
+    cases += [Case(k, LONGER, reps=3) for k in ("mingru", "minlstm")]
     return cases
 
 
