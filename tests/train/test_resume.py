@@ -17,14 +17,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from smallhar import small_har
 from torch.utils.data import DataLoader
 
 from rnnlab.cli import main
 from rnnlab.data.datamodule import EpochShuffle
-from rnnlab.data.har import recording_windows
 from rnnlab.errors import RunDirError
 
-FIXTURES = Path(__file__).parents[1] / "fixtures"
 EPOCHS = 24
 
 RECIPE = """name: tiny
@@ -36,14 +35,9 @@ train: {{max_epochs: {epochs}, seed: 3, deterministic: true, threads: 1, patienc
 
 def _write_recipe(folder: Path, epochs: int = EPOCHS) -> Path:
     """118 real HAR windows (every 4th step: 32 x 9) as an .npz, and a recipe that trains on them for seconds."""
-    z = np.load(FIXTURES / "hapt_small.npz")
-    xs, ys = [], []
-    for k in (0, 1):
-        x, y = recording_windows(z[f"acc_{k}"], z[f"gyro_{k}"], z[f"label_{k}"])
-        xs.append(x[:, ::4])
-        ys.append(y)
+    x, y = small_har()
     folder.mkdir(parents=True, exist_ok=True)
-    np.savez(folder / "data.npz", X=np.concatenate(xs).astype(np.float32), y=np.concatenate(ys))
+    np.savez(folder / "data.npz", X=x, y=y)
     path = folder / "tiny.yaml"
     path.write_text(RECIPE.format(data=folder / "data.npz", epochs=epochs))
     return path

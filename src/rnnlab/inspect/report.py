@@ -20,7 +20,7 @@ import torch
 
 from rnnlab.errors import RunDirError
 from rnnlab.inspect import figures
-from rnnlab.train.rundir import RunFiles, open_run, write_atomic
+from rnnlab.train.rundir import RunFiles, check_writable, is_disk_full, open_run, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -330,9 +330,19 @@ def _probe_text(files: RunFiles, vocab, n: int = 6000) -> str:
 
 
 def build_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
-    """Write RUN_DIR/report.html (or `out`) and return its path; raises RunDirError naming a bad file."""
+    """Write RUN_DIR/report.html (or `out`) and return its path; raises RunDirError naming a bad file.
+
+    Where the report cannot be written (a read-only run directory, a full disk) the error comes before the
+    plots are computed and suggests --out."""
     files = open_run(run_dir)
     run = files.path
+    path = Path(out) if out else run / "report.html"
+    fix = (
+        f"write the report elsewhere with `rnnlab inspect {run} --out DIR/report.html`"
+        if out is None
+        else "choose a writable --out"
+    )
+    check_writable(path.parent, what="run directory" if out is None else "the directory of --out", fix=fix)
     results = _read_json(run, "results.json")
     rows = _read_metrics(run)
     is_lm = files.model.__class__.__name__ == "CharLM"
@@ -388,6 +398,9 @@ def build_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
         "<!doctype html><html><head><meta charset='utf-8'><title>rnnlab report</title>"
         f"<style>{CSS}</style></head><body>{''.join(body)}<script>{CHECK}</script></body></html>"
     )
-    path = Path(out) if out else run / "report.html"
-    write_atomic(path, page)
+    try:
+        write_atomic(path, page)
+    except OSError as e:  # the directory changed since the check (or filled up): still one line
+        why = "no space left on device" if is_disk_full(e) else (e.strerror or type(e).__name__)
+        raise RunDirError(f"cannot write report {path} ({why}); {fix}") from None
     return path

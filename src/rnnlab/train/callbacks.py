@@ -9,6 +9,9 @@ from pathlib import Path
 
 from lightning import Callback, LightningModule, Trainer
 
+from rnnlab.errors import DiskFullError
+from rnnlab.train.rundir import is_disk_full
+
 log = logging.getLogger("rnnlab.train")
 
 COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val_f1", "lr", "seconds")
@@ -26,8 +29,7 @@ class EpochMetrics(Callback):
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self.start = time.perf_counter()
         if trainer.is_global_zero and not self.path.exists():
-            with self.path.open("w", newline="") as f:
-                csv.writer(f).writerow(self.columns)
+            self._write("w", self.columns)
 
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if trainer.sanity_checking or not trainer.is_global_zero:
@@ -35,10 +37,20 @@ class EpochMetrics(Callback):
         m = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
         row = {"epoch": trainer.current_epoch, "seconds": round(time.perf_counter() - self.start, 2)}
         row.update({k: round(m[k], 6) for k in self.columns if k in m})
-        with self.path.open("a", newline="") as f:
-            csv.writer(f).writerow([row.get(c, "") for c in self.columns])
+        self._write("a", [row.get(c, "") for c in self.columns])
         parts = [f"{k}={row[k]}" for k in self.columns[1:] if k in row]
         log.info("epoch %d/%d %s", trainer.current_epoch + 1, trainer.max_epochs, " ".join(parts))
+
+    def _write(self, mode: str, row: list | tuple) -> None:
+        """Write or append one CSV row; a full disk is a one-line DiskFullError naming metrics.csv (a row cut
+        short by it is dropped on resume, like the half-written row of a killed process)."""
+        try:
+            with self.path.open(mode, newline="") as f:
+                csv.writer(f).writerow(row)
+        except OSError as e:
+            if is_disk_full(e):
+                raise DiskFullError(self.path) from None
+            raise
 
 
 class DataWait(Callback):

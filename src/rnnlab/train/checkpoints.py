@@ -27,7 +27,8 @@ import yaml
 from lightning import Callback, LightningModule, Trainer
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from rnnlab.errors import ConfigError, RunDirError
+from rnnlab.errors import ConfigError, DiskFullError, RunDirError
+from rnnlab.train.rundir import is_disk_full, write_atomic
 
 log = logging.getLogger("rnnlab.train")
 
@@ -56,7 +57,10 @@ def _umask() -> int:
 
 
 def atomic_torch_save(obj: Any, path: str | Path) -> None:
-    """torch.save to a temp file in the same directory, flush + fsync, then os.replace over `path`."""
+    """torch.save to a temp file in the same directory, flush + fsync, then os.replace over `path`.
+
+    On any failure the temp file is removed and the previous checkpoint stays as it was; a full disk (which
+    torch.save reports as a RuntimeError with the OSError as its context) becomes one-line DiskFullError."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -67,8 +71,10 @@ def atomic_torch_save(obj: Any, path: str | Path) -> None:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if is_disk_full(e):
+            raise DiskFullError(path) from None
         raise
     fsync_dir(path.parent)
 
@@ -272,8 +278,6 @@ def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
 def truncate_metrics(path: Path, ckpt: dict) -> int:
     """Drop metrics.csv rows for epochs the checkpoint has not finished (they are trained again); returns
     how many epochs are kept. A half-written last line from a kill goes too."""
-    from rnnlab.train.rundir import write_atomic
-
     done = _epochs_done(ckpt)
     if not path.is_file():
         return done

@@ -11,6 +11,7 @@ test_predictions.csv, checkpoints/
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -19,12 +20,15 @@ from datetime import datetime
 from pathlib import Path
 
 import yaml
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
+from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
-from rnnlab.errors import RunDirError
+from rnnlab.errors import DiskFullError, RunDirError
 
 REQUIRED = ("config.yaml", "data.json", "model.json", "model.safetensors")
+NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})  # a full disk, an exhausted quota
+PROBE = ".rnnlab-write-probe"
 
 
 def new_run_dir(recipe_name: str, root: str | Path = "runs") -> Path:
@@ -37,19 +41,75 @@ def new_run_dir(recipe_name: str, root: str | Path = "runs") -> Path:
     return path
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write text via a temp file + fsync + rename, so a crash never leaves a half-written file."""
+def is_disk_full(exc: BaseException) -> bool:
+    """True when `exc`, or an exception it was raised from or during, is ENOSPC/EDQUOT.
+
+    torch.save reports a failed write as a RuntimeError ("unexpected pos ...") with the OSError only as its
+    context, so the whole chain is searched."""
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        if isinstance(e, DiskFullError) or (isinstance(e, OSError) and e.errno in NO_SPACE):
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return False
+
+
+def write_atomic_bytes(path: Path, data: bytes | memoryview) -> None:
+    """Write bytes via a temp file beside `path` + fsync + rename, so a crash or a full disk never leaves a
+    half-written file: on any failure the temp file is removed and the old `path` (if any) is untouched.
+    A full disk is raised as one-line DiskFullError naming `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if is_disk_full(e):
+            raise DiskFullError(path) from None
         raise
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write text (UTF-8) atomically; see write_atomic_bytes."""
+    write_atomic_bytes(path, text.encode("utf-8"))
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def check_writable(
+    path: Path, what: str = "run directory", fix: str | None = None, create: bool = True
+) -> None:
+    """Prove that directory `path` takes files: write a probe atomically and remove it, so a read-only, full or
+    misnamed location fails at once with one line instead of after training. `create`: make `path` (and its
+    parents) first; otherwise probe the nearest directory that exists, leaving nothing behind (a check made
+    before the inputs are validated). Raises RunDirError naming `path` and the fix."""
+    try:
+        if create:
+            path.mkdir(parents=True, exist_ok=True)
+            target = path
+        else:
+            target = next(p for p in (path, *path.parents) if p.exists())
+        probe = target / PROBE
+        write_atomic(probe, "")
+        probe.unlink()
+    except OSError as e:
+        if is_disk_full(e):
+            why, hint = "no space left on device", "free space or choose a directory on another disk"
+        else:
+            why = e.strerror or type(e).__name__
+            hint = "choose a writable --out DIR or fix its permissions"
+        raise RunDirError(f"cannot write to {what} {path} ({why}); {fix or hint}") from None
 
 
 def write_json(path: Path, obj: dict) -> None:
@@ -61,13 +121,11 @@ def write_yaml(path: Path, obj: dict) -> None:
 
 
 def save_model(run: Path, model: nn.Module) -> None:
-    """model.safetensors + model.json (class name and constructor config)."""
+    """model.safetensors + model.json (class name and constructor config), each written atomically."""
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    tmp = run / ".model.safetensors.tmp"
-    save_file(state, str(tmp))
-    with tmp.open("rb+") as f:  # durable before the rename, like every other file of the run
-        os.fsync(f.fileno())
-    os.replace(tmp, run / "model.safetensors")
+    # serialised in memory, then written like every other run file (temp + fsync + rename): a full disk is a
+    # plain OSError we can name (safetensors' own writer reports it as an opaque error) and leaves no temp file
+    write_atomic_bytes(run / "model.safetensors", safetensors_bytes(state))
     write_json(run / "model.json", {"kind": type(model).__name__, "config": model.config})
 
 

@@ -11,13 +11,12 @@ from torch import Tensor, nn
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from rnnlab.config import TrainConfig
-from rnnlab.errors import ConfigError, RnnlabError
+from rnnlab.errors import ConfigError
+from rnnlab.train.guards import NonFiniteLossError, find_guard, nonfinite_message
+
+__all__ = ["SCHEDULES", "ClassificationTask", "NonFiniteLossError", "make_optimizer"]
 
 SCHEDULES = ("onecycle", "cosine", "constant")
-
-
-class NonFiniteLossError(RnnlabError):
-    """The loss became NaN or inf; the message names the step and the batch's sample indices."""
 
 
 class ClassificationTask(LightningModule):
@@ -43,14 +42,22 @@ class ClassificationTask(LightningModule):
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
         return self.model(x, lengths)
 
-    def _shared(self, batch: dict[str, Tensor], split: str) -> tuple[Tensor, Tensor]:
+    def _shared(self, batch: dict[str, Tensor], split: str) -> tuple[Tensor, Tensor] | None:
+        """Loss, metrics and logging for one batch; None for a non-finite training loss that the Trainer's
+        NonFiniteGuard (train.nan_rollback) takes over: the step is skipped and rolled back."""
         logits, loss = self.model(batch["x"], batch["lengths"], batch["y"])
         if not torch.isfinite(loss):
-            idx = batch["index"][:8].tolist()
-            raise NonFiniteLossError(
-                f"{split} loss is {loss.item()} at global step {self.global_step} (batch sample indices {idx}...); "
-                "lower train.lr or check the data for extreme values; the last good checkpoint is in the run directory"
+            what = nonfinite_message(
+                f"{split} loss", loss.item(), self.global_step, batch["index"][:8].tolist()
             )
+            guard = find_guard(self._trainer) if split == "train" else None
+            if guard is None:
+                raise NonFiniteLossError(
+                    f"{what}; lower train.lr or check the data for extreme values; the last good checkpoint "
+                    "is in the run directory"
+                )
+            guard.nonfinite(self.trainer, what)  # raises NonFiniteLossError once the rollbacks are spent
+            return None
         preds = logits.argmax(-1)
         bs = batch["y"].shape[0]
         self.metrics[f"{split}_acc"].update(preds, batch["y"])
@@ -75,16 +82,20 @@ class ClassificationTask(LightningModule):
         self.log(f"{split}_f1", self.metrics[f"{split}_f1"], on_step=False, on_epoch=True)
         return logits, loss
 
-    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
-        _, loss = self._shared(batch, "train")
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor | None:
+        out = self._shared(batch, "train")
+        if out is None:
+            return None  # Lightning skips backward and the optimiser step; the guard rolls back
         self.log("lr", self.optimizers().param_groups[0]["lr"], on_step=False, on_epoch=True)
-        return loss
+        return out[1]
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         self._shared(batch, "val")
 
     def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        logits, _ = self._shared(batch, "test")
+        out = self._shared(batch, "test")
+        assert out is not None  # only training losses are handed to the guard
+        logits = out[0]
         self.test_outputs.append(
             {"index": batch["index"], "y": batch["y"], "probs": logits.softmax(-1).detach()}
         )
