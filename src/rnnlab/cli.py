@@ -124,7 +124,7 @@ def cmd_train(args: argparse.Namespace, rest: list[str]) -> int:
 
     torch.manual_seed(recipe.train.seed)  # the model's initial weights, too, come from the recipe's seed
     if recipe.task == "charlm":
-        return _train_lm(recipe, args.out)
+        return _train_lm(recipe, args.out, args.resume, args.checkpoint_every)
     if recipe.task == "forecast":
         return _train_forecast(recipe, args.out)
     if recipe.task == "seq2seq":
@@ -150,7 +150,7 @@ def cmd_train(args: argparse.Namespace, rest: list[str]) -> int:
     return 0
 
 
-def _train_lm(recipe, out: str | None) -> int:
+def _train_lm(recipe, out: str | None, resume: str | None = None, checkpoint_every: float = 60.0) -> int:
     from rnnlab.train.build_lm import make_lm, make_text_datamodule
     from rnnlab.train.lm import fit_lm
 
@@ -160,7 +160,8 @@ def _train_lm(recipe, out: str | None) -> int:
         f"data: {c.name}: {len(c.train)} train / {len(c.val)} validation characters, vocabulary {len(c.vocab)}, "
         f"batch {dm.batch_size} x bptt {dm.bptt}, carry={'on' if dm.carry else 'off'}"
     )
-    result = fit_lm(make_lm(recipe.model, dm), dm, recipe=recipe, out=out)
+    model = make_lm(recipe.model, dm)
+    result = fit_lm(model, dm, recipe=recipe, out=out, resume=resume, checkpoint_every=checkpoint_every)
     r = result.results
     v = r["val"]
     print(
@@ -409,8 +410,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--resume",
         metavar="RUN_DIR",
-        help="continue a killed classification run from RUN_DIR/checkpoints/last.ckpt with the settings in "
-        "RUN_DIR/config.yaml (RECIPE must be that recipe's name or a YAML file of the same name)",
+        help="continue a killed classification or charlm run from RUN_DIR/checkpoints/last.ckpt with the "
+        "settings in RUN_DIR/config.yaml (RECIPE must be that recipe's name or a YAML file of the same name)",
     )
     t.add_argument(
         "--checkpoint-every",
@@ -523,7 +524,7 @@ def main(argv: list[str] | None = None) -> int:
         where = getattr(e, "filename", None)
         print(
             f"error: no space left on device{f' while writing {where}' if where else ''}; free space and run "
-            "the command again (a killed classification run continues with --resume RUN)",
+            "the command again (a killed classification or charlm run continues with --resume RUN)",
             file=sys.stderr,
         )
         return 2

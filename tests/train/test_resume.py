@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from killing import finish, kill_and_resume, mtime, train_process
 from smallhar import small_har
 from torch.utils.data import DataLoader
 
@@ -43,27 +41,12 @@ def _write_recipe(folder: Path, epochs: int = EPOCHS) -> Path:
     return path
 
 
-def _train(*args: str | Path, cwd: Path) -> subprocess.Popen:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
-    cmd = [sys.executable, "-m", "rnnlab.cli", "train", *map(str, args)]
-    return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
-def _finish(proc: subprocess.Popen) -> None:
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 0, err.decode()[-2000:]
-
-
-def _mtime(path: Path) -> float:
-    return path.stat().st_mtime_ns if path.exists() else 0
-
-
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory) -> tuple[Path, Path]:
     """(recipe, run) of one uninterrupted run, shared by the tests that compare against it."""
     folder = tmp_path_factory.mktemp("resume")
     recipe = _write_recipe(folder)
-    _finish(_train(recipe, "--out", folder / "ref", "--checkpoint-every", "0.05", cwd=folder))
+    finish(train_process(recipe, "--out", folder / "ref", "--checkpoint-every", "0.05", cwd=folder))
     return recipe, folder / "ref"
 
 
@@ -72,26 +55,10 @@ def test_killed_three_times_and_resumed_ends_bit_identical(reference):
     run = ref.parent / "killed"
     seed = random.randrange(10**6)
     rng = random.Random(seed)
-    last = run / "checkpoints" / "last.ckpt"
-    kills, args = [], [recipe, "--out", run]
-    for _ in range(3):
-        before = _mtime(last)
-        proc = _train(*args, "--checkpoint-every", "0.05", cwd=run.parent)
-        deadline = time.monotonic() + 60
-        while _mtime(last) == before and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.02)  # training has started once a new checkpoint appears
-        time.sleep(rng.uniform(0.0, 0.4))
-        if proc.poll() is not None:  # finished before the kill: nothing left to interrupt
-            break
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        if (run / "results.json").exists():  # killed while exiting, after the run was complete
-            break
-        done = list(csv.DictReader((run / "metrics.csv").open()))
-        kills.append(len(done))
-        args = ["tiny", "--resume", run]
-    else:
-        _finish(_train(*args, cwd=run.parent))
+    every = ["--checkpoint-every", "0.05"]
+    kills = kill_and_resume(
+        [recipe, "--out", run, *every], ["tiny", "--resume", run, *every], run, 3, 0.4, rng, run.parent
+    )
     assert len(kills) == 3 and kills[-1] < EPOCHS, f"too fast to kill 3 times: {kills} (seed {seed})"
 
     a, b = (r / "model.safetensors" for r in (ref, run))
@@ -110,9 +77,9 @@ def test_killed_three_times_and_resumed_ends_bit_identical(reference):
 def test_garbage_last_ckpt_is_refused_by_name_and_best_is_the_fallback(reference, capsys):
     recipe, ref = reference
     run = ref.parent / "damaged"
-    proc = _train(recipe, "--out", run, "--epochs", "3", "--checkpoint-every", "0", cwd=ref.parent)
+    proc = train_process(recipe, "--out", run, "--epochs", "3", "--checkpoint-every", "0", cwd=ref.parent)
     last = run / "checkpoints" / "last.ckpt"
-    while _mtime(last) == 0 and proc.poll() is None:
+    while mtime(last) == 0 and proc.poll() is None:
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()

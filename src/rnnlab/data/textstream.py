@@ -4,6 +4,8 @@ carry=True: the stream is cut into `batch` parallel contiguous streams; batch i 
 stream, so chunk i+1 continues exactly where chunk i stopped and the model can carry its hidden state.
 Each epoch starts at a random offset in [0, bptt) so chunk boundaries move between epochs.
 carry=False: every batch is `batch` windows of bptt+1 characters at random positions (no state to carry).
+Epoch `e`'s batches are a function of (seed, e) (the trainer's epoch), and StreamOrder can skip the first
+batches of an epoch, so a run resumed mid-epoch continues with exactly the batches it had not trained.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from rnnlab.data.text import TextCorpus
 from rnnlab.errors import DataError
@@ -63,6 +65,38 @@ class RandomWindows(Dataset):
         w = self.ids[idx]
         return {"x": w[:, :-1], "y": w[:, 1:], "first": torch.tensor(True)}
 
+    def advance(self, n: int) -> None:
+        """Take the draws of `n` items without building them (resuming after `n` trained batches)."""
+        for _ in range(n):
+            torch.randint(0, len(self.ids) - self.bptt - 1, (self.batch,), generator=self.gen)
+
+
+class StreamOrder(Sampler[int]):
+    """Items 0..len-1 of one epoch's dataset in order; `skip(epoch, n)` leaves out the first `n` (resuming
+    mid-epoch: TrainingState calls it), and a RandomWindows dataset takes the skipped items' draws."""
+
+    def __init__(self, dataset: Dataset, epoch: int) -> None:
+        self.dataset, self.epoch = dataset, int(epoch)
+        self._skip = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def skip(self, epoch: int, n: int) -> None:
+        if int(epoch) == self.epoch:
+            self._skip = int(n)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __iter__(self):
+        # a generator: its body runs at the first batch, after Lightning made the iterator and after
+        # TrainingState.on_train_start set the skip
+        start, self._skip = self._skip, 0
+        if start and hasattr(self.dataset, "advance"):
+            self.dataset.advance(start)
+        yield from range(start, len(self.dataset))
+
 
 class TextDataModule(L.LightningDataModule):
     """Train and validation streams over a TextCorpus; validation always runs contiguous with carry."""
@@ -106,9 +140,13 @@ class TextDataModule(L.LightningDataModule):
         return len(self._train_set(0))
 
     def train_dataloader(self) -> DataLoader:
-        ds = self._train_set(self.epoch)
-        self.epoch += 1
-        return DataLoader(ds, batch_size=None, shuffle=False)
+        # the trainer's epoch (fit_lm reloads the loader every epoch), so a resumed run gets the epoch's own
+        # offset; without a trainer, each call is the next epoch
+        trainer = getattr(self, "trainer", None)
+        epoch = int(trainer.current_epoch) if trainer is not None else self.epoch
+        ds = self._train_set(epoch)
+        self.epoch = epoch + 1
+        return DataLoader(ds, batch_size=None, shuffle=False, sampler=StreamOrder(ds, epoch))
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(StreamChunks(self.corpus.val, self.val_batch, self.bptt), batch_size=None)

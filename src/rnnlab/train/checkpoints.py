@@ -34,6 +34,7 @@ log = logging.getLogger("rnnlab.train")
 
 LAST = "last.ckpt"
 BEST = "best.ckpt"
+RESUMABLE_TASKS = ("classify", "charlm")
 
 
 def fsync_dir(path: Path) -> None:
@@ -156,7 +157,9 @@ def _set_rng_state(state: dict[str, Any]) -> None:
 def _train_sampler(trainer: Trainer):
     loader = trainer.train_dataloader
     sampler = getattr(loader, "sampler", None)
-    return (sampler, getattr(loader, "batch_size", None)) if hasattr(sampler, "skip") else (None, None)
+    if not hasattr(sampler, "skip"):
+        return None, None
+    return sampler, getattr(loader, "batch_size", None) or 1  # batch_size=None: each item is a batch (LM)
 
 
 class TrainingState(Callback):
@@ -309,7 +312,7 @@ def resume_recipe(run: str | Path, recipe_arg: str):
     """The Recipe a resumed run continues with: RUN/config.yaml (safe_load), never the recipe given again.
 
     `recipe_arg` (the positional RECIPE) must agree: the saved recipe's name, or a YAML file with that name.
-    Only classification runs resume for now (fit() is the path that saves the extra state).
+    Classification (fit) and character LM (fit_lm) runs resume; the other tasks do not save the extra state.
     """
     from rnnlab.config import load_recipe, recipe_from_dict
 
@@ -333,8 +336,9 @@ def resume_recipe(run: str | Path, recipe_arg: str):
             f"cannot resume {run} as {recipe_arg!r}: it is a run of recipe {recipe.name!r}; "
             f"use `rnnlab train {recipe.name} --resume {run}`"
         )
-    if recipe.task != "classify":
+    if recipe.task not in RESUMABLE_TASKS:
         raise ConfigError(
-            f"--resume supports classification runs; {run} is a {recipe.task!r} run - start it again without --resume"
+            f"--resume supports classification and charlm runs; {run} is a {recipe.task!r} run - start it "
+            "again without --resume"
         )
     return recipe

@@ -92,22 +92,7 @@ def fit(
     train.nan_rollback > 0 a non-finite step is rolled back instead of stopping (rnnlab.train.guards).
     """
     recipe = recipe or Recipe(name=getattr(dm, "name", "custom"))
-    ckpt_path = None
-    if resume is not None:
-        if out is not None and Path(out).resolve() != Path(resume).resolve():
-            raise ConfigError(
-                f"resume={resume} and out={out} differ; a resumed run writes into its own directory"
-            )
-        out = resume
-        if train_overrides:
-            _merge(recipe.train, train_overrides, "train.")
-            train_overrides = {}
-        check_resume_config(Path(resume), recipe.to_dict())
-        ckpt_path = resume_checkpoint(Path(resume))
-        if is_global_zero():  # rank 0 alone rewrites the run directory's files
-            check_writable(Path(resume))
-            done = truncate_metrics(Path(resume) / "metrics.csv", safe_load(ckpt_path))
-            log.info("resuming %s from %s (%d epochs done)", resume, ckpt_path, done)
+    out, ckpt_path, train_overrides = prepare_resume(recipe, out, resume, train_overrides)
     run, cfg = start_run(recipe, dm, out, train_overrides, data_parallel=True)
     guards = [NonFiniteGuard(cfg.nan_rollback, run / "checkpoints")] if cfg.nan_rollback else []
     trainer, best = make_trainer(
@@ -187,6 +172,32 @@ def fit(
         run,
     )
     return RunResult(run, results)
+
+
+def prepare_resume(
+    recipe: Recipe, out: str | Path | None, resume: str | Path | None, train_overrides: dict
+) -> tuple[str | Path | None, Path | None, dict]:
+    """(out, checkpoint to continue from, remaining overrides) for fit/fit_lm; unchanged when not resuming.
+
+    Resuming: the run writes into `resume` itself, the recipe (with any overrides applied) must equal the
+    run's config.yaml, the checkpoint is last.ckpt (or best.ckpt), and metrics.csv loses the rows of epochs
+    the checkpoint had not finished."""
+    if resume is None:
+        return out, None, train_overrides
+    if out is not None and Path(out).resolve() != Path(resume).resolve():
+        raise ConfigError(
+            f"resume={resume} and out={out} differ; a resumed run writes into its own directory"
+        )
+    if train_overrides:
+        _merge(recipe.train, train_overrides, "train.")
+        train_overrides = {}
+    check_resume_config(Path(resume), recipe.to_dict())
+    ckpt_path = resume_checkpoint(Path(resume))
+    if is_global_zero():  # rank 0 alone rewrites the run directory's files
+        check_writable(Path(resume))
+        done = truncate_metrics(Path(resume) / "metrics.csv", safe_load(ckpt_path))
+        log.info("resuming %s from %s (%d epochs done)", resume, ckpt_path, done)
+    return resume, ckpt_path, train_overrides
 
 
 @contextmanager

@@ -3,6 +3,10 @@
 LanguageModelTask keeps one state per split: it is reset at the start of every pass over the stream (the
 datamodule marks a pass's first chunk) and detached after each step, so gradients flow back `bptt` steps
 while the state itself sees the whole stream. fit_lm() trains, evaluates and writes the run directory.
+
+Resume (fit_lm(resume=RUN), `rnnlab train RECIPE --resume RUN`): every checkpoint also holds the carried
+training state and the characters seen, so a run resumed mid-epoch continues the streams where it stopped
+(the data module rebuilds the epoch's offset from (seed, epoch) and skips the trained chunks).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from rnnlab.data.textstream import TextDataModule
 from rnnlab.models.language import CharLM
 from rnnlab.nn.cells import State
 from rnnlab.train.callbacks import data_wait_share
-from rnnlab.train.fit import RunResult, count_params, make_trainer, start_run
+from rnnlab.train.fit import RunResult, count_params, make_trainer, prepare_resume, start_run
 from rnnlab.train.rundir import save_model, write_atomic, write_json
 from rnnlab.train.tasks import NonFiniteLossError, make_optimizer
 
@@ -69,6 +73,21 @@ class LanguageModelTask(LightningModule):
         self.log("lr", self.optimizers().param_groups[0]["lr"], on_step=False, on_epoch=True)
         self.log("chars", float(self.chars_seen), on_step=False, on_epoch=True, reduce_fx="max")
         return loss
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        state = self.states.get("train")
+        checkpoint["lm_carry"] = {
+            "train": None if state is None else [s.detach().cpu() for s in state],
+            "chars_seen": int(self.chars_seen),
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        saved = checkpoint.get("lm_carry")
+        if saved is None:  # a checkpoint from before the carry was saved: the next chunk starts fresh
+            return
+        state = saved["train"]
+        self.states["train"] = None if state is None else tuple(s.to(self.device) for s in state)
+        self.chars_seen = int(saved["chars_seen"])
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         self._step(batch, "val")
@@ -127,10 +146,17 @@ def fit_lm(
     dm: TextDataModule,
     recipe: Recipe | None = None,
     out: str | Path | None = None,
+    resume: str | Path | None = None,
+    checkpoint_every: float = 60.0,
     **train_overrides,
 ) -> RunResult:
-    """Train a language model with truncated BPTT, restore the best checkpoint, evaluate and write the run."""
+    """Train a language model with truncated BPTT, restore the best checkpoint, evaluate and write the run.
+
+    `resume`: a killed run's directory, continued exactly from checkpoints/last.ckpt with its own settings
+    (as fit(resume=...)); last.ckpt is also rewritten every `checkpoint_every` seconds mid-epoch (0: only at
+    epoch ends). See docs/RELIABILITY.md."""
     recipe = recipe or Recipe(name=dm.name, task="charlm")
+    out, ckpt_path, train_overrides = prepare_resume(recipe, out, resume, train_overrides)
     run, cfg = start_run(recipe, dm, out, train_overrides)
     task = LanguageModelTask(model, cfg, dm.steps_per_epoch, carry=dm.carry)
     trainer, best = make_trainer(
@@ -139,12 +165,13 @@ def fit_lm(
         monitor="val_loss",
         columns=LM_COLUMNS,
         early_stopping=bool(cfg.patience),
+        checkpoint_every=checkpoint_every,
         limit_train_batches=cfg.overfit_batches or None,
         reload_dataloaders_every_n_epochs=1,
     )
     log.info("training %s (%d parameters) on %s: %s", type(model).__name__, count_params(model), dm.name, run)
     t0 = time.perf_counter()
-    trainer.fit(task, datamodule=dm)
+    trainer.fit(task, datamodule=dm, ckpt_path=ckpt_path, weights_only=True)
     train_seconds = time.perf_counter() - t0
 
     if cfg.restore == "best" and best.best_model_path:
