@@ -126,9 +126,9 @@ def cmd_train(args: argparse.Namespace, rest: list[str]) -> int:
     if recipe.task == "charlm":
         return _train_lm(recipe, args.out, args.resume, args.checkpoint_every)
     if recipe.task == "forecast":
-        return _train_forecast(recipe, args.out)
+        return _train_forecast(recipe, args.out, args.resume, args.checkpoint_every)
     if recipe.task == "seq2seq":
-        return _train_seq2seq(recipe, args.out)
+        return _train_seq2seq(recipe, args.out, args.resume, args.checkpoint_every)
     dm = make_datamodule(recipe)
     say(
         f"data: {dm.name}: {dm.n_features} features, {dm.n_classes} classes, "
@@ -173,14 +173,15 @@ def _train_lm(recipe, out: str | None, resume: str | None = None, checkpoint_eve
     return 0
 
 
-def _train_seq2seq(recipe, out: str | None) -> int:
+def _train_seq2seq(recipe, out: str | None, resume: str | None = None, checkpoint_every: float = 60.0) -> int:
     from rnnlab.train.build_seq2seq import make_pair_datamodule, make_seq2seq
     from rnnlab.train.seq2seq import fit_seq2seq
 
     dm = make_pair_datamodule(recipe)
     sizes = "/".join(str(len(dm.sets[k])) for k in ("train", "val", "test") if k in dm.sets)
     print(f"data: {dm.name}: train/val/test = {sizes} pairs, vocabulary {dm.vocab_size}")
-    result = fit_seq2seq(make_seq2seq(recipe.model, dm), dm, recipe=recipe, out=out)
+    model = make_seq2seq(recipe.model, dm)
+    result = fit_seq2seq(model, dm, recipe=recipe, out=out, resume=resume, checkpoint_every=checkpoint_every)
     r, t = result.results, result.results["test"]
     for name in ("greedy", "beam"):
         m = t[name]
@@ -198,7 +199,9 @@ def _train_seq2seq(recipe, out: str | None) -> int:
     return 0
 
 
-def _train_forecast(recipe, out: str | None) -> int:
+def _train_forecast(
+    recipe, out: str | None, resume: str | None = None, checkpoint_every: float = 60.0
+) -> int:
     from rnnlab.train.build_forecast import make_forecaster, make_series_datamodule
     from rnnlab.train.forecast import fit_forecast
 
@@ -210,7 +213,8 @@ def _train_forecast(recipe, out: str | None) -> int:
         f"windows train/val/test = {n['train']}/{n['val']}/{n['test']}"
         + (f" (every {dm.train_stride}th training window per epoch)" if dm.train_stride > 1 else "")
     )
-    result = fit_forecast(make_forecaster(recipe.model, dm), dm, recipe=recipe, out=out)
+    model = make_forecaster(recipe.model, dm)
+    result = fit_forecast(model, dm, recipe=recipe, out=out, resume=resume, checkpoint_every=checkpoint_every)
     r = result.results
     print(
         f"test ({r['n_windows']} windows x {dm.horizon} steps)      MAE      RMSE   sMAPE%    MASE  direction"
@@ -410,7 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--resume",
         metavar="RUN_DIR",
-        help="continue a killed classification or charlm run from RUN_DIR/checkpoints/last.ckpt with the "
+        help="continue a killed classification, charlm, forecast or seq2seq run from RUN_DIR/checkpoints/last.ckpt with the "
         "settings in RUN_DIR/config.yaml (RECIPE must be that recipe's name or a YAML file of the same name)",
     )
     t.add_argument(
@@ -524,7 +528,7 @@ def main(argv: list[str] | None = None) -> int:
         where = getattr(e, "filename", None)
         print(
             f"error: no space left on device{f' while writing {where}' if where else ''}; free space and run "
-            "the command again (a killed classification or charlm run continues with --resume RUN)",
+            "the command again (a killed training run continues with --resume RUN)",
             file=sys.stderr,
         )
         return 2

@@ -4,11 +4,11 @@ single-example CLI (translate / caption) and recipe validation."""
 from __future__ import annotations
 
 import json
-import random
 
 import numpy as np
 import pytest
 import torch
+from textpairs import swap_pairs
 
 from rnnlab.config import load_recipe
 from rnnlab.data import captions as cap
@@ -20,16 +20,6 @@ from rnnlab.models.seq2seq import Seq2Seq
 from rnnlab.train.build import check_recipe
 from rnnlab.train.seq2seq import Seq2SeqTask, compare
 from rnnlab.train.seq2seq import fit_seq2seq as fit
-
-
-def _swap_pairs(n: int, seed: int) -> list[tuple[str, str]]:
-    """Old-spelling stand-in: words over a small alphabet where the target swaps u and v (vs -> us)."""
-    rng = random.Random(seed)
-    out = []
-    for _ in range(n):
-        w = "".join(rng.choice("abuvst") for _ in range(rng.randint(3, 6)))
-        out.append((w, w.translate(str.maketrans("uv", "vu"))))
-    return out
 
 
 def test_compare_counts_eos_as_a_position():
@@ -51,9 +41,7 @@ def test_teacher_forcing_moves_linearly_over_the_epochs():
 
 def test_text_seq2seq_learns_and_beats_the_copy_baseline(tmp_path):
     torch.manual_seed(0)
-    dm = PairDataModule(
-        _swap_pairs(480, 0), _swap_pairs(64, 1), _swap_pairs(96, 2), batch_size=32, name="swap"
-    )
+    dm = PairDataModule(swap_pairs(480, 0), swap_pairs(64, 1), swap_pairs(96, 2), batch_size=32, name="swap")
     model = Seq2Seq(
         dm.vocab_size, src_vocab=dm.vocab_size, cell="gru", hidden=48, embed=16, bidirectional=True
     )

@@ -32,6 +32,7 @@ import torch
 from lightning import LightningDataModule
 from torch.utils.data import DataLoader, Dataset
 
+from rnnlab.data.datamodule import EpochShuffle
 from rnnlab.data.mnist import DATASETS, SIDE, load_digits
 from rnnlab.errors import DataError
 
@@ -378,8 +379,9 @@ class CaptionDataModule(LightningDataModule):
         """A DataLoader over one split ('train', 'val', 'test')."""
         ds = CaptionDataset(self.sets[split])
         gen = torch.Generator().manual_seed(self.seed)
+        sampler = EpochShuffle(len(ds), self.seed) if shuffle else None  # (seed, epoch) order: resumable
         return DataLoader(
-            ds, batch_size=self.batch_size, shuffle=shuffle, collate_fn=ds.collate, generator=gen
+            ds, batch_size=self.batch_size, sampler=sampler, collate_fn=ds.collate, generator=gen
         )
 
     def train_dataloader(self) -> DataLoader:

@@ -11,6 +11,7 @@ import torch
 from lightning import LightningDataModule
 from torch.utils.data import DataLoader, Dataset
 
+from rnnlab.data.datamodule import EpochShuffle
 from rnnlab.data.folio import BOS, EOS, PAD, CharVocab
 from rnnlab.errors import DataError
 
@@ -78,7 +79,8 @@ class PairDataModule(LightningDataModule):
     def loader(self, split: str, shuffle: bool = False) -> DataLoader:
         ds = PairDataset(self.sets[split], self.vocab)
         gen = torch.Generator().manual_seed(self.seed)
-        return DataLoader(ds, self.batch_size, shuffle=shuffle, collate_fn=ds.collate, generator=gen)
+        sampler = EpochShuffle(len(ds), self.seed) if shuffle else None  # (seed, epoch) order: resumable
+        return DataLoader(ds, self.batch_size, sampler=sampler, collate_fn=ds.collate, generator=gen)
 
     def train_dataloader(self) -> DataLoader:
         return self.loader("train", shuffle=True)

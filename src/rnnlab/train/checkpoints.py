@@ -34,7 +34,7 @@ log = logging.getLogger("rnnlab.train")
 
 LAST = "last.ckpt"
 BEST = "best.ckpt"
-RESUMABLE_TASKS = ("classify", "charlm")
+RESUMABLE_TASKS = ("classify", "charlm", "forecast", "seq2seq")
 
 
 def fsync_dir(path: Path) -> None:
@@ -312,7 +312,8 @@ def resume_recipe(run: str | Path, recipe_arg: str):
     """The Recipe a resumed run continues with: RUN/config.yaml (safe_load), never the recipe given again.
 
     `recipe_arg` (the positional RECIPE) must agree: the saved recipe's name, or a YAML file with that name.
-    Classification (fit) and character LM (fit_lm) runs resume; the other tasks do not save the extra state.
+    Classification (fit), character LM (fit_lm), forecasting (fit_forecast) and seq2seq (fit_seq2seq) runs
+    resume; the other tasks do not save the extra state.
     """
     from rnnlab.config import load_recipe, recipe_from_dict
 
@@ -338,7 +339,7 @@ def resume_recipe(run: str | Path, recipe_arg: str):
         )
     if recipe.task not in RESUMABLE_TASKS:
         raise ConfigError(
-            f"--resume supports classification and charlm runs; {run} is a {recipe.task!r} run - start it "
+            f"--resume supports classification, charlm, forecast and seq2seq runs; {run} is a {recipe.task!r} run - start it "
             "again without --resume"
         )
     return recipe

@@ -25,7 +25,7 @@ from rnnlab.data.forecastdata import ForecastDataModule
 from rnnlab.data.windows import Windows
 from rnnlab.models.forecast_baselines import LinearAR, last_value, seasonal_naive
 from rnnlab.train.callbacks import data_wait_share
-from rnnlab.train.fit import RunResult, count_params, make_trainer, start_run
+from rnnlab.train.fit import RunResult, count_params, make_trainer, prepare_resume, start_run
 from rnnlab.train.forecast_metrics import (
     directional_accuracy,
     forecast_errors,
@@ -205,11 +205,18 @@ def fit_forecast(
     dm: ForecastDataModule,
     recipe: Recipe | None = None,
     out: str | Path | None = None,
+    resume: str | Path | None = None,
+    checkpoint_every: float = 60.0,
     **train_overrides,
 ) -> RunResult:
     """Train on the windows, restore the best validation checkpoint, evaluate on test against the baselines
-    and write the run directory (results.json, forecasts.csv, forecast.png, error_by_horizon.png)."""
+    and write the run directory (results.json, forecasts.csv, forecast.png, error_by_horizon.png).
+
+    `resume`: a killed run's directory, continued exactly from checkpoints/last.ckpt with its own settings
+    (as fit(resume=...)); last.ckpt is also rewritten every `checkpoint_every` seconds mid-epoch (0: only at
+    epoch ends). See docs/RELIABILITY.md."""
     recipe = recipe or Recipe(name=dm.name, task="forecast")
+    out, ckpt_path, train_overrides = prepare_resume(recipe, out, resume, train_overrides)
     run, cfg = start_run(recipe, dm, out, train_overrides)
     n_batches = len(dm.train_dataloader())
     steps = min(cfg.overfit_batches, n_batches) if cfg.overfit_batches else n_batches
@@ -220,11 +227,12 @@ def fit_forecast(
         monitor="val_loss",
         columns=FORECAST_COLUMNS,
         early_stopping=bool(cfg.patience and not cfg.overfit_batches),
+        checkpoint_every=checkpoint_every,
         overfit_batches=cfg.overfit_batches,
     )
     log.info("training %s (%d parameters) on %s: %s", type(model).__name__, count_params(model), dm.name, run)
     t0 = time.perf_counter()
-    trainer.fit(task, datamodule=dm)
+    trainer.fit(task, datamodule=dm, ckpt_path=ckpt_path, weights_only=True)
     train_seconds = time.perf_counter() - t0
     if cfg.restore == "best" and best.best_model_path:
         state = torch.load(best.best_model_path, map_location="cpu", weights_only=True)["state_dict"]

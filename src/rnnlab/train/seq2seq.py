@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from rnnlab.config import Recipe, TrainConfig
 from rnnlab.errors import ConfigError
 from rnnlab.train.callbacks import data_wait_share
-from rnnlab.train.fit import RunResult, count_params, make_trainer, start_run
+from rnnlab.train.fit import RunResult, count_params, make_trainer, prepare_resume, start_run
 from rnnlab.train.rundir import save_model, write_json
 from rnnlab.train.tasks import NonFiniteLossError, make_optimizer
 
@@ -140,13 +140,20 @@ def fit_seq2seq(
     dm: LightningDataModule,
     recipe: Recipe | None = None,
     out: str | Path | None = None,
+    resume: str | Path | None = None,
+    checkpoint_every: float = 60.0,
     **train_overrides,
 ) -> RunResult:
     """Train, restore the best checkpoint (greedy val exact match), decode the test set greedy and with beam
-    search, and write results.json, test_predictions.csv and attention maps into the run directory."""
+    search, and write results.json, test_predictions.csv and attention maps into the run directory.
+
+    `resume`: a killed run's directory, continued exactly from checkpoints/last.ckpt with its own settings
+    (as fit(resume=...)); last.ckpt is also rewritten every `checkpoint_every` seconds mid-epoch (0: only at
+    epoch ends). See docs/RELIABILITY.md."""
     from rnnlab.train.seq2seq_eval import evaluate_seq2seq
 
     recipe = recipe or Recipe(name=dm.name, task="seq2seq")
+    out, ckpt_path, train_overrides = prepare_resume(recipe, out, resume, train_overrides)
     run, cfg = start_run(recipe, dm, out, train_overrides)
     if cfg.length_norm not in LENGTH_NORMS:
         raise ConfigError(f"train.length_norm must be one of {LENGTH_NORMS}, got {cfg.length_norm!r}")
@@ -161,11 +168,12 @@ def fit_seq2seq(
         monitor=monitor,
         columns=S2S_COLUMNS,
         early_stopping=bool(cfg.patience),
+        checkpoint_every=checkpoint_every,
         limit_train_batches=cfg.overfit_batches or None,
     )
     log.info("training %s (%d parameters) on %s: %s", type(model).__name__, count_params(model), dm.name, run)
     t0 = time.perf_counter()
-    trainer.fit(task, datamodule=dm)
+    trainer.fit(task, datamodule=dm, ckpt_path=ckpt_path, weights_only=True)
     train_seconds = time.perf_counter() - t0
     if cfg.restore == "best" and best.best_model_path:
         ckpt = torch.load(best.best_model_path, map_location="cpu", weights_only=True)
