@@ -16,7 +16,6 @@ import os
 import pickle
 import random
 import re
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -27,8 +26,8 @@ import yaml
 from lightning import Callback, LightningModule, Trainer
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from rnnlab.errors import ConfigError, DiskFullError, RunDirError
-from rnnlab.train.rundir import is_disk_full, write_atomic
+from rnnlab.errors import ConfigError, RunDirError
+from rnnlab.train.rundir import atomic_file, write_atomic
 
 log = logging.getLogger("rnnlab.train")
 
@@ -51,32 +50,14 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def atomic_torch_save(obj: Any, path: str | Path) -> None:
     """torch.save to a temp file in the same directory, flush + fsync, then os.replace over `path`.
 
     On any failure the temp file is removed and the previous checkpoint stays as it was; a full disk (which
     torch.save reports as a RuntimeError with the OSError as its context) becomes one-line DiskFullError."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
-        os.replace(tmp, path)
-    except BaseException as e:
-        Path(tmp).unlink(missing_ok=True)
-        if is_disk_full(e):
-            raise DiskFullError(path) from None
-        raise
+    with atomic_file(path) as f:
+        torch.save(obj, f)
     fsync_dir(path.parent)
 
 

@@ -248,6 +248,27 @@ def start_run(
     return run, cfg
 
 
+def train_and_restore(
+    trainer: L.Trainer,
+    task: L.LightningModule,
+    dm,
+    best: ModelCheckpoint,
+    cfg: TrainConfig,
+    ckpt_path,
+    run: Path,
+) -> float:
+    """Fit `task` (from `ckpt_path` when resuming), then load the best checkpoint's weights back into it when
+    train.restore is 'best'; returns the training seconds. Shared by the LM, forecasting and seq2seq paths."""
+    model = task.model
+    log.info("training %s (%d parameters) on %s: %s", type(model).__name__, count_params(model), dm.name, run)
+    t0 = time.perf_counter()
+    trainer.fit(task, datamodule=dm, ckpt_path=ckpt_path, weights_only=True)
+    seconds = time.perf_counter() - t0
+    if cfg.restore == "best" and best.best_model_path:
+        task.load_state_dict(safe_load(best.best_model_path)["state_dict"])
+    return seconds
+
+
 def make_trainer(
     cfg: TrainConfig,
     run: Path,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import logging
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +24,14 @@ from rnnlab.data.forecastdata import ForecastDataModule
 from rnnlab.data.windows import Windows
 from rnnlab.models.forecast_baselines import LinearAR, last_value, seasonal_naive
 from rnnlab.train.callbacks import data_wait_share
-from rnnlab.train.fit import RunResult, count_params, make_trainer, prepare_resume, start_run
+from rnnlab.train.fit import (
+    RunResult,
+    count_params,
+    make_trainer,
+    prepare_resume,
+    start_run,
+    train_and_restore,
+)
 from rnnlab.train.forecast_metrics import (
     directional_accuracy,
     forecast_errors,
@@ -230,13 +236,7 @@ def fit_forecast(
         checkpoint_every=checkpoint_every,
         overfit_batches=cfg.overfit_batches,
     )
-    log.info("training %s (%d parameters) on %s: %s", type(model).__name__, count_params(model), dm.name, run)
-    t0 = time.perf_counter()
-    trainer.fit(task, datamodule=dm, ckpt_path=ckpt_path, weights_only=True)
-    train_seconds = time.perf_counter() - t0
-    if cfg.restore == "best" and best.best_model_path:
-        state = torch.load(best.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
-        task.load_state_dict(state)
+    train_seconds = train_and_restore(trainer, task, dm, best, cfg, ckpt_path, run)
     model.eval()
     save_model(run, model)
 

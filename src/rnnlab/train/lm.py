@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from pathlib import Path
 
 import torch
@@ -25,7 +24,14 @@ from rnnlab.data.textstream import TextDataModule
 from rnnlab.models.language import CharLM
 from rnnlab.nn.cells import State
 from rnnlab.train.callbacks import data_wait_share
-from rnnlab.train.fit import RunResult, count_params, make_trainer, prepare_resume, start_run
+from rnnlab.train.fit import (
+    RunResult,
+    count_params,
+    make_trainer,
+    prepare_resume,
+    start_run,
+    train_and_restore,
+)
 from rnnlab.train.rundir import save_model, write_atomic, write_json
 from rnnlab.train.tasks import NonFiniteLossError, make_optimizer
 
@@ -169,14 +175,7 @@ def fit_lm(
         limit_train_batches=cfg.overfit_batches or None,
         reload_dataloaders_every_n_epochs=1,
     )
-    log.info("training %s (%d parameters) on %s: %s", type(model).__name__, count_params(model), dm.name, run)
-    t0 = time.perf_counter()
-    trainer.fit(task, datamodule=dm, ckpt_path=ckpt_path, weights_only=True)
-    train_seconds = time.perf_counter() - t0
-
-    if cfg.restore == "best" and best.best_model_path:
-        ckpt = torch.load(best.best_model_path, map_location="cpu", weights_only=True)
-        task.load_state_dict(ckpt["state_dict"])
+    train_seconds = train_and_restore(trainer, task, dm, best, cfg, ckpt_path, run)
     model.cpu()
     save_model(run, model)
     val = evaluate_stream(model, torch.as_tensor(dm.corpus.val))

@@ -15,9 +15,12 @@ import errno
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import yaml
 from safetensors.torch import load_file
@@ -56,15 +59,17 @@ def is_disk_full(exc: BaseException) -> bool:
     return False
 
 
-def write_atomic_bytes(path: Path, data: bytes | memoryview) -> None:
-    """Write bytes via a temp file beside `path` + fsync + rename, so a crash or a full disk never leaves a
-    half-written file: on any failure the temp file is removed and the old `path` (if any) is untouched.
-    A full disk is raised as one-line DiskFullError naming `path`."""
+@contextmanager
+def atomic_file(path: Path) -> Iterator[BinaryIO]:
+    """A binary file to write `path` through: a temp file beside it, flushed, fsync'ed and renamed over `path`
+    when the block ends, so a crash or a full disk never leaves a half-written file. On any failure the temp
+    file is removed and the old `path` (if any) is untouched; a full disk is raised as one-line DiskFullError
+    naming `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
@@ -74,6 +79,12 @@ def write_atomic_bytes(path: Path, data: bytes | memoryview) -> None:
         if is_disk_full(e):
             raise DiskFullError(path) from None
         raise
+
+
+def write_atomic_bytes(path: Path, data: bytes | memoryview) -> None:
+    """Write bytes atomically (see atomic_file)."""
+    with atomic_file(path) as f:
+        f.write(data)
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -8,7 +8,6 @@ exact-match rate, so the checkpoint chosen is the one that decodes best on its o
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 
 import torch
@@ -18,7 +17,14 @@ from torch import Tensor, nn
 from rnnlab.config import Recipe, TrainConfig
 from rnnlab.errors import ConfigError
 from rnnlab.train.callbacks import data_wait_share
-from rnnlab.train.fit import RunResult, count_params, make_trainer, prepare_resume, start_run
+from rnnlab.train.fit import (
+    RunResult,
+    count_params,
+    make_trainer,
+    prepare_resume,
+    start_run,
+    train_and_restore,
+)
 from rnnlab.train.rundir import save_model, write_json
 from rnnlab.train.tasks import NonFiniteLossError, make_optimizer
 
@@ -171,13 +177,7 @@ def fit_seq2seq(
         checkpoint_every=checkpoint_every,
         limit_train_batches=cfg.overfit_batches or None,
     )
-    log.info("training %s (%d parameters) on %s: %s", type(model).__name__, count_params(model), dm.name, run)
-    t0 = time.perf_counter()
-    trainer.fit(task, datamodule=dm, ckpt_path=ckpt_path, weights_only=True)
-    train_seconds = time.perf_counter() - t0
-    if cfg.restore == "best" and best.best_model_path:
-        ckpt = torch.load(best.best_model_path, map_location="cpu", weights_only=True)
-        task.load_state_dict(ckpt["state_dict"])
+    train_seconds = train_and_restore(trainer, task, dm, best, cfg, ckpt_path, run)
     model.cpu().eval()
     save_model(run, model)
     results = evaluate_seq2seq(model, dm, run, cfg.beam, cfg.length_norm, max_len)
