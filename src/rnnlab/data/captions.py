@@ -32,7 +32,7 @@ import torch
 from lightning import LightningDataModule
 from torch.utils.data import DataLoader, Dataset
 
-from rnnlab.data.datamodule import EpochShuffle
+from rnnlab.data.datamodule import epoch_loader
 from rnnlab.data.mnist import DATASETS, SIDE, load_digits
 from rnnlab.errors import DataError
 
@@ -378,11 +378,7 @@ class CaptionDataModule(LightningDataModule):
     def loader(self, split: str, shuffle: bool = False) -> DataLoader:
         """A DataLoader over one split ('train', 'val', 'test')."""
         ds = CaptionDataset(self.sets[split])
-        gen = torch.Generator().manual_seed(self.seed)
-        sampler = EpochShuffle(len(ds), self.seed) if shuffle else None  # (seed, epoch) order: resumable
-        return DataLoader(
-            ds, batch_size=self.batch_size, sampler=sampler, collate_fn=ds.collate, generator=gen
-        )
+        return epoch_loader(ds, self.batch_size, self.seed, shuffle, ds.collate)
 
     def train_dataloader(self) -> DataLoader:
         return self.loader("train", shuffle=True)

@@ -142,6 +142,23 @@ class EpochShuffle(Sampler[int]):
         return self.per_rank
 
 
+def epoch_loader(
+    ds: Dataset,
+    batch_size: int,
+    seed: int,
+    shuffle: bool,
+    collate_fn=None,
+    rank: int = 0,
+    world_size: int = 1,
+) -> DataLoader:
+    """The DataLoader every datamodule uses: shuffled batches in EpochShuffle's (seed, epoch) order, sharded
+    across `world_size` ranks, so a resumed or data-parallel run sees an uninterrupted run's batches; fixed
+    order when not shuffling."""
+    sampler = EpochShuffle(len(ds), seed, rank, world_size) if shuffle else None
+    gen = torch.Generator().manual_seed(seed)
+    return DataLoader(ds, batch_size=batch_size, sampler=sampler, collate_fn=collate_fn, generator=gen)
+
+
 def split_by_group(s: SequenceSet, fraction: float, seed: int) -> tuple[SequenceSet, SequenceSet]:
     """Hold out whole groups (e.g. subjects) for validation when `s.groups` exists, else random sequences."""
     rng = np.random.default_rng(seed)
@@ -218,11 +235,7 @@ class SequenceDataModule(LightningDataModule):
     def loader(self, split: str, shuffle: bool = False) -> DataLoader:
         """A DataLoader over one split ('train', 'val', 'test')."""
         ds = _Tensors(self.sets[split], self.augment if split == "train" and shuffle else None)
-        gen = torch.Generator().manual_seed(self.seed)
-        sampler = EpochShuffle(len(ds), self.seed, self.rank, self.world_size) if shuffle else None
-        return DataLoader(
-            ds, batch_size=self.batch_size, sampler=sampler, collate_fn=ds.collate, generator=gen
-        )
+        return epoch_loader(ds, self.batch_size, self.seed, shuffle, ds.collate, self.rank, self.world_size)
 
     def train_dataloader(self) -> DataLoader:
         return self.loader("train", shuffle=True)

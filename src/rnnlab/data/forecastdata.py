@@ -13,7 +13,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from rnnlab.config import DataConfig
-from rnnlab.data.datamodule import EpochShuffle
+from rnnlab.data.datamodule import epoch_loader
 from rnnlab.data.windows import Series, Windows, chronological_windows, split_points
 from rnnlab.errors import ConfigError, DataError
 
@@ -152,11 +152,7 @@ class ForecastDataModule(L.LightningDataModule):
         return self.series.values[:first_val, t]
 
     def _loader(self, w: Windows, shuffle: bool) -> DataLoader:
-        # EpochShuffle: epoch e's order is a pure function of (0, e), the draws DataLoader(shuffle=True,
-        # generator seeded 0) took, so a resumed run (and a mid-epoch skip) sees an uninterrupted run's batches
-        g = torch.Generator().manual_seed(0)
-        sampler = EpochShuffle(len(w), 0) if shuffle else None
-        return DataLoader(_WindowSet(w), batch_size=self.batch_size, sampler=sampler, generator=g)
+        return epoch_loader(_WindowSet(w), self.batch_size, 0, shuffle)  # seed 0, as before resume existed
 
     def train_dataloader(self) -> DataLoader:
         w = self.parts["train"]

@@ -11,7 +11,7 @@ import torch
 from lightning import LightningDataModule
 from torch.utils.data import DataLoader, Dataset
 
-from rnnlab.data.datamodule import EpochShuffle
+from rnnlab.data.datamodule import epoch_loader
 from rnnlab.data.folio import BOS, EOS, PAD, CharVocab
 from rnnlab.errors import DataError
 
@@ -78,9 +78,7 @@ class PairDataModule(LightningDataModule):
 
     def loader(self, split: str, shuffle: bool = False) -> DataLoader:
         ds = PairDataset(self.sets[split], self.vocab)
-        gen = torch.Generator().manual_seed(self.seed)
-        sampler = EpochShuffle(len(ds), self.seed) if shuffle else None  # (seed, epoch) order: resumable
-        return DataLoader(ds, self.batch_size, sampler=sampler, collate_fn=ds.collate, generator=gen)
+        return epoch_loader(ds, self.batch_size, self.seed, shuffle, ds.collate)
 
     def train_dataloader(self) -> DataLoader:
         return self.loader("train", shuffle=True)
