@@ -369,24 +369,23 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_translate(args: argparse.Namespace) -> int:
-    from rnnlab.train.seq2seq_predict import translate
-
-    out = translate(args.run, args.text, beam=args.beam, plot=args.plot)
+def _print_decoded(out: dict) -> int:
     print(out["output"])
     if out.get("plot"):
         print(f"attention map: {out['plot']}", file=sys.stderr)
     return 0
+
+
+def cmd_translate(args: argparse.Namespace) -> int:
+    from rnnlab.train.seq2seq_predict import translate
+
+    return _print_decoded(translate(args.run, args.text, beam=args.beam, plot=args.plot))
 
 
 def cmd_caption(args: argparse.Namespace) -> int:
     from rnnlab.train.seq2seq_predict import caption
 
-    out = caption(args.run, args.image, beam=args.beam, plot=args.plot)
-    print(out["output"])
-    if out.get("plot"):
-        print(f"attention map: {out['plot']}", file=sys.stderr)
-    return 0
+    return _print_decoded(caption(args.run, args.image, beam=args.beam, plot=args.plot))
 
 
 def cmd_recipes(args: argparse.Namespace) -> int:

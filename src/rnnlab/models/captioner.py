@@ -57,20 +57,8 @@ class Captioner(Seq2Seq):
             dropout=dropout,
             fast_path=fast_path,
         )
-        self.config = dict(
-            tgt_vocab=tgt_vocab,
-            image_height=image_height,
-            channels=channels,
-            feature=feature,
-            cell=cell,
-            hidden=hidden,
-            layers=layers,
-            bidirectional=bidirectional,
-            embed=embed,
-            attention=attention,
-            dropout=dropout,
-            fast_path=fast_path,
-        )
+        seq2seq = {k: v for k, v in self.config.items() if k not in ("src_vocab", "src_features")}
+        self.config = {**seq2seq, "image_height": image_height, "channels": channels, "feature": feature}
 
         def block(c_in: int, c_out: int) -> list[nn.Module]:
             return [nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(), nn.MaxPool2d(2)]
