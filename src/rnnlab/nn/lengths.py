@@ -6,6 +6,23 @@ import torch
 from torch import Tensor
 
 
+def check_input(x: Tensor, input_size: int, lengths: Tensor | None) -> Tensor | None:
+    """Validate a batch-first (B, T, F) input for a recurrent layer and its lengths; lengths that are all T
+    come back as None (no packing or masking needed)."""
+    if x.dim() != 3:
+        raise ValueError(f"expected batch-first input (batch, time, features), got shape {tuple(x.shape)}")
+    if x.shape[2] != input_size:
+        raise ValueError(
+            f"expected {input_size} input features, got {x.shape[2]} (input shape {tuple(x.shape)})"
+        )
+    if x.shape[1] == 0:
+        raise ValueError("input has 0 time steps; every sequence needs at least 1 step")
+    lengths = check_lengths(lengths, x.shape[0], x.shape[1])
+    if lengths is not None and bool((lengths == x.shape[1]).all()):
+        return None
+    return lengths
+
+
 def check_lengths(lengths: Tensor | None, batch: int, time: int) -> Tensor | None:
     """Validate lengths against a (batch, time, ...) input; None means every sequence is full length."""
     if lengths is None:

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnlab.errors import ConfigError
-from rnnlab.nn.lengths import check_lengths, mask, reverse_padded
+from rnnlab.nn.lengths import check_input, mask, reverse_padded
 from rnnlab.nn.recurrent import Trace
 from rnnlab.nn.scan import KINDS, SCANS, MinLayer, g, gate_logit, log_g, log_scan, sequential_scan
 
@@ -113,19 +113,7 @@ class MinRNN(nn.Module):
         return (torch.zeros(shape, device=device or w.device, dtype=dtype or w.dtype),)
 
     def _check(self, x: Tensor, lengths, state) -> tuple[Tensor | None, Tensor]:
-        if x.dim() != 3:
-            raise ValueError(
-                f"expected batch-first input (batch, time, features), got shape {tuple(x.shape)}"
-            )
-        if x.shape[2] != self.input_size:
-            raise ValueError(
-                f"expected {self.input_size} input features, got {x.shape[2]} (input shape {tuple(x.shape)})"
-            )
-        if x.shape[1] == 0:
-            raise ValueError("input has 0 time steps; every sequence needs at least 1 step")
-        lengths = check_lengths(lengths, x.shape[0], x.shape[1])
-        if lengths is not None and bool((lengths == x.shape[1]).all()):
-            lengths = None
+        lengths = check_input(x, self.input_size, lengths)
         return lengths, self._state(state, x.shape[0], x)
 
     def _state(self, state, batch: int, like: Tensor) -> Tensor:

@@ -21,7 +21,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from rnnlab.errors import ConfigError
 from rnnlab.nn.cells import Cell, State, make_cell
-from rnnlab.nn.lengths import check_lengths, reverse_padded
+from rnnlab.nn.lengths import check_input, reverse_padded
 
 log = logging.getLogger(__name__)
 
@@ -164,19 +164,7 @@ class Recurrent(nn.Module):
         )
 
     def _check(self, x: Tensor, lengths, state: State | None) -> tuple[Tensor | None, State]:
-        if x.dim() != 3:
-            raise ValueError(
-                f"expected batch-first input (batch, time, features), got shape {tuple(x.shape)}"
-            )
-        if x.shape[2] != self.input_size:
-            raise ValueError(
-                f"expected {self.input_size} input features, got {x.shape[2]} (input shape {tuple(x.shape)})"
-            )
-        if x.shape[1] == 0:
-            raise ValueError("input has 0 time steps; every sequence needs at least 1 step")
-        lengths = check_lengths(lengths, x.shape[0], x.shape[1])
-        if lengths is not None and bool((lengths == x.shape[1]).all()):
-            lengths = None
+        lengths = check_input(x, self.input_size, lengths)
         if state is None:
             state = self.init_state(x.shape[0], x.device, x.dtype)
         else:
