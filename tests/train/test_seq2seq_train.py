@@ -135,3 +135,19 @@ def test_recipe_checks_for_seq2seq():
     recipe.data.name = "har"
     with pytest.raises(ConfigError, match="data.name"):
         check_recipe(recipe)
+
+
+def test_bad_decoding_settings_and_image_shapes_are_one_line_errors(tmp_path):
+    from rnnlab.errors import DataError
+
+    dm = PairDataModule(swap_pairs(32, 0), swap_pairs(8, 1), batch_size=8, name="swap")
+    model = Seq2Seq(dm.vocab_size, src_vocab=dm.vocab_size, hidden=8, embed=4)
+    with pytest.raises(ConfigError, match=r"train.beam must be >= 1, got 0"):
+        fit(model, dm, recipe=load_recipe("folio"), out=tmp_path / "a", beam=0)
+    with pytest.raises(ConfigError, match=r"train.length_norm must be one of"):
+        fit(model, dm, recipe=load_recipe("folio"), out=tmp_path / "b", length_norm="avg")
+    captioner = Captioner(13, channels=4, feature=8, hidden=8, embed=4)
+    with pytest.raises(
+        DataError, match=r"images must be \(batch, 1, 28, width\) grey levels, got \(2, 1, 20, 30\)"
+    ):
+        captioner.greedy(torch.zeros(2, 1, 20, 30), torch.tensor([30, 30]))
