@@ -497,6 +497,9 @@ def main(argv: list[str] | None = None) -> int:
     if rest and args.command != "train":
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     _setup_logging(args.verbose, lightning_too=args.command != "generate")
+    from rnnlab.runtime import keep_freed_memory
+
+    keep_freed_memory()  # fresh pages per tensor cost as much as the arithmetic here: see rnnlab.runtime
     try:
         if args.command == "train":
             return cmd_train(args, rest)

@@ -29,8 +29,9 @@ def test_percentile_is_a_measured_value():
 
 def test_plan_covers_every_kind_and_the_issue_shapes():
     names = {c.name for c in plan()}
-    for kind in ("lstm", "gru", "rnn", "mingru", "minlstm"):
+    for kind in ("lstm", "gru", "rnn", "mingru", "minlstm", "lnlstm", "lngru"):
         assert f"{kind}-train" in names and f"{kind}-infer" in names
+    assert {"lnlstm-train", "lngru-train"} <= {c.name for c in plan(quick=True)}
     assert {"lstm-bi-train", "lstm-ragged-train", "lstm-bi-ragged-train"} <= names
     shapes = {(c.shape.B, c.shape.T, c.shape.F, c.shape.H, c.shape.layers) for c in plan()}
     assert {
@@ -43,7 +44,12 @@ def test_plan_covers_every_kind_and_the_issue_shapes():
 
 
 @pytest.mark.parametrize(
-    "case", [Case("gru", SENSOR, ragged=True, bidirectional=True, reps=1), Case("mingru", SENSOR, reps=1)]
+    "case",
+    [
+        Case("gru", SENSOR, ragged=True, bidirectional=True, reps=1),
+        Case("mingru", SENSOR, reps=1),
+        Case("lnlstm", SENSOR, ragged=True, reps=1),
+    ],
 )
 def test_measure_returns_a_complete_row(case):
     from dataclasses import replace
@@ -51,7 +57,8 @@ def test_measure_returns_a_complete_row(case):
     small = replace(case, shape=replace(SENSOR, B=4, T=16))
     row = measure(small, peak_gflops=100.0)
     assert row["name"] == case.name and row["device"] == "cpu"
-    assert row["reference"] == "torch.nn.GRU"
+    # the layer-normalised cells are held to the fused LSTM of the same size
+    assert row["reference"] == ("torch.nn.LSTM" if case.kind == "lnlstm" else "torch.nn.GRU")
     for key in ("rnnlab_per_s", "reference_per_s", "ratio", "peak_fraction"):
         assert row[key] > 0
     assert row["ratio"] == pytest.approx(row["reference_ms"] / row["ms"])

@@ -16,6 +16,8 @@ MODELS = [
     ("SequenceClassifier", dict(cell="lstm", hidden=16, layers=1, readout="last", fast_path="off")),
     ("SequenceClassifier", dict(cell="mingru", hidden=16, layers=2, bidirectional=True, readout="last")),
     ("SequenceClassifier", dict(cell="minlstm", hidden=16, layers=1, readout="mean")),
+    ("SequenceClassifier", dict(cell="lnlstm", hidden=16, layers=2, bidirectional=True, readout="last")),
+    ("SequenceClassifier", dict(cell="lngru", hidden=16, layers=1, readout="attention")),
     (
         "SequenceClassifier",
         dict(cell="lstm", hidden=16, layers=1, readout="mean", conv_channels=8, conv_kernel=3),

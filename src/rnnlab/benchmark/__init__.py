@@ -9,11 +9,12 @@ from pathlib import Path
 
 import torch
 
-from rnnlab.benchmark.suite import machine, measure, plan, streaming
+from rnnlab.benchmark.suite import NORMED, machine, measure, plan, streaming
 from rnnlab.benchmark.timing import matmul_peak
 from rnnlab.errors import ConfigError
+from rnnlab.nn import native
 
-STREAM_KINDS = ("lstm", "gru", "rnn", "mingru", "minlstm")
+STREAM_KINDS = ("lstm", "gru", "rnn", "mingru", "minlstm", "lnlstm", "lngru")
 
 
 def _line(r: dict) -> str:
@@ -57,6 +58,12 @@ def run(
     cases = plan(quick, device)
     if only:
         cases = [c for c in cases if c.name.startswith(only)]
+    if device == "cpu" and any(c.kind in NORMED for c in cases):
+        info["native"] = (
+            native.status()
+        )  # builds the C++ loops the first time: its cost, kept out of the rows
+        how = "loaded" if info["native"]["loaded"] else f"NOT available ({info['native']['reason']})"
+        echo(f"C++ loops of the layer-normalised cells {how} in {info['native']['load_seconds'] or 0:.1f} s")
     rows = []
     for case in cases:
         rows.append(measure(case, peak, device))

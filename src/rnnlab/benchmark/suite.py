@@ -2,7 +2,8 @@
 
 Rows: training throughput (forward + backward + Adam step, fixed upstream gradient) and inference throughput
 (forward under inference_mode) at three shapes, for the fused cells (stacked, bidirectional, ragged included)
-and the parallel-scan minGRU/minLSTM (reference: torch.nn.GRU of the same size, as the issue asks), plus
+the parallel-scan minGRU/minLSTM (reference: torch.nn.GRU of the same size, as the issue asks) and the
+layer-normalised LSTM/GRU (reference: the fused torch.nn.LSTM of the same size, the bar they are held to), plus
 streaming step latency at batch 1. Each row carries rnnlab's rate, the reference's, their ratio and the
 achieved GFLOP/s as a fraction of the float32 matmul peak measured at the start of the run.
 """
@@ -23,6 +24,17 @@ from rnnlab.benchmark.timing import interleaved, median, percentile, recurrent_f
 from rnnlab.nn.layers import make_layer
 
 TORCH = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+# the torch.nn layer each kind is timed against
+REFERENCE = {
+    "rnn": "rnn",
+    "lstm": "lstm",
+    "gru": "gru",
+    "mingru": "gru",
+    "minlstm": "gru",
+    "lnlstm": "lstm",
+    "lngru": "lstm",
+}
+NORMED = ("lnlstm", "lngru")
 
 
 @dataclass(frozen=True)
@@ -67,7 +79,7 @@ class Case:
 
     @property
     def reference(self) -> str:
-        return f"torch.nn.{TORCH['gru' if self.kind.startswith('min') else self.kind].__name__}"
+        return f"torch.nn.{TORCH[REFERENCE[self.kind]].__name__}"
 
 
 def plan(quick: bool = False, device: str = "cpu") -> list[Case]:
@@ -75,16 +87,19 @@ def plan(quick: bool = False, device: str = "cpu") -> list[Case]:
     cells = ("lstm", "gru", "rnn")
     cases = [Case(k, SENSOR) for k in cells]
     cases += [Case(k, LONG, reps=5) for k in ("mingru", "minlstm")]
+    cases += [Case(k, SENSOR) for k in NORMED]
     if quick:
         return cases
     cases += [Case(k, SENSOR, bidirectional=True) for k in cells]
     cases += [Case(k, SENSOR, ragged=True) for k in cells]
     cases += [Case(k, SENSOR, bidirectional=True, ragged=True) for k in ("lstm",)]
     cases += [Case(k, SENSOR) for k in ("mingru", "minlstm")]
-    cases += [Case(k, SENSOR, mode="infer", reps=20) for k in (*cells, "mingru", "minlstm")]
+    cases += [Case(k, SENSOR, ragged=True) for k in NORMED]
+    cases += [Case("lnlstm", SENSOR, bidirectional=True)]
+    cases += [Case(k, SENSOR, mode="infer", reps=20) for k in (*cells, "mingru", "minlstm", *NORMED)]
     cases += [Case(k, LANGUAGE, reps=5) for k in ("lstm", "gru")]
     cases += [Case(k, LANGUAGE, mode="infer", reps=5) for k in ("lstm", "gru", "mingru", "minlstm")]
-    cases += [Case(k, LANGUAGE, reps=5) for k in ("mingru", "minlstm")]
+    cases += [Case(k, LANGUAGE, reps=5) for k in ("mingru", "minlstm", *NORMED)]
     cases += [Case(k, LONG, reps=5) for k in ("lstm", "gru", "rnn")]
     cases += [Case(k, LONGER, reps=3) for k in ("mingru", "minlstm")]
     return cases
@@ -94,9 +109,9 @@ def _pair(case: Case, device: str) -> tuple[nn.Module, nn.Module]:
     s = case.shape
     torch.manual_seed(0)
     ours = make_layer(case.kind, s.F, s.H, s.layers, case.bidirectional).to(device)
-    ref_kind = "gru" if case.kind.startswith("min") else case.kind
+    ref_kind = REFERENCE[case.kind]
     ref = TORCH[ref_kind](s.F, s.H, s.layers, batch_first=True, bidirectional=case.bidirectional).to(device)
-    if not case.kind.startswith("min"):
+    if ref_kind == case.kind:
         ref.load_state_dict(ours.state_dict())  # the same weights: the same arithmetic
     return ours, ref
 

@@ -166,13 +166,99 @@ class GRUCell(Cell):
         return (h,), {"r": r, "z": z, "n": n}
 
 
-CELLS: dict[str, type[Cell]] = {"rnn": RNNCell, "lstm": LSTMCell, "gru": GRUCell}
+class _LayerNormCell(Cell):
+    """Shared set-up of the layer-normalised cells: no plain biases (the norms' shifts β play that part),
+    a gain and shift per norm, initialised to 1 and 0 (Ba et al. 2016)."""
+
+    norms: tuple[tuple[str, int], ...] = ()  # (name, width in units of H) of each layer norm
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
+        super().__init__(input_size, hidden_size, bias=False)
+        self.bias = bool(bias)
+        for name, width in self.norms:
+            n = width * self.hidden_size
+            self.register_parameter(f"{name}_weight", nn.Parameter(torch.ones(n)))
+            self.register_parameter(f"{name}_bias", nn.Parameter(torch.zeros(n)) if bias else None)
+
+    def reset_parameters(self) -> None:
+        """Weights U(-1/sqrt(H), 1/sqrt(H)); norm gains 1, shifts 0."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for name, p in self.named_parameters():
+            if name.startswith("weight_"):
+                nn.init.uniform_(p, -bound, bound)
+            elif name.endswith("_weight"):
+                nn.init.ones_(p)
+            else:
+                nn.init.zeros_(p)
+
+    def norm(self, name: str, x: Tensor) -> Tensor:
+        """Layer norm `name` (its own gain and shift) over the last axis."""
+        return nn.functional.layer_norm(
+            x, (x.shape[-1],), getattr(self, f"{name}_weight"), getattr(self, f"{name}_bias"), 1e-5
+        )
+
+    def project(self, x: Tensor) -> Tensor:
+        """Input half of every gate for all steps at once, normalised: LN_ih(x W_ih^T)."""
+        return self.norm("ln_ih", nn.functional.linear(x, self.weight_ih))
+
+    def hidden_projection(self, h: Tensor) -> Tensor:
+        """Recurrent half of every gate, normalised: LN_hh(h W_hh^T)."""
+        return self.norm("ln_hh", nn.functional.linear(h, self.weight_hh))
+
+
+class LayerNormLSTMCell(_LayerNormCell):
+    """LSTM with layer normalisation (Ba, Kiros & Hinton 2016), each half of the gates normalised apart.
+
+    (i, f, g, o) = LN_ih(W_i x_t) + LN_hh(W_h h_{t-1})    (LN(v) = γ ⊙ (v - mean v) / std v + β over 4H)
+    c_t = σ(f) ⊙ c_{t-1} + σ(i) ⊙ tanh(g)
+    h_t = σ(o) ⊙ tanh(LN_c(c_t))
+    """
+
+    n_gates = 4
+    gate_names = ("i", "f", "g", "o")
+    state_size = 2
+    norms = (("ln_ih", 4), ("ln_hh", 4), ("ln_c", 1))
+
+    def recur(self, xp: Tensor, state: State) -> tuple[State, dict[str, Tensor]]:
+        h, c = state
+        i, f, g, o = (xp + self.hidden_projection(h)).chunk(4, dim=-1)
+        i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+        c = f * c + i * g
+        h = o * torch.tanh(self.norm("ln_c", c))
+        return (h, c), {"i": i, "f": f, "g": g, "o": o}
+
+
+class LayerNormGRUCell(_LayerNormCell):
+    """GRU with layer normalisation of each half of the gates (the reset still multiplies the recurrent n part).
+
+    (x_r, x_z, x_n) = LN_ih(W_i x_t)      (h_r, h_z, h_n) = LN_hh(W_h h_{t-1})
+    r_t = σ(x_r + h_r)    z_t = σ(x_z + h_z)    n_t = tanh(x_n + r_t ⊙ h_n)
+    h_t = (1 - z_t) ⊙ n_t + z_t ⊙ h_{t-1}
+    """
+
+    n_gates = 3
+    gate_names = ("r", "z", "n")
+    state_size = 1
+    norms = (("ln_ih", 3), ("ln_hh", 3))
+
+    recur = GRUCell.recur
+
+
+CELLS: dict[str, type[Cell]] = {
+    "rnn": RNNCell,
+    "lstm": LSTMCell,
+    "gru": GRUCell,
+    "lnlstm": LayerNormLSTMCell,
+    "lngru": LayerNormGRUCell,
+}
+# cells PyTorch has a fused kernel for; the layer-normalised ones run rnnlab.nn.layernorm_seq instead
+FUSED_KERNEL_CELLS = ("rnn", "lstm", "gru")
 
 
 def make_cell(
     kind: str, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh"
 ) -> Cell:
-    """Build a cell by name ('rnn', 'lstm', 'gru'); an unknown name is an error listing the valid ones."""
+    """Build a cell by name ('rnn', 'lstm', 'gru', 'lnlstm', 'lngru'); an unknown name is an error listing the valid ones."""
     if kind not in CELLS:
         raise ConfigError(f"unknown cell {kind!r}; choose one of {sorted(CELLS)}")
     if kind == "rnn":

@@ -23,10 +23,10 @@ def make_layer(
     dropout: float = 0.0,
     fast_path: str = "auto",
 ) -> nn.Module:
-    """`Recurrent` for 'rnn'/'lstm'/'gru', `MinRNN` (chunked parallel scan) for 'mingru'/'minlstm'.
+    """`Recurrent` for 'rnn'/'lstm'/'gru' and the layer-normalised 'lnlstm'/'lngru', `MinRNN` (chunked parallel scan) for 'mingru'/'minlstm'.
 
-    `fast_path` only concerns the cells with a fused PyTorch kernel; the scan layers are always their
-    own fast path ('off' runs them step by step, the reference)."""
+    `fast_path`: 'auto' runs each layer's fast path (PyTorch's fused kernel, the layer-normalised cells'
+    whole-sequence loop, the chunked scan), 'off' the equations step by step (the reference)."""
     if cell in KINDS:
         scan = "sequential" if fast_path == "off" else "chunked"
         return MinRNN(cell, input_size, hidden_size, num_layers, bidirectional, dropout, scan=scan)

@@ -7,7 +7,9 @@ directions; outputs past a sequence's end are zero.
 
 Parameters are registered under PyTorch's names (``weight_ih_l0``, ``weight_hh_l0_reverse``, ...), so
 ``load_state_dict`` moves weights to and from ``torch.nn.RNN/LSTM/GRU`` unchanged and the fused path is a
-dispatch to the same kernel ``torch.nn.LSTM`` calls (oneDNN on CPU, cuDNN on GPU), not a copy.
+dispatch to the same kernel ``torch.nn.LSTM`` calls (oneDNN on CPU, cuDNN on GPU), not a copy. The
+layer-normalised cells ('lnlstm', 'lngru'; their norms' gains and shifts are ``ln_ih_weight_l0``, ...) have no
+PyTorch kernel: their fast path is the whole-sequence loop of :mod:`rnnlab.nn.layernorm_seq` (C++ on CPU).
 """
 
 from __future__ import annotations
@@ -20,13 +22,13 @@ from torch import _VF, Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from rnnlab.errors import ConfigError
-from rnnlab.nn.cells import Cell, State, make_cell
-from rnnlab.nn.lengths import check_input, reverse_padded
+from rnnlab.nn.cells import FUSED_KERNEL_CELLS, Cell, State, make_cell
+from rnnlab.nn.layernorm_seq import InputProjection, LayerNormGRUSequence, LayerNormLSTMSequence
+from rnnlab.nn.lengths import check_input, mask, reverse_padded
 
 log = logging.getLogger(__name__)
 
 FAST_PATH_MODES = ("auto", "require", "off")
-_PARAM_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 
 @dataclass
@@ -75,7 +77,9 @@ class Recurrent(nn.Module):
     ``forward(x, lengths, state) -> (output (B, T, D*H), state)``; ``step(x_t, state, reset)`` streams one
     step (unidirectional only); ``trace(...)`` returns every step's hidden and gate values.
     ``fast_path``: 'auto' uses the fused kernel when it computes the same thing, 'off' always runs the
-    reference loop, 'require' raises when the fused kernel cannot be used.
+    reference loop, 'require' raises when the fused kernel cannot be used. For the layer-normalised cells the
+    fast path is the whole-sequence loop ('auto': C++ where it builds, else the same loop in torch ops;
+    'require': the C++ loop or an error on CPU).
     """
 
     def __init__(
@@ -115,8 +119,7 @@ class Recurrent(nn.Module):
             for d in range(self.num_directions):
                 c = make_cell(cell, in_k, self.hidden_size, bias, nonlinearity)
                 self._cells.append(c)
-                for name in _PARAM_NAMES:
-                    p = getattr(c, name)
+                for name, p in c._parameters.items():
                     if p is not None:
                         self.register_parameter(self._torch_name(name, k, d), p)
 
@@ -126,8 +129,8 @@ class Recurrent(nn.Module):
 
     def _cell(self, layer: int, direction: int) -> Cell:
         c = self._cells[layer * self.num_directions + direction]
-        for name in _PARAM_NAMES:
-            if c._parameters.get(name) is not None:
+        for name in c._parameters:
+            if c._parameters[name] is not None:
                 c._parameters[name] = self._parameters[self._torch_name(name, layer, direction)]
         return c
 
@@ -142,8 +145,11 @@ class Recurrent(nn.Module):
 
     @property
     def path(self) -> str:
-        """Which path `forward` runs: 'fused' or 'reference'."""
-        return "reference" if self.fast_path == "off" else "fused"
+        """Which path `forward` runs: 'fused' (PyTorch's kernel), 'sequence' (the layer-normalised cells'
+        whole-sequence loop) or 'reference' (the equations step by step)."""
+        if self.fast_path == "off":
+            return "reference"
+        return "fused" if self.cell_kind in FUSED_KERNEL_CELLS else "sequence"
 
     def flat_weights(self) -> list[Tensor]:
         """All parameters in the order the fused kernels take them."""
@@ -182,6 +188,8 @@ class Recurrent(nn.Module):
         lengths, state = self._check(x, lengths, state)
         if self.path == "fused":
             return self._forward_fused(x, lengths, state)
+        if self.path == "sequence":
+            return self._forward_sequence(x, lengths, state)
         out, new_state, _ = self._forward_reference(x, lengths, state, keep=False)
         return out, new_state
 
@@ -245,6 +253,39 @@ class Recurrent(nn.Module):
             total_length=x.shape[1],
         )
         return out, tuple(h.index_select(1, unorder) for h in res[1:])
+
+    # --- layer-normalised cells: the whole-sequence loop of rnnlab.nn.layernorm_seq ------------------------
+    def _forward_sequence(self, x: Tensor, lengths: Tensor | None, state: State) -> tuple[Tensor, State]:
+        loops = "cpp" if self.fast_path == "require" and x.device.type == "cpu" else "auto"
+        valid = mask(lengths, x.shape[1], x.device)
+        valid_tm = None if valid is None else valid.t().contiguous()
+        finals: list[list[Tensor]] = [[] for _ in range(self.state_size)]
+        inp = x
+        for k in range(self.num_layers):
+            outs = []
+            for d in range(self.num_directions):
+                idx = k * self.num_directions + d
+                cell = self._cell(k, d)
+                seq = reverse_padded(inp, lengths) if d else inp
+                xp = InputProjection.apply(seq.transpose(0, 1), cell.weight_ih)  # (T, B, gates*H)
+                s0 = tuple(s[idx] for s in state)
+                ln = (cell.ln_ih_weight, cell.ln_ih_bias, cell.ln_hh_weight, cell.ln_hh_bias)
+                if self.cell_kind == "lnlstm":
+                    out, *new = LayerNormLSTMSequence.apply(
+                        xp, *s0, cell.weight_hh, *ln, cell.ln_c_weight, cell.ln_c_bias, valid_tm, loops
+                    )
+                else:
+                    out, *new = LayerNormGRUSequence.apply(xp, *s0, cell.weight_hh, *ln, valid_tm, loops)
+                out = out.transpose(0, 1)
+                if valid is not None:
+                    out = out * valid.unsqueeze(-1).to(out.dtype)
+                outs.append(reverse_padded(out, lengths) if d else out)
+                for j, s in enumerate(new):
+                    finals[j].append(s)
+            inp = torch.cat(outs, dim=-1) if len(outs) > 1 else outs[0]
+            if k < self.num_layers - 1 and self.dropout > 0:
+                inp = nn.functional.dropout(inp, self.dropout, self.training)
+        return inp, tuple(torch.stack(f) for f in finals)
 
     # --- streaming -----------------------------------------------------------------------------------
     def step(

@@ -1,0 +1,96 @@
+"""Build and load rnnlab's C++ loops (csrc/) once per machine, with torch.utils.cpp_extension.
+
+The first use compiles them (about 30-60 s; ninja and a C++ compiler needed) into PyTorch's extension cache
+(``~/.cache/torch_extensions``, or ``$TORCH_EXTENSIONS_DIR``); later processes load the cached build in about
+a second. Where the build fails (no compiler) the caller runs the same loops written with torch ops, which
+give the same numbers more slowly; ``RNNLAB_NATIVE=0`` skips the build on purpose.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import platform
+import time
+from pathlib import Path
+from types import ModuleType
+
+log = logging.getLogger(__name__)
+
+SOURCES = (Path(__file__).parent / "csrc" / "layernorm_seq.cpp",)
+# -fno-trapping-math lets the compiler vectorise the exp/sigmoid/tanh loops (no FP exceptions are used)
+CFLAGS = ("-O3", "-march=native", "-fopenmp-simd", "-fno-math-errno", "-fno-trapping-math")
+
+_state: dict[str, object] = {}
+
+
+def load() -> ModuleType | None:
+    """The compiled module, or None where it cannot be built here (the reason is logged once)."""
+    if "module" in _state:
+        return _state["module"]  # type: ignore[return-value]
+    module = None
+    if os.environ.get("RNNLAB_NATIVE", "1") == "0":
+        _state["reason"] = "RNNLAB_NATIVE=0"
+    else:
+        t0 = time.perf_counter()
+        try:
+            from torch.utils.cpp_extension import load as build
+
+            _ninja_on_path()
+            module = build(
+                f"rnnlab_layernorm_seq_{_cpu_tag()}",
+                [str(s) for s in SOURCES],
+                extra_cflags=list(CFLAGS),
+                verbose=False,
+            )
+            _state["seconds"] = time.perf_counter() - t0
+        except Exception as exc:  # noqa: BLE001 - any build failure means: use the torch-ops loops
+            _state["reason"] = _first_error(exc)
+            log.warning(
+                "rnnlab: the C++ loops for the layer-normalised cells could not be built (%s); "
+                "running them with torch ops (same numbers, about 3x slower). Install a C++ compiler and "
+                "`pip install ninja` for the fast path.",
+                _state["reason"],
+            )
+    _state["module"] = module
+    return module
+
+
+def _ninja_on_path() -> None:
+    """Put the pip-installed ninja (a dependency) on PATH: a venv used without activating it lacks it."""
+    try:
+        import ninja
+    except ImportError:
+        return
+    path = os.environ.get("PATH", "")
+    if ninja.BIN_DIR not in path.split(os.pathsep):
+        os.environ["PATH"] = ninja.BIN_DIR + os.pathsep + path
+
+
+def _cpu_tag() -> str:
+    """A short hash of this CPU's instruction-set flags: the build uses -march=native, so a home directory
+    shared by different machines must not hand one machine's build to another."""
+    flags = platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            flags += next((ln for ln in f if ln.startswith(("flags", "Features"))), "")
+    except OSError:
+        pass
+    return hashlib.sha256(flags.encode()).hexdigest()[:8]
+
+
+def _first_error(exc: Exception) -> str:
+    """The compiler's first 'error:' line where there is one, else the exception's last line."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()] or [type(exc).__name__]
+    return next((ln for ln in lines if "error:" in ln), f"{type(exc).__name__}: {lines[-1]}")
+
+
+def status() -> dict[str, object]:
+    """Whether the C++ loops are loaded, how long loading (building, the first time) took, or why not."""
+    load()
+    return {
+        "loaded": _state["module"] is not None,
+        "load_seconds": _state.get("seconds"),
+        "reason": _state.get("reason"),
+    }
