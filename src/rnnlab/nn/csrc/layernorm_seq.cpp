@@ -11,6 +11,7 @@
 #include <ATen/Parallel.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -129,6 +130,24 @@ inline T norm_at(const T* x, T mean, T rstd, const T* g, const T* b, int64_t j) 
   return (x[j] - mean) * rstd * g[j] + (b ? b[j] : T(0));
 }
 
+// dst[c * ld + r] = src[r * cols + c] for a (rows, cols) row-major src: one step's rows placed as columns of
+// a (cols, ld) matrix, in 16 x 16 blocks so both sides stay in cache (ATen's strided copy takes 4x longer)
+template <typename T>
+void put_transposed(const T* src, int64_t rows, int64_t cols, T* dst, int64_t ld) {
+  constexpr int64_t kB = 16;
+  at::parallel_for(0, (cols + kB - 1) / kB, 1, [&](int64_t k0, int64_t k1) {
+    for (int64_t cb = k0 * kB; cb < std::min(k1 * kB, cols); cb += kB) {
+      for (int64_t rb = 0; rb < rows; rb += kB) {
+        const int64_t c_end = std::min(cb + kB, cols), r_end = std::min(rb + kB, rows);
+        for (int64_t c = cb; c < c_end; ++c) {
+#pragma omp simd
+          for (int64_t r = rb; r < r_end; ++r) dst[c * ld + r] = src[r * cols + c];
+        }
+      }
+    }
+  });
+}
+
 // --- LSTM ---------------------------------------------------------------------------------------------
 // stats (6, T, B, 1): mean and rstd of LN_ih, LN_hh, LN_c per (step, row)
 template <typename T>
@@ -211,16 +230,21 @@ std::vector<at::Tensor> lstm_forward(at::Tensor xp, at::Tensor h0, at::Tensor c0
   return s;  // hs, cs, act, hg, tc, stats
 }
 
-// returns d_xp, d_hg, dh0, dc0 and affine (6, G): the gain and shift gradients of LN_ih, LN_hh, LN_c (H wide)
+// returns d_xp, d_w_hh, dh0, dc0 and affine (6, G): the gain and shift gradients of LN_ih, LN_hh, LN_c (H wide)
 template <typename T>
-void lstm_backward_impl(const c10::optional<at::Tensor>& d_out, const at::Tensor& xp, const at::Tensor& cs,
+void lstm_backward_impl(const c10::optional<at::Tensor>& d_out, const at::Tensor& xp, const at::Tensor& hs,
+                        const at::Tensor& cs,
                         const at::Tensor& act, const at::Tensor& hg, const at::Tensor& tc,
                         const at::Tensor& stats, const at::Tensor& w_hh_t, const at::Tensor& g_ih,
                         const at::Tensor& g_hh, const at::Tensor& g_c, const c10::optional<at::Tensor>& valid,
                         std::vector<at::Tensor>& out, at::Tensor& acc) {
-  at::Tensor &d_xp = out[0], &d_hg = out[1], &dh = out[2], &dc = out[3];
+  at::Tensor &d_xp = out[0], &d_w = out[1], &dh = out[2], &dc = out[3];
   const int64_t T_ = act.size(0), B = act.size(1), G = act.size(2), H = G / 4, TB = T_ * B;
   at::Tensor dh_pass = at::zeros_like(dh);
+  // dLoss/d(h_{t-1} W_hh^T) of the step (the matmul's input), and every step's copy of it and of h_{t-1}
+  // transposed, so dW_hh is one (G, T*B) x (T*B, H) product at the end in oneDNN's layout
+  at::Tensor d_hg = at::empty({B, G}, act.options());
+  at::Tensor d_hg_all = at::empty({G, T_ * B}, act.options()), h_all = at::empty({H, T_ * B}, act.options());
   at::Tensor scratch = at::empty({at::get_num_threads(), 2 * H}, act.options());
   const T* dout = opt_ptr<T>(d_out);
   const bool* ok = valid_ptr(valid);
@@ -241,7 +265,7 @@ void lstm_backward_impl(const c10::optional<at::Tensor>& d_out, const at::Tensor
 #pragma omp simd
         for (int64_t j = 0; j < H; ++j) dhr[j] += dhp[b * H + j] + (dout ? dout[r * H + j] : T(0));
         T* dg = dxp + r * G;  // dLoss/d(gates before activation): the dy of both norms, then d_xp in place
-        T* dhg = dhgp + r * G;
+        T* dhg = dhgp + b * G;
         if (ok && !ok[r]) {  // padding passed the state through: so do the gradients
           std::memset(dg, 0, G * sizeof(T));
           std::memset(dhg, 0, G * sizeof(T));
@@ -284,24 +308,27 @@ void lstm_backward_impl(const c10::optional<at::Tensor>& d_out, const at::Tensor
         gate_norms_backward(dg, xr, mi, ri, gi, dg, hgr, mh, rh, gh, G, acc_t, dg, dhg);  // both see dg
       }
     });
-    dh.copy_(step_matmul(d_hg[t], w_hh_t));
+    dh.copy_(step_matmul(d_hg, w_hh_t));
+    put_transposed(dhgp, B, G, d_hg_all.data_ptr<T>() + t * B, T_ * B);
+    put_transposed(hs[t].data_ptr<T>(), B, H, h_all.data_ptr<T>() + t * B, T_ * B);
   }
   dh.add_(dh_pass);
+  d_w.copy_(step_matmul(d_hg_all, h_all));  // sum over steps of d_hg_t^T h_{t-1}
 }
 
 std::vector<at::Tensor> lstm_backward(c10::optional<at::Tensor> d_out, at::Tensor dh, at::Tensor dc,
-                                      at::Tensor xp, at::Tensor cs, at::Tensor act, at::Tensor hg,
+                                      at::Tensor xp, at::Tensor hs, at::Tensor cs, at::Tensor act, at::Tensor hg,
                                       at::Tensor tc, at::Tensor stats, at::Tensor w_hh, at::Tensor g_ih,
                                       at::Tensor g_hh, at::Tensor g_c, c10::optional<at::Tensor> valid) {
-  std::vector<at::Tensor> out = {at::empty_like(act), at::empty_like(act), dh.clone(), dc.clone()};
+  std::vector<at::Tensor> out = {at::empty_like(act), at::empty_like(w_hh), dh.clone(), dc.clone()};
   const int64_t G = act.size(2);
   at::Tensor acc = at::zeros({at::get_num_threads(), 6, G}, act.options());
   const at::Tensor w_hh_t = w_hh.t().contiguous();
   AT_DISPATCH_FLOATING_TYPES(act.scalar_type(), "lstm_backward", [&] {
-    lstm_backward_impl<scalar_t>(d_out, xp, cs, act, hg, tc, stats, w_hh_t, g_ih, g_hh, g_c, valid, out, acc);
+    lstm_backward_impl<scalar_t>(d_out, xp, hs, cs, act, hg, tc, stats, w_hh_t, g_ih, g_hh, g_c, valid, out, acc);
   });
   out.push_back(acc.sum(0));
-  return out;  // d_xp, d_hg, dh0, dc0, affine sums (6, G)
+  return out;  // d_xp, d_w_hh, dh0, dc0, affine sums (6, G)
 }
 
 // --- GRU ----------------------------------------------------------------------------------------------
@@ -360,16 +387,20 @@ std::vector<at::Tensor> gru_forward(at::Tensor xp, at::Tensor h0, at::Tensor w_h
   return s;  // hs, act, hg, stats
 }
 
-// returns d_xp, d_hg, dh0 and affine (4, G): sums of dx*x_hat_ih, dx, dn*x_hat_hh, dn
+// returns d_xp, d_w_hh, dh0 and affine (4, G): sums of dx*x_hat_ih, dx, dn*x_hat_hh, dn
 template <typename T>
 void gru_backward_impl(const c10::optional<at::Tensor>& d_out, const at::Tensor& xp, const at::Tensor& hs,
                        const at::Tensor& act, const at::Tensor& hg, const at::Tensor& stats,
                        const at::Tensor& w_hh_t, const at::Tensor& g_ih, const at::Tensor& g_hh,
                        const c10::optional<at::Tensor>& b_hh, const c10::optional<at::Tensor>& valid,
                        std::vector<at::Tensor>& out, at::Tensor& acc) {
-  at::Tensor &d_xp = out[0], &d_hg = out[1], &dh = out[2];
+  at::Tensor &d_xp = out[0], &d_w = out[1], &dh = out[2];
   const int64_t T_ = act.size(0), B = act.size(1), G = act.size(2), H = G / 3, TB = T_ * B;
   at::Tensor dh_pass = at::zeros_like(dh);
+  // dLoss/d(h_{t-1} W_hh^T) of the step (the matmul's input), and every step's copy of it and of h_{t-1}
+  // transposed, so dW_hh is one (G, T*B) x (T*B, H) product at the end in oneDNN's layout
+  at::Tensor d_hg = at::empty({B, G}, act.options());
+  at::Tensor d_hg_all = at::empty({G, T_ * B}, act.options()), h_all = at::empty({H, T_ * B}, act.options());
   at::Tensor scratch = at::empty({at::get_num_threads(), G}, act.options());
   const T* dout = opt_ptr<T>(d_out);
   const bool* ok = valid_ptr(valid);
@@ -388,7 +419,7 @@ void gru_backward_impl(const c10::optional<at::Tensor>& d_out, const at::Tensor&
 #pragma omp simd
         for (int64_t j = 0; j < H; ++j) dhr[j] += dhp[b * H + j] + (dout ? dout[r * H + j] : T(0));
         T* dx = dxp + r * G;  // dLoss/d LN_ih output, then d_xp in place
-        T* dhg = dhgp + r * G;
+        T* dhg = dhgp + b * G;
         if (ok && !ok[r]) {
           std::memset(dx, 0, G * sizeof(T));
           std::memset(dhg, 0, G * sizeof(T));
@@ -417,24 +448,27 @@ void gru_backward_impl(const c10::optional<at::Tensor>& d_out, const at::Tensor&
         gate_norms_backward(dx, xr, mi, ri, gi, dn, hgr, mh, rh, gh, G, acc_t, dx, dhg);
       }
     });
-    dh.copy_(step_matmul(d_hg[t], w_hh_t));
+    dh.copy_(step_matmul(d_hg, w_hh_t));
     dh.add_(dh_pass);
     dh_pass.zero_();
+    put_transposed(dhgp, B, G, d_hg_all.data_ptr<T>() + t * B, T_ * B);
+    put_transposed(hs[t].data_ptr<T>(), B, H, h_all.data_ptr<T>() + t * B, T_ * B);
   }
+  d_w.copy_(step_matmul(d_hg_all, h_all));  // sum over steps of d_hg_t^T h_{t-1}
 }
 
 std::vector<at::Tensor> gru_backward(c10::optional<at::Tensor> d_out, at::Tensor dh, at::Tensor xp,
                                      at::Tensor hs, at::Tensor act, at::Tensor hg, at::Tensor stats,
                                      at::Tensor w_hh, at::Tensor g_ih, at::Tensor g_hh,
                                      c10::optional<at::Tensor> b_hh, c10::optional<at::Tensor> valid) {
-  std::vector<at::Tensor> out = {at::empty_like(act), at::empty_like(act), dh.clone()};
+  std::vector<at::Tensor> out = {at::empty_like(act), at::empty_like(w_hh), dh.clone()};
   at::Tensor acc = at::zeros({at::get_num_threads(), 4, act.size(2)}, act.options());
   const at::Tensor w_hh_t = w_hh.t().contiguous();
   AT_DISPATCH_FLOATING_TYPES(act.scalar_type(), "gru_backward", [&] {
     gru_backward_impl<scalar_t>(d_out, xp, hs, act, hg, stats, w_hh_t, g_ih, g_hh, b_hh, valid, out, acc);
   });
   out.push_back(acc.sum(0));
-  return out;  // d_xp, d_hg, dh0, affine sums (4, G)
+  return out;  // d_xp, d_w_hh, dh0, affine sums (4, G)
 }
 
 }  // namespace
