@@ -4,8 +4,8 @@ PyTorch has no fused kernel for these cells, and running their equations step by
 about 30 nodes per step (4-10x the fused LSTM; ``torch.compile`` of the whole loop got 2.6x after minutes of
 compiling). Here one ``autograd.Function`` runs the whole sequence: the forward loop does only the per-step
 work (one matmul, the layer norms, the gates) and keeps what the backward needs; the backward loop does one
-matmul and the pointwise chain rule per step; the weight and norm-gain gradients run once over all steps as
-large batched ops. The loops run in C++ (``csrc/layernorm_seq.cpp``, built on first use by
+matmul and the pointwise chain rule per step; the recurrent weight's gradient is one product over all steps
+at the end, and the norms' gain and shift gradients are summed as the loop goes. The loops run in C++ (``csrc/layernorm_seq.cpp``, built on first use by
 :mod:`rnnlab.nn.native`) on CPU, and as the same loops written with torch ops elsewhere (CUDA) or where the
 C++ build is unavailable: ``loops()`` says which.
 
@@ -242,7 +242,7 @@ def loops(
     if choice == "cpp":
         raise RuntimeError(
             f"the C++ loops are unavailable here ({native.status()['reason'] or 'not a CPU float tensor'}); "
-            "use loops='auto' or 'torch'"
+            "use fast_path='auto' (loops='auto' or 'torch') to run the same loops in torch ops"
         )
     return TORCH_LOOPS
 
