@@ -170,3 +170,22 @@ def test_bad_inputs_name_the_problem():
         Recurrent("lstm", 4, 6, fast_path="fast")
     with pytest.raises(Exception, match="bidirectional"):
         Recurrent("gru", 4, 6, bidirectional=True).step(torch.randn(2, 4))
+
+
+@pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a GPU (bench/gpu_check.py runs the rest there)"
+)
+def test_cuda_weights_sit_in_one_cudnn_buffer():
+    import warnings
+
+    layer = Recurrent("lstm", 4, 6, num_layers=2, bidirectional=True).cuda()
+    ref = torch.nn.LSTM(4, 6, 2, batch_first=True, bidirectional=True).cuda()
+    ref.load_state_dict(layer.state_dict())
+    x = torch.randn(3, 5, 4, device="cuda")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # cuDNN warns when it must compact the weights at every call
+        out = layer(x)[0]
+    torch.testing.assert_close(out, ref(x)[0])
+    ptrs = [p.data_ptr() for p in layer.parameters()]
+    layer(x)
+    assert ptrs == [p.data_ptr() for p in layer.parameters()]  # flattened once, not at every call

@@ -233,6 +233,8 @@ class Recurrent(nn.Module):
 
     # --- fused path: PyTorch's kernel with the same parameters -----------------------------------------
     def _forward_fused(self, x: Tensor, lengths: Tensor | None, state: State) -> tuple[Tensor, State]:
+        if x.is_cuda:
+            self._flatten_for_cudnn()
         weights = self.flat_weights()
         hx = state if self.cell_kind == "lstm" else state[0]
         args = (weights, self.bias, self.num_layers, self.dropout, self.training, self.bidirectional)
@@ -253,6 +255,30 @@ class Recurrent(nn.Module):
             total_length=x.shape[1],
         )
         return out, tuple(h.index_select(1, unorder) for h in res[1:])
+
+    def _flatten_for_cudnn(self) -> None:
+        """Put the weights in one contiguous buffer in cuDNN's layout, as torch.nn.LSTM does after `.to()`:
+        otherwise cuDNN copies them into one at every call (measured on an H200: 0.84x torch.nn.LSTM's
+        training throughput at B=64, T=128, H=128, 0.6x its inference). Done again only when they moved."""
+        weights = self.flat_weights()
+        ptrs = tuple(w.data_ptr() for w in weights)
+        if ptrs == getattr(self, "_cudnn_ptrs", None):
+            return
+        first = weights[0]
+        if len(set(ptrs)) != len(ptrs) or not torch.backends.cudnn.is_acceptable(first):
+            return
+        if any(not w.is_cuda or w.dtype != first.dtype for w in weights):
+            return
+        from torch.backends.cudnn import rnn as cudnn_rnn
+
+        mode = {"lstm": "LSTM", "gru": "GRU"}.get(self.cell_kind)
+        mode = mode or ("RNN_TANH" if self.nonlinearity == "tanh" else "RNN_RELU")
+        with torch.cuda.device_of(first), torch.no_grad():
+            torch._cudnn_rnn_flatten_weight(
+                weights, 4 if self.bias else 2, self.input_size, cudnn_rnn.get_cudnn_mode(mode),
+                self.hidden_size, 0, self.num_layers, True, self.bidirectional,
+            )  # fmt: skip
+        self._cudnn_ptrs = tuple(w.data_ptr() for w in self.flat_weights())
 
     # --- layer-normalised cells: the whole-sequence loop of rnnlab.nn.layernorm_seq ------------------------
     def _forward_sequence(self, x: Tensor, lengths: Tensor | None, state: State) -> tuple[Tensor, State]:
