@@ -53,11 +53,6 @@ class Cell(nn.Module):
         for p in self.parameters():
             nn.init.uniform_(p, -bound, bound)
 
-    def flat_weights(self) -> list[Tensor]:
-        """Parameters in the order PyTorch's fused kernels take them."""
-        ws = [self.weight_ih, self.weight_hh]
-        return ws + [self.bias_ih, self.bias_hh] if self.bias else ws
-
     def project(self, x: Tensor) -> Tensor:
         """Input half of every gate for all steps at once: x W_ih^T + b_ih, shape (..., gates*H)."""
         return nn.functional.linear(x, self.weight_ih, self.bias_ih)
