@@ -225,3 +225,29 @@ def test_learns_real_har_windows(kind):
         opt.step()
     acc = float((head(layer(x)[0][:, -1]).argmax(1) == y).float().mean())
     assert acc > 0.9, f"{kind} fits {acc:.2f} of {len(y)} real HAR windows ({len(classes)} classes)"
+
+
+@pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a GPU (bench/gpu_check.py runs the rest there)"
+)
+@pytest.mark.parametrize("kind", KINDS)
+def test_cuda_graph_replays_match_the_cells(kind):
+    from rnnlab.nn.layernorm_seq import GRAPHED_LOOPS
+
+    torch.manual_seed(5)
+    fast = _perturbed(Recurrent(kind, 4, 6, 2, True)).cuda()
+    ref = Recurrent(kind, 4, 6, 2, True, fast_path="off").cuda()
+    ref.load_state_dict(fast.state_dict())
+    for t in (7, 7, 9):  # record, replay, another shape
+        x = torch.randn(3, t, 4, device="cuda")
+        lengths = torch.tensor([t, 2, 5], device="cuda")
+        grads = []
+        for layer in (fast, ref):
+            layer.zero_grad()
+            out, state = layer(x, lengths)
+            (out.pow(2).sum() + sum(s.sum() for s in state)).backward()
+            grads.append([out, *state, *(p.grad for p in layer.parameters())])
+        for a, b in zip(*grads, strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+    recorded = getattr(GRAPHED_LOOPS, f"{kind[2:]}_forward")._graphs.values()
+    assert recorded and all(g is not None for g in recorded)  # replayed graphs, not the eager fallback

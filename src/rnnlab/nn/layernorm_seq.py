@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 
 from rnnlab.nn import native
+from rnnlab.nn.graphs import Graphed
 
 EPS = 1e-5
 LOOPS = ("auto", "cpp", "torch")
@@ -228,17 +229,25 @@ TORCH_LOOPS = SimpleNamespace(
 )
 
 
+# on a GPU the torch-ops loops are launch-bound: 'auto' replays each as a CUDA graph recorded per shape
+GRAPHED_LOOPS = SimpleNamespace(**{name: Graphed(fn) for name, fn in vars(TORCH_LOOPS).items()})
+
+
 def loops(
     device: torch.device | str, dtype: torch.dtype, choice: str = "auto"
 ) -> ModuleType | SimpleNamespace:
-    """The loops to run: the C++ build on CPU for float32/float64 when it loads ('auto' or 'cpp'), else the
-    torch-ops ones ('torch', CUDA, other dtypes). 'cpp' where the build cannot load is an error."""
+    """The loops to run: the C++ build on CPU for float32/float64 when it loads ('auto' or 'cpp'); on CUDA the
+    torch-ops loops replayed as CUDA graphs ('auto'); else the torch-ops loops as they are ('torch', other
+    dtypes, no C++ build). 'cpp' where the build cannot load is an error."""
     if choice not in LOOPS:
         raise ValueError(f"loops must be one of {LOOPS}, got {choice!r}")
-    if choice != "torch" and torch.device(device).type == "cpu" and dtype in (torch.float32, torch.float64):
+    kind = torch.device(device).type
+    if choice != "torch" and kind == "cpu" and dtype in (torch.float32, torch.float64):
         module = native.load()
         if module is not None:
             return module
+    if choice == "auto" and kind == "cuda":
+        return GRAPHED_LOOPS
     if choice == "cpp":
         raise RuntimeError(
             f"the C++ loops are unavailable here ({native.status()['reason'] or 'not a CPU float tensor'}); "
