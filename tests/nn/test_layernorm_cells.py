@@ -251,3 +251,20 @@ def test_cuda_graph_replays_match_the_cells(kind):
             torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
     recorded = getattr(GRAPHED_LOOPS, f"{kind[2:]}_forward")._graphs.values()
     assert recorded and all(g is not None for g in recorded)  # replayed graphs, not the eager fallback
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("impl", LOOPS)
+def test_inference_gives_the_training_forward_bit_for_bit(kind, impl, monkeypatch):
+    # without a backward to come the C++ loops keep one step's gates instead of all T: same numbers
+    if impl == "torch":
+        monkeypatch.setattr(native, "load", lambda: None)
+    torch.manual_seed(6)
+    layer = _perturbed(Recurrent(kind, 4, 6, num_layers=2, bidirectional=True))
+    x, lengths = torch.randn(3, 9, 4), torch.tensor([9, 4, 6])
+    with torch.no_grad():
+        out, state = layer(x, lengths)
+    out_grad, state_grad = layer(x, lengths)
+    assert torch.equal(out, out_grad) and all(
+        torch.equal(a, b) for a, b in zip(state, state_grad, strict=True)
+    )

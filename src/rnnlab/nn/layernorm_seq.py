@@ -261,6 +261,12 @@ def _needed(ctx, grads: tuple) -> tuple:
     return tuple(g if need else None for g, need in zip(grads, ctx.needs_input_grad, strict=True))
 
 
+def _forward(ops, name: str, args: list, keep: bool) -> list[Tensor]:
+    """Run a forward loop; the C++ ones keep only the last step's gates when no backward will come (inference)."""
+    fn = getattr(ops, name)
+    return fn(*args) if isinstance(ops, SimpleNamespace) else fn(*args, keep)
+
+
 def _contiguous(*ts: Tensor | None) -> list[Tensor | None]:
     return [None if t is None else t.contiguous() for t in ts]
 
@@ -276,11 +282,13 @@ class LayerNormLSTMSequence(torch.autograd.Function):
     def forward(ctx, xp, h0, c0, w_hh, g_ih, b_ih, g_hh, b_hh, g_c, b_c, valid, choice):  # noqa: D102
         ops = loops(xp.device, xp.dtype, choice)
         args = _contiguous(xp, h0, c0, w_hh, g_ih, b_ih, g_hh, b_hh, g_c, b_c, valid)
-        hs, cs, act, hg, tc, stats = ops.lstm_forward(*args)
+        keep = any(ctx.needs_input_grad)
+        hs, cs, act, hg, tc, stats = _forward(ops, "lstm_forward", args, keep)
         ctx.ops = ops
-        ctx.save_for_backward(
-            args[0], hs, cs, act, hg, tc, stats, args[3], args[4], args[6], args[8], args[10]
-        )
+        if keep:
+            ctx.save_for_backward(
+                args[0], hs, cs, act, hg, tc, stats, args[3], args[4], args[6], args[8], args[10]
+            )
         T = xp.shape[0]
         return hs[1:], hs[T].clone(), cs[T].clone()
 
@@ -309,9 +317,11 @@ class LayerNormGRUSequence(torch.autograd.Function):
     def forward(ctx, xp, h0, w_hh, g_ih, b_ih, g_hh, b_hh, valid, choice):  # noqa: D102
         ops = loops(xp.device, xp.dtype, choice)
         args = _contiguous(xp, h0, w_hh, g_ih, b_ih, g_hh, b_hh, valid)
-        hs, act, hg, stats = ops.gru_forward(*args)
+        keep = any(ctx.needs_input_grad)
+        hs, act, hg, stats = _forward(ops, "gru_forward", args, keep)
         ctx.ops = ops
-        ctx.save_for_backward(args[0], hs, act, hg, stats, args[2], args[3], args[5], args[6], args[7])
+        if keep:
+            ctx.save_for_backward(args[0], hs, act, hg, stats, args[2], args[3], args[5], args[6], args[7])
         return hs[1:], hs[xp.shape[0]].clone()
 
     @staticmethod

@@ -155,7 +155,7 @@ void lstm_forward_impl(const at::Tensor& xp, const at::Tensor& w_hh, const at::T
                        const c10::optional<at::Tensor>& b_ih, const at::Tensor& g_hh,
                        const c10::optional<at::Tensor>& b_hh, const at::Tensor& g_c,
                        const c10::optional<at::Tensor>& b_c, const c10::optional<at::Tensor>& valid,
-                       std::vector<at::Tensor>& s) {
+                       bool keep, std::vector<at::Tensor>& s) {
   at::Tensor &hs = s[0], &cs = s[1], &act = s[2], &hg = s[3], &tc = s[4], &stats = s[5];
   const int64_t T_ = xp.size(0), B = xp.size(1), G = xp.size(2), H = G / 4, TB = T_ * B;
   const T *x = xp.data_ptr<T>(), *gi = g_ih.data_ptr<T>(), *bi = opt_ptr<T>(b_ih);
@@ -164,13 +164,14 @@ void lstm_forward_impl(const at::Tensor& xp, const at::Tensor& w_hh, const at::T
   T *hp = hs.data_ptr<T>(), *cp = cs.data_ptr<T>(), *ap = act.data_ptr<T>(), *hgp = hg.data_ptr<T>();
   T *tcp = tc.data_ptr<T>(), *st = stats.data_ptr<T>();
   for (int64_t t = 0; t < T_; ++t) {
-    hg[t].copy_(step_matmul(hs[t], w_hh));
+    const int64_t slot = keep ? t : 0;  // without a backward to come, one step's gates are all we keep
+    hg[slot].copy_(step_matmul(hs[t], w_hh));
     at::parallel_for(0, B, kGrain, [&](int64_t b0, int64_t b1) {
       for (int64_t b = b0; b < b1; ++b) {
-        const int64_t r = t * B + b;
+        const int64_t r = t * B + b, rs_ = slot * B + b;
         const T* xr = x + r * G;
-        const T* hgr = hgp + r * G;
-        T* a = ap + r * G;
+        const T* hgr = hgp + rs_ * G;
+        T* a = ap + rs_ * G;
         T mi, ri, mh, rh, mc, rc;
         row_stats(xr, hgr, G, mi, ri, mh, rh);
 #pragma omp simd
@@ -197,7 +198,7 @@ void lstm_forward_impl(const at::Tensor& xp, const at::Tensor& w_hh, const at::T
 #pragma omp simd reduction(+ : vc)
         for (int64_t j = 0; j < H; ++j) vc += (c[j] - mc) * (c[j] - mc);
         rc = T(1) / std::sqrt(vc / T(H) + T(kEps));
-        T* tcr = tcp + r * H;
+        T* tcr = tcp + rs_ * H;
 #pragma omp simd
         for (int64_t j = 0; j < H; ++j) {
           tcr[j] = tanh_(norm_at(c, mc, rc, gc, bc, j));
@@ -217,17 +218,18 @@ void lstm_forward_impl(const at::Tensor& xp, const at::Tensor& w_hh, const at::T
 std::vector<at::Tensor> lstm_forward(at::Tensor xp, at::Tensor h0, at::Tensor c0, at::Tensor w_hh,
                                      at::Tensor g_ih, c10::optional<at::Tensor> b_ih, at::Tensor g_hh,
                                      c10::optional<at::Tensor> b_hh, at::Tensor g_c,
-                                     c10::optional<at::Tensor> b_c, c10::optional<at::Tensor> valid) {
-  const int64_t T_ = xp.size(0), B = xp.size(1), G = xp.size(2), H = G / 4;
+                                     c10::optional<at::Tensor> b_c, c10::optional<at::Tensor> valid,
+                                     bool keep) {
+  const int64_t T_ = xp.size(0), B = xp.size(1), G = xp.size(2), H = G / 4, K = keep ? T_ : 1;
   std::vector<at::Tensor> s = {xp.new_empty({T_ + 1, B, H}), xp.new_empty({T_ + 1, B, H}),
-                               xp.new_empty({T_, B, G}),     xp.new_empty({T_, B, G}),
-                               xp.new_empty({T_, B, H}),     xp.new_empty({6, T_, B, 1})};
+                               xp.new_empty({K, B, G}),      xp.new_empty({K, B, G}),
+                               xp.new_empty({K, B, H}),      xp.new_empty({6, T_, B, 1})};
   s[0][0].copy_(h0);
   s[1][0].copy_(c0);
   AT_DISPATCH_FLOATING_TYPES(xp.scalar_type(), "lstm_forward", [&] {
-    lstm_forward_impl<scalar_t>(xp, w_hh, g_ih, b_ih, g_hh, b_hh, g_c, b_c, valid, s);
+    lstm_forward_impl<scalar_t>(xp, w_hh, g_ih, b_ih, g_hh, b_hh, g_c, b_c, valid, keep, s);
   });
-  return s;  // hs, cs, act, hg, tc, stats
+  return s;  // hs, cs, act, hg, tc, stats (act, hg, tc: the last step only unless keep)
 }
 
 // returns d_xp, d_w_hh, dh0, dc0 and affine (6, G): the gain and shift gradients of LN_ih, LN_hh, LN_c (H wide)
@@ -337,7 +339,7 @@ template <typename T>
 void gru_forward_impl(const at::Tensor& xp, const at::Tensor& w_hh, const at::Tensor& g_ih,
                       const c10::optional<at::Tensor>& b_ih, const at::Tensor& g_hh,
                       const c10::optional<at::Tensor>& b_hh, const c10::optional<at::Tensor>& valid,
-                      std::vector<at::Tensor>& s) {
+                      bool keep, std::vector<at::Tensor>& s) {
   at::Tensor &hs = s[0], &act = s[1], &hg = s[2], &stats = s[3];
   const int64_t T_ = xp.size(0), B = xp.size(1), G = xp.size(2), H = G / 3, TB = T_ * B;
   const T *x = xp.data_ptr<T>(), *gi = g_ih.data_ptr<T>(), *bi = opt_ptr<T>(b_ih);
@@ -345,13 +347,14 @@ void gru_forward_impl(const at::Tensor& xp, const at::Tensor& w_hh, const at::Te
   const bool* ok = valid_ptr(valid);
   T *hp = hs.data_ptr<T>(), *ap = act.data_ptr<T>(), *hgp = hg.data_ptr<T>(), *st = stats.data_ptr<T>();
   for (int64_t t = 0; t < T_; ++t) {
-    hg[t].copy_(step_matmul(hs[t], w_hh));
+    const int64_t slot = keep ? t : 0;  // without a backward to come, one step's gates are all we keep
+    hg[slot].copy_(step_matmul(hs[t], w_hh));
     at::parallel_for(0, B, kGrain, [&](int64_t b0, int64_t b1) {
       for (int64_t b = b0; b < b1; ++b) {
-        const int64_t r = t * B + b;
+        const int64_t r = t * B + b, rs_ = slot * B + b;
         const T* xr = x + r * G;
-        const T* hgr = hgp + r * G;
-        T* a = ap + r * G;
+        const T* hgr = hgp + rs_ * G;
+        T* a = ap + rs_ * G;
         T mi, ri, mh, rh;
         row_stats(xr, hgr, G, mi, ri, mh, rh);
 #pragma omp simd
@@ -376,15 +379,16 @@ void gru_forward_impl(const at::Tensor& xp, const at::Tensor& w_hh, const at::Te
 
 std::vector<at::Tensor> gru_forward(at::Tensor xp, at::Tensor h0, at::Tensor w_hh, at::Tensor g_ih,
                                     c10::optional<at::Tensor> b_ih, at::Tensor g_hh,
-                                    c10::optional<at::Tensor> b_hh, c10::optional<at::Tensor> valid) {
-  const int64_t T_ = xp.size(0), B = xp.size(1), G = xp.size(2), H = G / 3;
-  std::vector<at::Tensor> s = {xp.new_empty({T_ + 1, B, H}), xp.new_empty({T_, B, G}),
-                               xp.new_empty({T_, B, G}), xp.new_empty({4, T_, B, 1})};
+                                    c10::optional<at::Tensor> b_hh, c10::optional<at::Tensor> valid,
+                                    bool keep) {
+  const int64_t T_ = xp.size(0), B = xp.size(1), G = xp.size(2), H = G / 3, K = keep ? T_ : 1;
+  std::vector<at::Tensor> s = {xp.new_empty({T_ + 1, B, H}), xp.new_empty({K, B, G}),
+                               xp.new_empty({K, B, G}), xp.new_empty({4, T_, B, 1})};
   s[0][0].copy_(h0);
   AT_DISPATCH_FLOATING_TYPES(xp.scalar_type(), "gru_forward", [&] {
-    gru_forward_impl<scalar_t>(xp, w_hh, g_ih, b_ih, g_hh, b_hh, valid, s);
+    gru_forward_impl<scalar_t>(xp, w_hh, g_ih, b_ih, g_hh, b_hh, valid, keep, s);
   });
-  return s;  // hs, act, hg, stats
+  return s;  // hs, act, hg, stats (act, hg: the last step only unless keep)
 }
 
 // returns d_xp, d_w_hh, dh0 and affine (4, G): sums of dx*x_hat_ih, dx, dn*x_hat_hh, dn
