@@ -30,20 +30,35 @@ def mtime(path: Path) -> float:
 
 
 def kill_and_resume(
-    first: list, resume: list, run: Path, times: int, max_delay: float, rng: random.Random, cwd: Path
+    first: list,
+    resume: list,
+    run: Path,
+    times: int,
+    rng: random.Random,
+    cwd: Path,
+    max_extra: int = 4,
+    jitter: float = 0.05,
 ) -> list[int]:
-    """Start `first`, SIGKILL it at a random moment (up to `max_delay` s) after each new checkpoint, go on with
-    `resume`, `times` times, then let it finish. Returns the epochs done at each kill (fewer kills if the run
-    finished first)."""
+    """Start `first`, SIGKILL it at a random moment, go on with `resume`, `times` times, then let it finish.
+    Returns the epochs done at each kill (fewer kills if the run finished first).
+
+    The moment is counted in training progress, not seconds, so a faster machine (or a faster rnnlab) still
+    kills mid-run: after the process writes its first new checkpoint, wait for 0..`max_extra` more, then up to
+    `jitter` seconds (which lands some kills inside a checkpoint write)."""
     last = run / "checkpoints" / "last.ckpt"
     kills, args = [], first
     for _ in range(times):
         before = mtime(last)
         proc = train_process(*args, cwd=cwd)
-        deadline = time.monotonic() + 60
-        while mtime(last) == before and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.02)  # training has started once a new checkpoint appears
-        time.sleep(rng.uniform(0.0, max_delay))
+        deadline, seen, target = time.monotonic() + 60, 0, rng.randrange(0, max_extra + 1)
+        while proc.poll() is None and time.monotonic() < deadline:
+            now = mtime(last)
+            if now != before:  # a new checkpoint: training is under way
+                before, seen = now, seen + 1
+                if seen > target:
+                    break
+            time.sleep(0.005)
+        time.sleep(rng.uniform(0.0, jitter))
         if proc.poll() is not None:  # finished before the kill: nothing left to interrupt
             return kills
         proc.send_signal(signal.SIGKILL)

@@ -57,7 +57,7 @@ def test_killed_three_times_and_resumed_ends_bit_identical(reference):
     rng = random.Random(seed)
     every = ["--checkpoint-every", "0.05"]
     kills = kill_and_resume(
-        [recipe, "--out", run, *every], ["tiny", "--resume", run, *every], run, 3, 0.4, rng, run.parent
+        [recipe, "--out", run, *every], ["tiny", "--resume", run, *every], run, 3, rng, run.parent
     )
     assert len(kills) == 3 and kills[-1] < EPOCHS, f"too fast to kill 3 times: {kills} (seed {seed})"
 

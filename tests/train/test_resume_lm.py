@@ -38,7 +38,7 @@ def test_charlm_killed_twice_and_resumed_ends_bit_identical(tmp_path):
     seed = random.randrange(10**6)
     rng = random.Random(seed)
     kills = kill_and_resume(
-        [recipe, "--out", run, *every], ["tinylm", "--resume", run, *every], run, 2, 1.5, rng, tmp_path
+        [recipe, "--out", run, *every], ["tinylm", "--resume", run, *every], run, 2, rng, tmp_path
     )
     finish(reference)
     assert len(kills) == 2 and kills[-1] < EPOCHS, f"too fast to kill twice: {kills} (seed {seed})"

@@ -54,7 +54,7 @@ def test_forecast_killed_and_resumed_ends_bit_identical(tmp_path):
     seed = random.randrange(10**6)
     rng = random.Random(seed)
     kills = kill_and_resume(
-        [*args, "--out", run, *every], ["forecast", "--resume", run, *every], run, 2, 0.3, rng, tmp_path
+        [*args, "--out", run, *every], ["forecast", "--resume", run, *every], run, 2, rng, tmp_path
     )
     finish(reference)
     assert kills and kills[-1] < EPOCHS, f"too fast to kill: {kills} (seed {seed})"
