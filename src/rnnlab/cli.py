@@ -84,7 +84,7 @@ def _silent(*args: object, **kwargs: object) -> None:
 def cmd_train(args: argparse.Namespace, rest: list[str]) -> int:
     from rnnlab.config import apply_overrides, load_recipe
     from rnnlab.train.build import make_datamodule, make_model
-    from rnnlab.train.distributed import is_global_zero
+    from rnnlab.train.distributed import end_process_group, is_global_zero
     from rnnlab.train.fit import fit
 
     say = print  # under torchrun every process runs this command; global rank 0 alone prints and writes
@@ -147,6 +147,7 @@ def cmd_train(args: argparse.Namespace, rest: list[str]) -> int:
     for name, b in result.results.get("baselines", {}).items():
         say(f"baseline {name}: test accuracy {b['accuracy']:.4f}  macro-F1 {b['macro_f1']:.4f}")
     say(f"run directory: {result.path}")
+    end_process_group()
     return 0
 
 
