@@ -208,32 +208,43 @@ class Recurrent(nn.Module):
         lengths, state = self._check(x, lengths, state)
         return self._forward_reference(x, lengths, state, keep=True, probe=probe)
 
-    # --- reference path: the equations, step by step -------------------------------------------------
-    def _forward_reference(
-        self, x: Tensor, lengths: Tensor | None, state: State, keep: bool, probe: bool = False
-    ):
-        trace = Trace(lengths=lengths, num_directions=self.num_directions)
+    def _over_stack(self, x: Tensor, state: State, run) -> tuple[Tensor, State]:
+        """Walk the layers and directions: `run(layer, direction, inp, s0)` returns that direction's output
+        (B, T, H) in time order and its final state; a layer's directions are concatenated, dropout between
+        layers. Shared by the reference path and the layer-normalised cells' sequence path."""
         finals: list[list[Tensor]] = [[] for _ in range(self.state_size)]
         inp = x
         for k in range(self.num_layers):
             outs = []
             for d in range(self.num_directions):
                 idx = k * self.num_directions + d
-                s0 = tuple(s[idx] for s in state)
-                probes: list[Tensor] | None = [] if probe else None
-                out, s_n, steps = _run_cell(
-                    self._cell(k, d), inp, lengths, s0, reverse=bool(d), keep=keep, probes=probes
-                )
+                out, s_n = run(k, d, inp, tuple(s[idx] for s in state))
                 outs.append(out)
-                trace.steps.append(steps)
-                if probes is not None:
-                    trace.probes.append(probes)
                 for j, s in enumerate(s_n):
                     finals[j].append(s)
             inp = torch.cat(outs, dim=-1) if len(outs) > 1 else outs[0]
             if k < self.num_layers - 1 and self.dropout > 0:
                 inp = nn.functional.dropout(inp, self.dropout, self.training)
-        return inp, tuple(torch.stack(f) for f in finals), trace
+        return inp, tuple(torch.stack(f) for f in finals)
+
+    # --- reference path: the equations, step by step -------------------------------------------------
+    def _forward_reference(
+        self, x: Tensor, lengths: Tensor | None, state: State, keep: bool, probe: bool = False
+    ):
+        trace = Trace(lengths=lengths, num_directions=self.num_directions)
+
+        def run(k: int, d: int, inp: Tensor, s0: State) -> tuple[Tensor, State]:
+            probes: list[Tensor] | None = [] if probe else None
+            out, s_n, steps = _run_cell(
+                self._cell(k, d), inp, lengths, s0, reverse=bool(d), keep=keep, probes=probes
+            )
+            trace.steps.append(steps)
+            if probes is not None:
+                trace.probes.append(probes)
+            return out, s_n
+
+        out, finals = self._over_stack(x, state, run)
+        return out, finals, trace
 
     # --- fused path: PyTorch's kernel with the same parameters -----------------------------------------
     def _forward_fused(self, x: Tensor, lengths: Tensor | None, state: State) -> tuple[Tensor, State]:
@@ -288,33 +299,24 @@ class Recurrent(nn.Module):
         loops = "cpp" if self.fast_path == "require" and x.device.type == "cpu" else "auto"
         valid = mask(lengths, x.shape[1], x.device)
         valid_tm = None if valid is None else valid.t().contiguous()
-        finals: list[list[Tensor]] = [[] for _ in range(self.state_size)]
-        inp = x
-        for k in range(self.num_layers):
-            outs = []
-            for d in range(self.num_directions):
-                idx = k * self.num_directions + d
-                cell = self._cell(k, d)
-                seq = reverse_padded(inp, lengths) if d else inp
-                xp = InputProjection.apply(seq.transpose(0, 1), cell.weight_ih)  # (T, B, gates*H)
-                s0 = tuple(s[idx] for s in state)
-                ln = (cell.ln_ih_weight, cell.ln_ih_bias, cell.ln_hh_weight, cell.ln_hh_bias)
-                if self.cell_kind == "lnlstm":
-                    out, *new = LayerNormLSTMSequence.apply(
-                        xp, *s0, cell.weight_hh, *ln, cell.ln_c_weight, cell.ln_c_bias, valid_tm, loops
-                    )
-                else:
-                    out, *new = LayerNormGRUSequence.apply(xp, *s0, cell.weight_hh, *ln, valid_tm, loops)
-                out = out.transpose(0, 1)
-                if valid is not None:
-                    out = out * valid.unsqueeze(-1).to(out.dtype)
-                outs.append(reverse_padded(out, lengths) if d else out)
-                for j, s in enumerate(new):
-                    finals[j].append(s)
-            inp = torch.cat(outs, dim=-1) if len(outs) > 1 else outs[0]
-            if k < self.num_layers - 1 and self.dropout > 0:
-                inp = nn.functional.dropout(inp, self.dropout, self.training)
-        return inp, tuple(torch.stack(f) for f in finals)
+
+        def run(k: int, d: int, inp: Tensor, s0: State) -> tuple[Tensor, State]:
+            cell = self._cell(k, d)
+            seq = reverse_padded(inp, lengths) if d else inp
+            xp = InputProjection.apply(seq.transpose(0, 1), cell.weight_ih)  # (T, B, gates*H)
+            ln = (cell.ln_ih_weight, cell.ln_ih_bias, cell.ln_hh_weight, cell.ln_hh_bias)
+            if self.cell_kind == "lnlstm":
+                out, *new = LayerNormLSTMSequence.apply(
+                    xp, *s0, cell.weight_hh, *ln, cell.ln_c_weight, cell.ln_c_bias, valid_tm, loops
+                )
+            else:
+                out, *new = LayerNormGRUSequence.apply(xp, *s0, cell.weight_hh, *ln, valid_tm, loops)
+            out = out.transpose(0, 1)
+            if valid is not None:
+                out = out * valid.unsqueeze(-1).to(out.dtype)
+            return (reverse_padded(out, lengths) if d else out), tuple(new)
+
+        return self._over_stack(x, state, run)
 
     # --- streaming -----------------------------------------------------------------------------------
     def step(
