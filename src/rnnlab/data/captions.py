@@ -29,10 +29,9 @@ from types import ModuleType
 
 import numpy as np
 import torch
-from lightning import LightningDataModule
 from torch.utils.data import DataLoader, Dataset
 
-from rnnlab.data.datamodule import epoch_loader
+from rnnlab.data.datamodule import SplitDataModule, epoch_loader
 from rnnlab.data.mnist import DATASETS, SIDE, load_digits
 from rnnlab.errors import DataError
 
@@ -330,7 +329,7 @@ class CaptionDataset(Dataset):
         }
 
 
-class CaptionDataModule(LightningDataModule):
+class CaptionDataModule(SplitDataModule):
     """Train/val/test CaptionSets -> seeded shuffled batches (see CaptionDataset.collate); sizes off the data."""
 
     def __init__(
@@ -379,15 +378,6 @@ class CaptionDataModule(LightningDataModule):
         """A DataLoader over one split ('train', 'val', 'test')."""
         ds = CaptionDataset(self.sets[split])
         return epoch_loader(ds, self.batch_size, self.seed, shuffle, ds.collate)
-
-    def train_dataloader(self) -> DataLoader:
-        return self.loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self.loader("val")
-
-    def test_dataloader(self) -> DataLoader:
-        return self.loader("test" if "test" in self.sets else "val")
 
     def describe(self) -> dict:
         """What the run directory records: vocabulary, special ids, shapes and split sizes."""

@@ -177,7 +177,26 @@ def split_by_group(s: SequenceSet, fraction: float, seed: int) -> tuple[Sequence
     return s.subset(~is_val), s.subset(is_val)
 
 
-class SequenceDataModule(LightningDataModule):
+class SplitDataModule(LightningDataModule):
+    """Lightning's three dataloader hooks from one `loader(split, shuffle)` over `self.sets`: the training split
+    shuffled, the test split falling back to validation where a data set has none."""
+
+    sets: dict
+
+    def loader(self, split: str, shuffle: bool = False) -> DataLoader:
+        raise NotImplementedError
+
+    def train_dataloader(self) -> DataLoader:
+        return self.loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self.loader("val")
+
+    def test_dataloader(self) -> DataLoader:
+        return self.loader("test" if "test" in self.sets else "val")
+
+
+class SequenceDataModule(SplitDataModule):
     """Train/val/test SequenceSets -> scaled, shuffled (seeded) padded batches; sizes read off the data."""
 
     def __init__(
@@ -236,17 +255,6 @@ class SequenceDataModule(LightningDataModule):
         """A DataLoader over one split ('train', 'val', 'test')."""
         ds = _Tensors(self.sets[split], self.augment if split == "train" and shuffle else None)
         return epoch_loader(ds, self.batch_size, self.seed, shuffle, ds.collate, self.rank, self.world_size)
-
-    def train_dataloader(self) -> DataLoader:
-        return self.loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self.loader("val")
-
-    def test_dataloader(self) -> DataLoader:
-        if "test" not in self.sets:
-            return self.loader("val")
-        return self.loader("test")
 
     def describe(self) -> dict:
         """What the run directory records about the data: classes, features, scaler, split sizes."""

@@ -8,10 +8,9 @@ Padding is cut to the batch's longest sequence.
 from __future__ import annotations
 
 import torch
-from lightning import LightningDataModule
 from torch.utils.data import DataLoader, Dataset
 
-from rnnlab.data.datamodule import epoch_loader
+from rnnlab.data.datamodule import SplitDataModule, epoch_loader
 from rnnlab.data.folio import BOS, EOS, PAD, CharVocab
 from rnnlab.errors import DataError
 
@@ -52,7 +51,7 @@ class PairDataset(Dataset):
         return {**out, "src_lengths": s_len, "tgt_lengths": t_len, "index": torch.as_tensor(idx)}
 
 
-class PairDataModule(LightningDataModule):
+class PairDataModule(SplitDataModule):
     """Train/val/test pair lists -> seeded shuffled batches over one character vocabulary (from train only)."""
 
     def __init__(
@@ -79,15 +78,6 @@ class PairDataModule(LightningDataModule):
     def loader(self, split: str, shuffle: bool = False) -> DataLoader:
         ds = PairDataset(self.sets[split], self.vocab)
         return epoch_loader(ds, self.batch_size, self.seed, shuffle, ds.collate)
-
-    def train_dataloader(self) -> DataLoader:
-        return self.loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self.loader("val")
-
-    def test_dataloader(self) -> DataLoader:
-        return self.loader("test" if "test" in self.sets else "val")
 
     def describe(self) -> dict:
         """What the run directory records: the vocabulary and split sizes."""
