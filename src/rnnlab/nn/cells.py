@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from rnnlab.errors import ConfigError
 
 State = tuple[Tensor, ...]
+LN_EPS = 1e-5  # the layer-normalised cells' epsilon: torch.nn.LayerNorm's default
 
 
 class Cell(nn.Module):
@@ -189,7 +190,7 @@ class _LayerNormCell(Cell):
     def norm(self, name: str, x: Tensor) -> Tensor:
         """Layer norm `name` (its own gain and shift) over the last axis."""
         return nn.functional.layer_norm(
-            x, (x.shape[-1],), getattr(self, f"{name}_weight"), getattr(self, f"{name}_bias"), 1e-5
+            x, (x.shape[-1],), getattr(self, f"{name}_weight"), getattr(self, f"{name}_bias"), LN_EPS
         )
 
     def project(self, x: Tensor) -> Tensor:

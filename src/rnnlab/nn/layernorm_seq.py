@@ -24,9 +24,10 @@ import torch
 from torch import Tensor
 
 from rnnlab.nn import native
+from rnnlab.nn.cells import LN_EPS
 from rnnlab.nn.graphs import Graphed
 
-EPS = 1e-5
+EPS = LN_EPS
 LOOPS = ("auto", "cpp", "torch")
 
 
@@ -70,8 +71,8 @@ def linear(x: Tensor, weight: Tensor) -> Tensor:
 
 class InputProjection(torch.autograd.Function):
     """x W^T over every step at once, with matmuls chosen for speed: oneDNN for the product and for the input
-    gradient, and the weight gradient as (x^T g)^T, which MKL runs 4x faster than the (G, T*B) x (T*B, F)
-    product autograd would ask for when F is small (1.5 ms against 6 ms for F = 9, T*B = 8192, G = 512)."""
+    gradient, and the weight gradient as (x^T g)^T, which MKL runs 3-4x faster than the (G, T*B) x (T*B, F)
+    product autograd would ask for when F is small (1.5 ms against 4.9-6 ms for F = 9, T*B = 8192, G = 512)."""
 
     @staticmethod
     def forward(ctx, x: Tensor, weight: Tensor) -> Tensor:  # noqa: D102

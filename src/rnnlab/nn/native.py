@@ -1,6 +1,6 @@
 """Build and load rnnlab's C++ loops (csrc/) once per machine, with torch.utils.cpp_extension.
 
-The first use compiles them (about 30-60 s; ninja and a C++ compiler needed) into PyTorch's extension cache
+The first use compiles them (20-22 s on the 2-core development machine; ninja and a C++ compiler needed) into PyTorch's extension cache
 (``~/.cache/torch_extensions``, or ``$TORCH_EXTENSIONS_DIR``); later processes load the cached build in about
 a second. Where the build fails (no compiler) the caller runs the same loops written with torch ops, which
 give the same numbers more slowly; ``RNNLAB_NATIVE=0`` skips the build on purpose.
@@ -49,7 +49,7 @@ def load() -> ModuleType | None:
             _state["reason"] = _first_error(exc)
             log.warning(
                 "rnnlab: the C++ loops for the layer-normalised cells could not be built (%s); "
-                "running them with torch ops (same numbers, about 3x slower). Install a C++ compiler and "
+                "running them with torch ops (same numbers, about 1.6x slower). Install a C++ compiler and "
                 "`pip install ninja` for the fast path.",
                 _state["reason"],
             )
