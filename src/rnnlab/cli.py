@@ -500,8 +500,8 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(args.verbose, lightning_too=args.command != "generate")
     from rnnlab.runtime import keep_freed_memory
 
-    keep_freed_memory()  # fresh pages per tensor cost as much as the arithmetic here: see rnnlab.runtime
     try:
+        keep_freed_memory()  # fresh pages per tensor cost as much as the arithmetic here: see rnnlab.runtime
         if args.command == "train":
             return cmd_train(args, rest)
         handlers = {

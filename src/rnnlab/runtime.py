@@ -14,6 +14,8 @@ import logging
 import os
 import platform
 
+from rnnlab.errors import ConfigError
+
 log = logging.getLogger(__name__)
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameter numbers (malloc.h)
@@ -24,9 +26,12 @@ def keep_freed_memory() -> bool:
     """Ask glibc's malloc to serve allocations up to 1 GiB from its heap and keep freed memory there.
 
     The price: the process holds on to its peak memory until it exits. Linux with glibc only (elsewhere a
-    no-op returning False); ``RNNLAB_MALLOC=default`` leaves malloc as it is.
+    no-op returning False); ``RNNLAB_MALLOC=default`` leaves malloc as it is (``keep``, or unset: this).
     """
-    if os.environ.get("RNNLAB_MALLOC", "") == "default" or platform.system() != "Linux":
+    choice = os.environ.get("RNNLAB_MALLOC", "keep")
+    if choice not in ("keep", "default"):
+        raise ConfigError(f"RNNLAB_MALLOC must be 'keep' or 'default', got {choice!r}; unset it for 'keep'")
+    if choice == "default" or platform.system() != "Linux":
         return False
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
