@@ -13,8 +13,8 @@ import logging
 from pathlib import Path
 
 from rnnlab.config import apply_overrides, load_recipe
-from rnnlab.train.build import make_datamodule, make_model
-from rnnlab.train.fit import fit
+from rnnlab.tasks import get
+from rnnlab.tasks.fit import fit
 
 CONFIGS = {
     "rnn (tanh), 2x64": {
@@ -59,8 +59,8 @@ def main() -> None:
         if args.epochs:
             extra["train.max_epochs"] = str(args.epochs)
         apply_overrides(recipe, {**over, **extra})
-        dm = make_datamodule(recipe)
-        model = make_model(recipe.model, dm)
+        dm = get("classify").datamodule(recipe)
+        model = get("classify").model(recipe, dm)
         slug = "".join(c if c.isalnum() else "-" for c in name.split("(")[0].strip(" ,")).strip("-")
         run = fit(model, dm, recipe=recipe, out=out / slug)
         r = run.results

@@ -8,7 +8,13 @@ __all__ = ["__version__", "fit"]
 
 
 def fit(*args, **kwargs):
-    """Train a model on a datamodule and test it; see :func:`rnnlab.train.fit.fit`."""
-    from rnnlab.train.fit import fit as _fit
+    """Train a model on a datamodule, test it and write the run directory with its pictures; see
+    :func:`rnnlab.tasks.fit.fit` (`task=` names the task kind: classify, charlm, forecast, seq2seq, ...)."""
+    from rnnlab.inspect.run_figures import draw_run_figures
+    from rnnlab.tasks.fit import fit as _fit
+    from rnnlab.train.distributed import is_global_zero
 
-    return _fit(*args, **kwargs)
+    result = _fit(*args, **kwargs)
+    if is_global_zero():
+        draw_run_figures(result.path)
+    return result

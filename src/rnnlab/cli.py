@@ -83,9 +83,9 @@ def _silent(*args: object, **kwargs: object) -> None:
 
 def cmd_train(args: argparse.Namespace, rest: list[str]) -> int:
     from rnnlab.config import apply_overrides, load_recipe
-    from rnnlab.train.build import make_datamodule, make_model
+    from rnnlab.tasks import get
+    from rnnlab.tasks.fit import fit
     from rnnlab.train.distributed import end_process_group, is_global_zero
-    from rnnlab.train.fit import fit
 
     say = print  # under torchrun every process runs this command; global rank 0 alone prints and writes
     if not is_global_zero():
@@ -93,7 +93,7 @@ def cmd_train(args: argparse.Namespace, rest: list[str]) -> int:
         logging.getLogger("rnnlab").setLevel(logging.WARNING)
 
     if args.resume:  # the settings come from RUN_DIR/config.yaml; RECIPE must name the same recipe
-        from rnnlab.train.checkpoints import resume_recipe
+        from rnnlab.train.resume import resume_recipe
 
         if rest or args.data:
             raise ConfigError(
@@ -115,6 +115,7 @@ def cmd_train(args: argparse.Namespace, rest: list[str]) -> int:
         apply_overrides(recipe, overrides)
         if recipe.data.path:
             recipe.data.path = str(Path(recipe.data.path).resolve())
+    task = get(recipe.task)  # an unknown task kind fails here, before any data is read
     run_dir = args.resume or args.out
     if run_dir and is_global_zero():  # a read-only or full --out fails now, not after the data is loaded
         from rnnlab.train.rundir import check_writable
@@ -123,125 +124,31 @@ def cmd_train(args: argparse.Namespace, rest: list[str]) -> int:
     import torch
 
     torch.manual_seed(recipe.train.seed)  # the model's initial weights, too, come from the recipe's seed
-    if recipe.task == "charlm":
-        return _train_lm(recipe, args.out, args.resume, args.checkpoint_every)
-    if recipe.task == "forecast":
-        return _train_forecast(recipe, args.out, args.resume, args.checkpoint_every)
-    if recipe.task == "seq2seq":
-        return _train_seq2seq(recipe, args.out, args.resume, args.checkpoint_every)
-    dm = make_datamodule(recipe)
-    say(
-        f"data: {dm.name}: {dm.n_features} features, {dm.n_classes} classes, "
-        f"train/val/test = {len(dm.sets['train'])}/{len(dm.sets['val'])}/{len(dm.sets.get('test', []))}"
-    )
-    model = make_model(recipe.model, dm)
+    dm = task.datamodule(recipe)
+    say(task.describe(dm))
+    model = task.model(recipe, dm)
     result = fit(
-        model, dm, recipe=recipe, out=args.out, resume=args.resume, checkpoint_every=args.checkpoint_every
+        model,
+        dm,
+        recipe=recipe,
+        out=args.out,
+        resume=args.resume,
+        checkpoint_every=args.checkpoint_every,
+        task=task,
     )
-    t = result.test
-    say(
-        f"test accuracy {t['accuracy']:.4f}  macro-F1 {t['macro_f1']:.4f}  ({t['n']} {t['split']} sequences, "
-        f"{result.results['params']} params, {result.results['train_seconds']:.0f} s training, "
-        f"stopped by {result.results['stopped']})"
-    )
-    for name, b in result.results.get("baselines", {}).items():
-        say(f"baseline {name}: test accuracy {b['accuracy']:.4f}  macro-F1 {b['macro_f1']:.4f}")
+    if is_global_zero():
+        from rnnlab.inspect.run_figures import draw_run_figures
+
+        draw_run_figures(result.path)
+    for line in task.summary(result.results):
+        say(line)
     say(f"run directory: {result.path}")
     end_process_group()
     return 0
 
 
-def _train_lm(recipe, out: str | None, resume: str | None = None, checkpoint_every: float = 60.0) -> int:
-    from rnnlab.train.build_lm import make_lm, make_text_datamodule
-    from rnnlab.train.lm import fit_lm
-
-    dm = make_text_datamodule(recipe)
-    c = dm.corpus
-    print(
-        f"data: {c.name}: {len(c.train)} train / {len(c.val)} validation characters, vocabulary {len(c.vocab)}, "
-        f"batch {dm.batch_size} x bptt {dm.bptt}, carry={'on' if dm.carry else 'off'}"
-    )
-    model = make_lm(recipe.model, dm)
-    result = fit_lm(model, dm, recipe=recipe, out=out, resume=resume, checkpoint_every=checkpoint_every)
-    r = result.results
-    v = r["val"]
-    print(
-        f"validation loss {v['loss_nats']:.4f} nats/char  {v['bits_per_char']:.4f} bits/char  perplexity "
-        f"{v['perplexity']:.2f}  ({r['params']} params, {r['train_seconds']:.0f} s training, "
-        f"{r['chars_per_second']:.0f} chars/s)"
-    )
-    print(f"run directory: {result.path}  (samples.txt holds text at temperatures 0.5/0.8/1.0)")
-    return 0
-
-
-def _train_seq2seq(recipe, out: str | None, resume: str | None = None, checkpoint_every: float = 60.0) -> int:
-    from rnnlab.train.build_seq2seq import make_pair_datamodule, make_seq2seq
-    from rnnlab.train.seq2seq import fit_seq2seq
-
-    dm = make_pair_datamodule(recipe)
-    sizes = "/".join(str(len(dm.sets[k])) for k in ("train", "val", "test") if k in dm.sets)
-    print(f"data: {dm.name}: train/val/test = {sizes} pairs, vocabulary {dm.vocab_size}")
-    model = make_seq2seq(recipe.model, dm)
-    result = fit_seq2seq(model, dm, recipe=recipe, out=out, resume=resume, checkpoint_every=checkpoint_every)
-    r, t = result.results, result.results["test"]
-    for name in ("greedy", "beam"):
-        m = t[name]
-        extra = f"  chrF {m['chrf']:.2f}  BLEU {m['bleu']:.2f}" if "chrf" in m else ""
-        print(
-            f"test {name:6s} exact match {m['exact_match']:.4f}  token accuracy {m['token_accuracy']:.4f}{extra}"
-        )
-    for name, b in r.get("baselines", {}).items():
-        print(
-            f"baseline {name}: chrF {b['chrf']:.2f}  BLEU {b['bleu']:.2f}  exact match {b['exact_match']:.4f}"
-        )
-    if r.get("attention", {}).get("own_digit_mass") is not None:
-        print(f"attention on the word's own digit: {r['attention']['own_digit_mass']:.3f} of its mass (mean)")
-    print(f"({r['params']} params, {r['train_seconds']:.0f} s training)\nrun directory: {result.path}")
-    return 0
-
-
-def _train_forecast(
-    recipe, out: str | None, resume: str | None = None, checkpoint_every: float = 60.0
-) -> int:
-    from rnnlab.train.build_forecast import make_forecaster, make_series_datamodule
-    from rnnlab.train.forecast import fit_forecast
-
-    dm = make_series_datamodule(recipe)
-    n = {k: len(w) for k, w in dm.parts.items()}
-    print(
-        f"data: {dm.name}: {len(dm.series.values)} steps x {dm.n_features} columns, target {dm.target!r}, "
-        f"lookback {dm.lookback} -> horizon {dm.horizon}, known ahead {dm.future or 'none'}; "
-        f"windows train/val/test = {n['train']}/{n['val']}/{n['test']}"
-        + (f" (every {dm.train_stride}th training window per epoch)" if dm.train_stride > 1 else "")
-    )
-    model = make_forecaster(recipe.model, dm)
-    result = fit_forecast(model, dm, recipe=recipe, out=out, resume=resume, checkpoint_every=checkpoint_every)
-    r = result.results
-    print(
-        f"test ({r['n_windows']} windows x {dm.horizon} steps)      MAE      RMSE   sMAPE%    MASE  direction"
-    )
-    for name, m in r["test"].items():
-        d = r["directional_accuracy"].get(name)
-        da = f"{d['accuracy']:.3f}" if d and d["n"] else "   -"
-        print(f"  {name:>28s} {m['mae']:9.4g} {m['rmse']:9.4g} {m['smape']:8.2f} {m['mase']:7.3f}  {da}")
-    cov = r["interval_coverage"]["0.8"]
-    print(
-        f"80% interval covers {cov:.1%} of test points; {r['params']} params, {r['train_seconds']:.0f} s training"
-    )
-    print(f"run directory: {result.path}  (forecast.png, error_by_horizon.png, forecasts.csv)")
-    return 0
-
-
-def _is_lm_run(run: str) -> bool:
-    p = Path(run) / "model.json"
-    try:
-        return json.loads(p.read_text()).get("kind") == "CharLM"
-    except (OSError, ValueError):
-        return False
-
-
 def cmd_generate(args: argparse.Namespace) -> int:
-    from rnnlab.train.textgen import generate_text
+    from rnnlab.tasks.charlm.generate import generate_text
 
     text = generate_text(
         args.run,
@@ -258,38 +165,26 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from rnnlab.train.predict import evaluate
+    from rnnlab.tasks import of_run
+    from rnnlab.train.rundir import open_run
 
-    if _is_lm_run(args.run):
-        from rnnlab.train.textgen import evaluate_text
-
-        m = evaluate_text(args.run, args.data)
-        if args.json:
-            print(json.dumps(m))
-        else:
-            print(
-                f"{m['text']}: loss {m['loss_nats']:.4f} nats/char  {m['bits_per_char']:.4f} bits/char  "
-                f"perplexity {m['perplexity']:.2f}  ({m['chars']} chars)"
-            )
-        return 0
-
-    m = evaluate(args.run, args.data)
+    files = open_run(args.run)
+    task = of_run(files)
+    m = task.evaluate_run(files, args.data)
     if args.json:
         print(json.dumps(m))
         return 0
-    print(f"accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  loss {m['loss']:.4f}  n={m['n']}")
-    for c, pc in m["per_class"].items():
-        print(
-            f"  {c:>20s}  precision {pc['precision']:.3f}  recall {pc['recall']:.3f}  f1 {pc['f1']:.3f}  "
-            f"support {pc['support']}"
-        )
+    for line in task.evaluation_summary(m):
+        print(line)
     return 0
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from rnnlab.train.predict import predict_table
+    from rnnlab.tasks import of_run
+    from rnnlab.train.rundir import open_run
 
-    header, rows = predict_table(args.run, args.data)
+    files = open_run(args.run)
+    header, rows = of_run(files).predict_run(files, args.data)
     if args.out:
         with open(args.out, "w", newline="") as f:
             w = csv.writer(f)
@@ -305,7 +200,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_forecast(args: argparse.Namespace) -> int:
     from rnnlab.inspect.forecast_plots import single_forecast
-    from rnnlab.train.forecast_predict import forecast_run
+    from rnnlab.tasks.forecast.predict import forecast_run
 
     fc = forecast_run(args.run, args.horizon, args.csv, args.origin)
     w = csv.writer(sys.stdout)
@@ -370,23 +265,30 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_decoded(out: dict) -> int:
+def cmd_translate(args: argparse.Namespace) -> int:
+    from rnnlab.tasks.seq2seq.predict import translate
+
+    out = translate(args.run, args.text, beam=args.beam)
     print(out["output"])
-    if out.get("plot"):
-        print(f"attention map: {out['plot']}", file=sys.stderr)
+    if args.plot and out["attention"] is not None:
+        from rnnlab.inspect.attention_plots import plot_text_attention
+
+        path = plot_text_attention(out["source"], out["output"], out["attention"], Path(args.plot))
+        print(f"attention map: {path}", file=sys.stderr)
     return 0
 
 
-def cmd_translate(args: argparse.Namespace) -> int:
-    from rnnlab.train.seq2seq_predict import translate
-
-    return _print_decoded(translate(args.run, args.text, beam=args.beam, plot=args.plot))
-
-
 def cmd_caption(args: argparse.Namespace) -> int:
-    from rnnlab.train.seq2seq_predict import caption
+    from rnnlab.tasks.seq2seq.predict import caption
 
-    return _print_decoded(caption(args.run, args.image, beam=args.beam, plot=args.plot))
+    out = caption(args.run, args.image, beam=args.beam)
+    print(out["output"])
+    if args.plot and out["attention"] is not None:
+        from rnnlab.inspect.attention_plots import plot_caption_attention
+
+        path = plot_caption_attention(out["image"], out["words"], out["attention"], Path(args.plot))
+        print(f"attention map: {path}", file=sys.stderr)
+    return 0
 
 
 def cmd_recipes(args: argparse.Namespace) -> int:

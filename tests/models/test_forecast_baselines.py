@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from rnnlab.errors import DataError
+from rnnlab.metrics.forecast import forecast_errors, seasonal_scale
 from rnnlab.models.forecast_baselines import LinearAR, last_value, seasonal_naive
-from rnnlab.train.forecast_metrics import forecast_errors, seasonal_scale
 
 
 def test_naive_forecasts():

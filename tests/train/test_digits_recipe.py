@@ -13,9 +13,11 @@ from rnnlab.data.datamodule import SequenceDataModule, split_by_group
 from rnnlab.data.sequences import SequenceSet
 from rnnlab.errors import ConfigError
 from rnnlab.models import SequenceClassifier
-from rnnlab.train import build
-from rnnlab.train.baselines import logreg, run_baselines
-from rnnlab.train.fit import fit
+from rnnlab.tasks import get
+from rnnlab.tasks.checks import check_recipe
+from rnnlab.tasks.classify import data as build
+from rnnlab.tasks.classify.baselines import logreg, run_baselines
+from rnnlab.tasks.fit import fit
 
 
 def _digits(n: int, seed: int) -> SequenceSet:
@@ -54,10 +56,10 @@ def test_unknown_view_and_unknown_baseline_fail_before_any_data():
     r = Recipe(name="x")
     r.data.name, r.data.view = "mnist-10k", "columns"
     with pytest.raises(ConfigError, match="data.view"):
-        build.check_recipe(r)
+        check_recipe(r, get("classify"))
     r.data.view, r.train.baselines = "rows", ["knn"]
     with pytest.raises(ConfigError, match="knn"):
-        build.check_recipe(r)
+        check_recipe(r, get("classify"))
     with pytest.raises(ConfigError, match="knn"):
         run_baselines(["knn"], None)
 
@@ -83,7 +85,7 @@ def test_smnist_recipe_reaches_097_on_real_digits(tmp_path, capsys):
 
 
 def test_scores_add_ranking_metrics_with_intervals_for_two_classes_only():
-    from rnnlab.train.metrics import scores
+    from rnnlab.metrics.classification import scores
 
     y = np.array([0, 1, 1, 0, 1, 0])
     p1 = np.array([0.1, 0.8, 0.6, 0.4, 0.3, 0.2])

@@ -192,7 +192,7 @@ def test_read_only_out_is_one_line_before_any_data_or_training(
     def no_data(*args, **kwargs):
         raise AssertionError("data was loaded for a run that cannot be written")
 
-    monkeypatch.setattr("rnnlab.train.build.make_datamodule", no_data)
+    monkeypatch.setattr("rnnlab.tasks.classify.task.make_datamodule", no_data)
     assert main(["train", str(recipe), "--out", str(ro / "run")]) == 2
     err = _err(capsys)
     assert f"cannot write to run directory {ro / 'run'} (Permission denied)" in err and "--out" in err
@@ -202,7 +202,7 @@ def test_read_only_out_is_one_line_before_any_data_or_training(
 def test_read_only_out_through_fit_fails_before_training(har_small, tmp_path, monkeypatch, restore_modes):
     from rnnlab.data.datamodule import SequenceDataModule
     from rnnlab.models import SequenceClassifier
-    from rnnlab.train.fit import fit
+    from rnnlab.tasks.fit import fit
 
     ro = tmp_path / "ro"
     ro.mkdir()
@@ -210,7 +210,7 @@ def test_read_only_out_through_fit_fails_before_training(har_small, tmp_path, mo
     _read_only(monkeypatch, ro)
     dm = SequenceDataModule(har_small, har_small, batch_size=16, name="har_small")
     model = SequenceClassifier(dm.n_features, dm.n_classes, hidden=8, layers=1)
-    monkeypatch.setattr("rnnlab.train.fit.make_trainer", lambda *a, **k: pytest.fail("a Trainer was built"))
+    monkeypatch.setattr("rnnlab.tasks.fit.make_trainer", lambda *a, **k: pytest.fail("a Trainer was built"))
     with pytest.raises(RunDirError, match="cannot write to run directory"):
         fit(model, dm, out=ro / "run", max_epochs=1)
 

@@ -10,9 +10,9 @@ import pytest
 
 from rnnlab.data.datamodule import SequenceDataModule, split_by_group
 from rnnlab.models import SequenceClassifier
-from rnnlab.train.fit import fit
+from rnnlab.tasks.fit import fit
+from rnnlab.train.guards import NonFiniteLossError
 from rnnlab.train.rundir import open_run
-from rnnlab.train.tasks import NonFiniteLossError
 
 
 def _dm(s, batch_size=16):

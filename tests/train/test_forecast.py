@@ -1,4 +1,4 @@
-"""fit_forecast end to end on a learnable synthetic series, and `rnnlab train forecast` on the user's CSV,
+"""Forecast training (rnnlab.fit) end to end on a learnable synthetic series, and `rnnlab train forecast` on the user's CSV,
 with its one-line errors (exit code 2)."""
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ import pandas as pd
 import pytest
 import torch
 
+import rnnlab
 from rnnlab.cli import main
 from rnnlab.config import ModelConfig, Recipe
 from rnnlab.data.forecastdata import ForecastDataModule
 from rnnlab.data.windows import Series
 from rnnlab.models.forecaster import Forecaster
-from rnnlab.train.forecast import baseline_forecasts, evaluate_forecast, fit_forecast
+from rnnlab.tasks.forecast.evaluate import baseline_forecasts, evaluate_forecast
 from rnnlab.train.rundir import open_run
 
 METRICS = {"mae", "rmse", "smape", "mase"}
@@ -43,7 +44,7 @@ def _model(dm: ForecastDataModule) -> Forecaster:
 def test_fit_forecast_learns_a_sine_and_writes_the_run(tmp_path):
     dm = ForecastDataModule(_sine(), "y", lookback=48, horizon=6, batch_size=32, name="sine")
     model = _model(dm)
-    run = fit_forecast(model, dm, recipe=_recipe(), out=tmp_path / "run", max_epochs=8, lr=1e-2, patience=0)
+    run = rnnlab.fit(model, dm, recipe=_recipe(), out=tmp_path / "run", max_epochs=8, lr=1e-2, patience=0)
     results = json.loads((run.path / "results.json").read_text())
     assert results == json.loads(json.dumps(run.results))
     test = results["test"]

@@ -17,9 +17,10 @@ from rnnlab.config import Recipe, TrainConfig
 from rnnlab.data.datamodule import SequenceDataModule, split_by_group
 from rnnlab.errors import ConfigError
 from rnnlab.models import SequenceClassifier
-from rnnlab.train.fit import fit, start_run
-from rnnlab.train.guards import NonFiniteGuard, check_nan_rollback, halve_lr
-from rnnlab.train.tasks import NonFiniteLossError, make_optimizer
+from rnnlab.tasks.fit import fit
+from rnnlab.train.guards import NonFiniteGuard, NonFiniteLossError, check_nan_rollback, halve_lr
+from rnnlab.train.optim import make_optimizer
+from rnnlab.train.trainer import start_run
 
 LR = 4e-3
 
@@ -172,10 +173,79 @@ def test_bad_settings_are_one_line_config_errors(har_small, tmp_path):
         check_nan_rollback(TrainConfig(nan_rollback=-1))
     with pytest.raises(ConfigError, match="needs a single process"):
         check_nan_rollback(TrainConfig(nan_rollback=2, devices=2))
-    with pytest.raises(ConfigError, match="classification recipes; this is a 'charlm' recipe"):
-        start_run(
-            Recipe(task="charlm", train=TrainConfig(nan_rollback=1)), _dm(har_small), tmp_path / "r", {}
-        )
-    assert not (tmp_path / "r").exists()  # refused before the run directory is made
+    start_run(Recipe(task="charlm", train=TrainConfig(nan_rollback=1)), _dm(har_small), tmp_path / "r", {})
+    assert (tmp_path / "r" / "config.yaml").is_file()  # every task kind rolls back now (one fit driver)
     with pytest.raises(ConfigError):
         NonFiniteGuard(0)
+
+
+def _poison_any(model: torch.nn.Module, step: int) -> None:
+    """A NaN loss at the `step`-th training forward of any model kind: (output, loss) tuples (forecaster) or
+    named outputs with a `loss` field (CharLM, Seq2Seq)."""
+    forward, seen = model.forward, [0]
+
+    def poisoned(*args, **kwargs):
+        out = forward(*args, **kwargs)
+        loss = getattr(out, "loss", None) if hasattr(out, "_replace") else (out[1] if isinstance(out, tuple) else None)
+        if not model.training or loss is None:
+            return out
+        seen[0] += 1
+        if seen[0] - 1 != step:
+            return out
+        return out._replace(loss=loss * math.nan) if hasattr(out, "_replace") else (out[0], loss * math.nan)
+
+    model.forward = poisoned
+
+
+def _forecast_case():
+    from test_forecast import _model as forecaster
+    from test_forecast import _recipe as forecast_recipe
+    from test_forecast import _sine
+
+    from rnnlab.data.forecastdata import ForecastDataModule
+
+    dm = ForecastDataModule(_sine(400), "y", lookback=24, horizon=4, batch_size=32, name="sine")
+    return forecaster(dm), dm, forecast_recipe()
+
+
+def _charlm_case():
+    from rnnlab.data.text import make_corpus
+    from rnnlab.data.textstream import TextDataModule
+    from rnnlab.models.language import CharLM
+
+    corpus = make_corpus("to be or not to be, that is the question. " * 500, "hamlet", 0.2)
+    dm = TextDataModule(corpus, batch_size=4, bptt=32, carry=True, seed=0)
+    torch.manual_seed(0)
+    return CharLM(dm.n_tokens, cell="gru", hidden=16, layers=1, embed=8), dm, Recipe(name="lm", task="charlm")
+
+
+def _seq2seq_case():
+    from textpairs import swap_pairs
+
+    from rnnlab.config import load_recipe
+    from rnnlab.data.pairs import PairDataModule
+    from rnnlab.models.seq2seq import Seq2Seq
+
+    dm = PairDataModule(swap_pairs(64, 0), swap_pairs(16, 1), swap_pairs(16, 2), batch_size=16, seed=5)
+    torch.manual_seed(0)
+    model = Seq2Seq(dm.vocab_size, src_vocab=dm.vocab_size, cell="gru", hidden=16, embed=8)
+    recipe = load_recipe("folio")
+    recipe.name, recipe.data.name, recipe.train.beam = "swap", "swap", 1
+    return model, dm, recipe
+
+
+@pytest.mark.parametrize("case", [_forecast_case, _charlm_case, _seq2seq_case], ids=["forecast", "charlm", "seq2seq"])
+def test_every_task_kind_rolls_back_a_nan_step_through_the_one_driver(tmp_path, caplog, case):
+    model, dm, recipe = case()
+    _poison_any(model, 3)
+    with caplog.at_level(logging.WARNING, logger="rnnlab.train"):
+        run = fit(
+            model, dm, recipe=recipe, out=tmp_path / "run", max_epochs=2, max_time=None, lr=LR, patience=0,
+            nan_rollback=1, schedule="constant",
+        )
+    warnings = [r.getMessage() for r in caplog.records if "restored the model" in r.getMessage()]
+    assert len(warnings) == 1 and "train loss is nan at global step 3" in warnings[0], caplog.text
+    assert "from the start of training, learning rate halved to 0.002" in warnings[0]
+    weights = load_file(str(run.path / "model.safetensors"))
+    assert all(torch.isfinite(w).all() for w in weights.values())
+    assert all(math.isfinite(float(r["val_loss"])) for r in _rows(run.path))

@@ -1,6 +1,6 @@
 """Crash and resume for forecasting and seq2seq runs: a real `rnnlab train forecast --csv` process SIGKILLed
 after its first checkpoint and resumed, and a seq2seq fit interrupted mid-epoch (an exception at a chosen
-batch, after a checkpoint every batch) and resumed with fit_seq2seq(resume=...), end bit-identical to an
+batch, after a checkpoint every batch) and resumed with fit(resume=...), end bit-identical to an
 uninterrupted run."""
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from rnnlab.config import load_recipe
 from rnnlab.data.datamodule import EpochShuffle
 from rnnlab.data.pairs import PairDataModule
 from rnnlab.models.seq2seq import Seq2Seq
-from rnnlab.train.seq2seq import Seq2SeqTask, fit_seq2seq
+from rnnlab.tasks.fit import fit
+from rnnlab.tasks.seq2seq.module import Seq2SeqModule
 
 EPOCHS = 8
 
@@ -86,16 +87,16 @@ def _seq2seq_run(out, resume=None, kill_at: int | None = None, monkeypatch=None)
     recipe.train.beam, recipe.train.patience, recipe.train.threads = 2, 0, 1
     recipe.train.deterministic = True
     if kill_at is not None:
-        step = Seq2SeqTask.training_step
+        step = Seq2SeqModule.training_step
 
         def dying(self, batch, batch_idx):
             if self.global_step == kill_at:
                 raise Killed
             return step(self, batch, batch_idx)
 
-        monkeypatch.setattr(Seq2SeqTask, "training_step", dying)
+        monkeypatch.setattr(Seq2SeqModule, "training_step", dying)
     try:
-        return fit_seq2seq(model, dm, recipe=recipe, out=out, resume=resume, checkpoint_every=1e-9)
+        return fit(model, dm, recipe=recipe, out=out, resume=resume, checkpoint_every=1e-9)
     finally:
         monkeypatch.undo() if kill_at is not None else None
 

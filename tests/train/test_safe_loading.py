@@ -14,8 +14,8 @@ from rnnlab.config import Recipe, load_recipe
 from rnnlab.data.datamodule import SequenceDataModule, split_by_group
 from rnnlab.errors import ConfigError, RunDirError
 from rnnlab.models import SequenceClassifier
+from rnnlab.tasks.fit import fit
 from rnnlab.train.checkpoints import AtomicCheckpointIO, safe_load
-from rnnlab.train.fit import fit
 from rnnlab.train.rundir import open_run, write_yaml
 
 

@@ -10,6 +10,7 @@ import pytest
 import torch
 from textpairs import swap_pairs
 
+import rnnlab
 from rnnlab.config import load_recipe
 from rnnlab.data import captions as cap
 from rnnlab.data.pairs import PairDataModule
@@ -17,9 +18,13 @@ from rnnlab.data.sequences import SequenceSet
 from rnnlab.errors import ConfigError
 from rnnlab.models.captioner import Captioner
 from rnnlab.models.seq2seq import Seq2Seq
-from rnnlab.train.build import check_recipe
-from rnnlab.train.seq2seq import Seq2SeqTask, compare
-from rnnlab.train.seq2seq import fit_seq2seq as fit
+from rnnlab.tasks import get
+from rnnlab.tasks.checks import check_recipe
+from rnnlab.tasks.seq2seq.module import Seq2SeqModule, compare
+
+
+def fit(model, dm, **kwargs):
+    return rnnlab.fit(model, dm, task="seq2seq", **kwargs)
 
 
 def test_compare_counts_eos_as_a_position():
@@ -31,12 +36,12 @@ def test_compare_counts_eos_as_a_position():
 def test_teacher_forcing_moves_linearly_over_the_epochs():
     cfg = load_recipe("folio").train
     cfg.max_epochs, cfg.teacher_forcing, cfg.teacher_forcing_end = 5, 1.0, 0.6
-    task = Seq2SeqTask(torch.nn.Linear(1, 1), cfg, 10, 20)
+    task = Seq2SeqModule(torch.nn.Linear(1, 1), cfg, 10, 20)
     seen = [round(task.teacher_forcing(epoch), 3) for epoch in range(5)]
     assert seen == [1.0, 0.9, 0.8, 0.7, 0.6]
     cfg.teacher_forcing = 1.5
     with pytest.raises(ConfigError, match=r"train.teacher_forcing must be in \[0, 1\]"):
-        Seq2SeqTask(torch.nn.Linear(1, 1), cfg, 10, 20)
+        Seq2SeqModule(torch.nn.Linear(1, 1), cfg, 10, 20)
 
 
 def test_text_seq2seq_learns_and_beats_the_copy_baseline(tmp_path):
@@ -123,18 +128,18 @@ def test_captioning_run_writes_results_maps_and_captions_a_png(tmp_path, monkeyp
 
 def test_recipe_checks_for_seq2seq():
     recipe = load_recipe("captions")
-    check_recipe(recipe)
+    check_recipe(recipe, get(recipe.task))
     recipe.model.attention = "bahdanou"
     with pytest.raises(ConfigError, match="unknown model.attention 'bahdanou'"):
-        check_recipe(recipe)
+        check_recipe(recipe, get(recipe.task))
     recipe = load_recipe("folio")
     recipe.train.monitor = "val_acc"
     with pytest.raises(ConfigError, match="train.monitor"):
-        check_recipe(recipe)
+        check_recipe(recipe, get(recipe.task))
     recipe = load_recipe("folio")
     recipe.data.name = "har"
     with pytest.raises(ConfigError, match="data.name"):
-        check_recipe(recipe)
+        check_recipe(recipe, get(recipe.task))
 
 
 def test_bad_decoding_settings_and_image_shapes_are_one_line_errors(tmp_path):

@@ -13,8 +13,8 @@ import torch
 from rnnlab.cli import main
 from rnnlab.config import load_recipe
 from rnnlab.models import SequenceClassifier
-from rnnlab.train.build import make_datamodule
-from rnnlab.train.text_baselines import MarkovClassifier, bow_logreg, markov
+from rnnlab.tasks.classify.baselines import MarkovClassifier, bow_logreg, markov
+from rnnlab.tasks.classify.data import make_datamodule
 
 POS = ["great", "lovely", "superb", "fun", "happy"]
 NEG = ["awful", "boring", "dull", "sad", "terrible"]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnnlab.data.sequences import SequenceSet
-from rnnlab.train.metrics import classification_report
+from rnnlab.metrics.classification import classification_report
 
 
 @dataclass

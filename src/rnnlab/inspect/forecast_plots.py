@@ -4,50 +4,28 @@ horizon step for the model against every baseline."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from matplotlib.figure import Figure
 
 from rnnlab.inspect.figures import plt
 
 
-def pick_windows(n: int, k: int = 4) -> list[int]:
-    """k test windows spread evenly over the test period (first, last and between)."""
-    return sorted(set(np.linspace(0, n - 1, min(k, n)).round().astype(int).tolist()))
-
-
-def forecast_examples(time, origins: np.ndarray, ev, target: str, naive_season: int, k: int = 4) -> Figure:
-    """One panel per chosen test window: the last part of its lookback, the truth over the horizon, the
-    forecast with its interval band, and the seasonal-naive (or last-value) forecast for comparison."""
-    picks = pick_windows(len(origins), k)
-    fig, axes = plt.subplots(len(picks), 1, figsize=(9, 2.4 * len(picks)), squeeze=False)
-    horizon = ev.y.shape[1]
-    show_hist = min(ev.history.shape[1], max(3 * horizon, 2 * naive_season if naive_season > 1 else 0, 20))
-    naive_name = "seasonal_naive" if "seasonal_naive" in ev.baselines else "last_value"
-    for ax, i in zip(axes[:, 0], picks, strict=True):
-        o = int(origins[i])
-        t_hist = time[o - show_hist : o]
-        t_fut = time[o : o + horizon]
-        ax.plot(t_hist, ev.history[i, -show_hist:], color="0.4", lw=1, label="history")
-        ax.plot(t_fut, ev.y[i], color="black", lw=1.5, marker="." if horizon < 8 else None, label="actual")
-        ax.plot(
-            t_fut,
-            ev.point[i],
-            color="tab:blue",
-            lw=1.5,
-            marker="." if horizon < 8 else None,
-            label="forecast",
-        )
-        ax.fill_between(t_fut, ev.lower[i], ev.upper[i], color="tab:blue", alpha=0.2, label="80% interval")
-        ax.plot(
-            t_fut,
-            ev.baselines[naive_name][i],
-            color="tab:orange",
-            lw=1,
-            ls="--",
-            label=naive_name.replace("_", " "),
-        )
+def forecast_examples(examples: dict) -> Figure:
+    """One panel per example test window (forecast_examples.json): the last part of its lookback, the truth
+    over the horizon, the forecast with its interval band, and the seasonal-naive (or last-value) forecast."""
+    windows, target, naive = examples["windows"], examples["target"], examples["naive"]
+    fig, axes = plt.subplots(len(windows), 1, figsize=(9, 2.4 * len(windows)), squeeze=False)
+    for ax, w in zip(axes[:, 0], windows, strict=True):
+        t_hist, t_fut = pd.to_datetime(w["history_time"]), pd.to_datetime(w["time"])
+        marker = "." if len(t_fut) < 8 else None
+        ax.plot(t_hist, w["history"], color="0.4", lw=1, label="history")
+        ax.plot(t_fut, w["actual"], color="black", lw=1.5, marker=marker, label="actual")
+        ax.plot(t_fut, w["forecast"], color="tab:blue", lw=1.5, marker=marker, label="forecast")
+        ax.fill_between(t_fut, w["lower"], w["upper"], color="tab:blue", alpha=0.2, label="80% interval")
+        ax.plot(t_fut, w["naive"], color="tab:orange", lw=1, ls="--", label=naive.replace("_", " "))
         ax.set_ylabel(target)
         ax.grid(alpha=0.3)
-        ax.set_title(f"forecast from {time[o]}", fontsize=9)
+        ax.set_title(f"forecast from {w['origin']}", fontsize=9)
         ax.tick_params(axis="x", labelrotation=20, labelsize=8)  # per panel: each window has its own dates
     axes[0, 0].legend(fontsize=8, ncol=5, loc="upper left")
     fig.tight_layout()

@@ -1,6 +1,7 @@
 """report.html: one self-contained page per run directory (images embedded), read instead of a log.
 
-Sections by run kind. Every run: results and training curves. Classifiers: confusion matrix, per-class
+Sections by the run's task kind (its config.yaml's `task:`). Every run: results and training curves (the
+panels its Task names). Classifiers: confusion matrix, per-class
 metrics, calibration, lowest-confidence and most confidently wrong test sequences drawn as signals, unit x
 time activations, gradient norm through time. Character models: samples, units that track properties of
 the text drawn as coloured text, gradient norm through time.
@@ -20,6 +21,8 @@ import torch
 
 from rnnlab.errors import RunDirError
 from rnnlab.inspect import figures
+from rnnlab.inspect.run_figures import draw_run_figures
+from rnnlab.tasks.registry import of_run
 from rnnlab.train.rundir import RunFiles, check_writable, is_disk_full, open_run, write_atomic
 
 log = logging.getLogger(__name__)
@@ -143,7 +146,7 @@ def _forecast_sections(files) -> str:
     """Test errors of the model and every baseline, interval coverage, direction, the forecast pictures, and
     the gradient norm through the lookback window."""
     from rnnlab.config import recipe_from_dict
-    from rnnlab.train.build_forecast import make_series_datamodule
+    from rnnlab.tasks import get
 
     res = _read_json(files.path, "results.json")
     test = res.get("test", {})
@@ -168,7 +171,7 @@ def _forecast_sections(files) -> str:
     ]
     rnn = getattr(files.model, "rnn", None)
     if rnn is not None:
-        dm = make_series_datamodule(recipe_from_dict(files.recipe))
+        dm = get("forecast").datamodule(recipe_from_dict(files.recipe))
         w = dm.parts["test"]
         x, xf, y = (torch.as_tensor(a[:64]) for a in (w.x, w.xf, w.y))
         files.model.eval()
@@ -203,7 +206,7 @@ def _classifier_sections(files: RunFiles) -> str:
     from rnnlab.data.datamodule import Scaler
     from rnnlab.inspect.classify import diagnose, examples
     from rnnlab.inspect.neurons import sensor_trace
-    from rnnlab.train.predict import default_test_set, predict_probs
+    from rnnlab.tasks.classify.evaluate import default_test_set, predict_probs
 
     classes = files.data["classes"]
     test = default_test_set(files)
@@ -320,7 +323,7 @@ def _probe_text(files: RunFiles, vocab, n: int = 6000) -> str:
     """A stretch of the run's validation text (or, if the data cannot be reloaded, its samples)."""
     try:
         from rnnlab.config import recipe_from_dict
-        from rnnlab.train.build_lm import load_corpus
+        from rnnlab.tasks.charlm.data import load_corpus
 
         corpus = load_corpus(recipe_from_dict(files.recipe))
         return vocab.decode(corpus.val[:n])
@@ -345,34 +348,9 @@ def build_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     check_writable(path.parent, what="run directory" if out is None else "the directory of --out", fix=fix)
     results = _read_json(run, "results.json")
     rows = _read_metrics(run)
-    is_lm = files.model.__class__.__name__ == "CharLM"
-    is_fc = files.data.get("task") == "forecast"
-    is_s2s = files.model.__class__.__name__ in ("Seq2Seq", "Captioner")
-    panels = (
-        [
-            ("loss (nats/char)", ["train_loss", "val_loss"]),
-            ("bits/char", ["val_bpc"]),
-            ("learning rate", ["lr"]),
-        ]
-        if is_lm
-        else [
-            ("loss (MSE, scaled)", ["train_loss", "val_loss"]),
-            ("val MAE (scaled)", ["val_mae"]),
-            ("learning rate", ["lr"]),
-        ]
-        if is_fc
-        else [
-            ("loss (nats/token)", ["train_loss", "val_loss"]),
-            ("greedy exact match / token accuracy", ["val_exact", "val_token_acc"]),
-            ("teacher forcing, learning rate", ["teacher_forcing", "lr"]),
-        ]
-        if is_s2s
-        else [
-            ("loss", ["train_loss", "val_loss"]),
-            ("accuracy / F1", ["train_acc", "val_acc", "val_f1"]),
-            ("learning rate", ["lr"]),
-        ]
-    )
+    task = of_run(files)
+    draw_run_figures(run, only_missing=True)  # runs trained from Python have their pictures drawn here
+    panels = [(title, list(columns)) for title, columns in task.curves]
     body = [
         f"<h1>rnnlab report: {html.escape(run.name)}</h1>",
         f'<p class="note">{html.escape(files.model.__class__.__name__)} with {results.get("params", "?")} parameters; '
@@ -384,16 +362,9 @@ def build_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
         if rows
         else "<p>No epochs.</p>",
     ]
-    sections = (
-        _lm_sections
-        if is_lm
-        else _forecast_sections
-        if is_fc
-        else _seq2seq_sections
-        if is_s2s
-        else _classifier_sections
-    )
-    body.append(sections(files))
+    sections = SECTIONS.get(task.name)
+    if sections is not None:  # a task kind of the user's own gets the results and curves above
+        body.append(sections(files))
     page = (
         "<!doctype html><html><head><meta charset='utf-8'><title>rnnlab report</title>"
         f"<style>{CSS}</style></head><body>{''.join(body)}<script>{CHECK}</script></body></html>"
@@ -404,3 +375,11 @@ def build_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
         why = "no space left on device" if is_disk_full(e) else (e.strerror or type(e).__name__)
         raise RunDirError(f"cannot write report {path} ({why}); {fix}") from None
     return path
+
+
+SECTIONS = {  # task kind -> its sections after the results and the training curves
+    "classify": _classifier_sections,
+    "charlm": _lm_sections,
+    "forecast": _forecast_sections,
+    "seq2seq": _seq2seq_sections,
+}

@@ -66,8 +66,7 @@ def end_process_group() -> None:
 def check_parallel(cfg: TrainConfig, out: object, supported: bool, task: str = "classify") -> bool:
     """Validate train.devices / num_nodes / strategy against the launch; True for a multi-process run.
 
-    `supported`: whether the calling training path shards its data and guards its writes (classification
-    does; language-model, forecasting and seq2seq runs are single-process for now). A multi-process run
+    `supported`: whether the task kind shards its training data across processes (its Task says so). A multi-process run
     needs `out`, so that every rank names the same run directory.
     """
     if isinstance(cfg.devices, bool) or cfg.devices < 1:
@@ -89,8 +88,8 @@ def check_parallel(cfg: TrainConfig, out: object, supported: bool, task: str = "
     multi = max(processes, launched) > 1
     if multi and not supported:
         raise ConfigError(
-            f"multi-process training (train.devices x train.num_nodes = {processes}) supports classification "
-            f"recipes only; train this {task!r} recipe with train.devices 1 and train.num_nodes 1"
+            f"multi-process training (train.devices x train.num_nodes = {processes}) is not supported for "
+            f"{task!r} runs yet; train with train.devices 1 and train.num_nodes 1"
         )
     if multi and out is None:
         raise ConfigError(

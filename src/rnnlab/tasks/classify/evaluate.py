@@ -1,7 +1,11 @@
-"""Evaluate and predict with a finished run directory: the run alone (config, scaler, classes, weights) suffices."""
+"""Classification results: the trained model on the test split right after training (results.json,
+test_predictions.csv), and a finished run directory on its own test split or the user's file (the run alone,
+config, scaler, classes and weights, suffices)."""
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 import numpy as np
@@ -11,14 +15,15 @@ from rnnlab.config import recipe_from_dict
 from rnnlab.data.datamodule import Scaler, _Tensors, split_by_group
 from rnnlab.data.sequences import SequenceSet
 from rnnlab.errors import DataError
-from rnnlab.train.metrics import classification_report
-from rnnlab.train.rundir import RunFiles, open_run
+from rnnlab.metrics.classification import classification_report, scores
+from rnnlab.tasks.contract import Fitted
+from rnnlab.train.rundir import RunFiles, write_atomic
 
 
 def read_for_run(run: RunFiles, path: str | Path, require_labels: bool) -> SequenceSet:
     """Read the user's file with the run's column names and class list (unknown labels are an error)."""
     from rnnlab.data.userdata import read_user_data
-    from rnnlab.train.build import user_data_options
+    from rnnlab.tasks.classify.data import user_data_options
 
     recipe = recipe_from_dict(run.recipe)
     recipe.data.path = str(path)
@@ -36,7 +41,7 @@ def read_for_run(run: RunFiles, path: str | Path, require_labels: bool) -> Seque
 
 def default_test_set(run: RunFiles) -> SequenceSet:
     """The run's own test split, rebuilt from its recipe (same data, same seed)."""
-    from rnnlab.train.build import load_sets
+    from rnnlab.tasks.classify.data import load_sets
 
     recipe = recipe_from_dict(run.recipe)
     train, test = load_sets(recipe.data)
@@ -58,9 +63,8 @@ def predict_probs(run: RunFiles, s: SequenceSet, batch_size: int = 256) -> np.nd
     return torch.cat(out).numpy()
 
 
-def evaluate(run_dir: str | Path, data: str | Path | None = None) -> dict:
+def evaluate(run: RunFiles, data: str | Path | None = None) -> dict:
     """Accuracy, macro-F1, log loss, per-class metrics and confusion on the run's test split or on `data`."""
-    run = open_run(run_dir)
     s = read_for_run(run, data, require_labels=True) if data else default_test_set(run)
     probs = predict_probs(run, s)
     classes = run.data["classes"]
@@ -76,9 +80,8 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None) -> dict:
     }
 
 
-def predict_table(run_dir: str | Path, data: str | Path) -> tuple[list[str], list[list]]:
+def predict_table(run: RunFiles, data: str | Path) -> tuple[list[str], list[list]]:
     """Rows of (id, predicted label, probability per class) for every sequence in `data`."""
-    run = open_run(run_dir)
     s = read_for_run(run, data, require_labels=False)
     probs = predict_probs(run, s)
     classes = run.data["classes"]
@@ -86,3 +89,45 @@ def predict_table(run_dir: str | Path, data: str | Path) -> tuple[list[str], lis
     header = ["id", "predicted"] + [f"p_{c}" for c in classes]
     rows = [[ids[i], classes[int(p.argmax())]] + [f"{v:.6f}" for v in p] for i, p in enumerate(probs)]
     return header, rows
+
+
+def test_fitted(f: Fitted) -> dict:
+    """Test the trained model (best weights already restored) through Lightning's test loop: every rank tests
+    the whole split; the writer keeps test_predictions.csv. Returns results.json's classification fields."""
+    module, dm = f.module, f.dm
+    module.test_outputs.clear()
+    metrics = f.trainer.test(module, datamodule=dm, ckpt_path=None, verbose=False)[0]
+    probs = torch.cat([o["probs"] for o in module.test_outputs]).cpu().numpy()
+    index = torch.cat([o["index"] for o in module.test_outputs]).cpu().numpy()
+    y = torch.cat([o["y"] for o in module.test_outputs]).cpu().numpy()
+    split = "test" if "test" in dm.sets else "val"
+    if f.writer:
+        write_predictions(f.run / "test_predictions.csv", index, y, probs, dm.classes, dm.sets[split].ids)
+    report = classification_report(y, probs.argmax(1), dm.n_classes, dm.classes)
+    ranking = {k: v for k, v in scores(y, probs, dm.n_classes, dm.classes).items() if k.startswith("au")}
+    return {
+        "test": {
+            "accuracy": float(metrics["test_acc"]),
+            "macro_f1": float(metrics["test_f1"]),
+            "loss": float(metrics["test_loss"]),
+            "n": int(len(y)),
+            "split": split,
+            **ranking,
+        },
+        "per_class": report["per_class"],
+        "confusion": report["confusion"],
+    }
+
+
+def write_predictions(
+    path: Path, index: np.ndarray, y: np.ndarray, probs: np.ndarray, classes: list[str], ids: list[str] | None
+) -> None:
+    """test_predictions.csv, written atomically like every other run file (a full disk leaves no half file)."""
+    order = np.argsort(index)
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["id", "label", "predicted"] + [f"p_{c}" for c in classes])
+    for i in order:
+        sid = ids[index[i]] if ids is not None else int(index[i])
+        w.writerow([sid, classes[y[i]], classes[int(probs[i].argmax())]] + [f"{p:.6f}" for p in probs[i]])
+    write_atomic(path, buf.getvalue())

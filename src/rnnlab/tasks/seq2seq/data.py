@@ -7,14 +7,12 @@ from torch import nn
 
 from rnnlab.config import ModelConfig, Recipe
 from rnnlab.errors import ConfigError
-from rnnlab.train.build import check_recipe
 
 SEQ2SEQ_DATA = ("captions", "folio")
 
 
 def make_pair_datamodule(recipe: Recipe) -> LightningDataModule:
-    """Validate the recipe and load its pairs: caption strips (CaptionDataModule) or text pairs (PairDataModule)."""
-    check_recipe(recipe)
+    """Load the recipe's pairs: caption strips (CaptionDataModule) or text pairs (PairDataModule)."""
     cfg, seed = recipe.data, recipe.train.seed
     if cfg.name == "captions":
         from rnnlab.data.captions import CaptionDataModule
@@ -54,3 +52,11 @@ def make_seq2seq(cfg: ModelConfig, dm: LightningDataModule) -> nn.Module:
     from rnnlab.models.seq2seq import Seq2Seq
 
     return Seq2Seq(dm.vocab_size, src_vocab=dm.vocab_size, **common)
+
+
+def decode_limit(dm: LightningDataModule) -> int:
+    """Longest output worth decoding: the longest training target plus a margin (EOS included)."""
+    if hasattr(dm, "max_caption_len"):
+        return int(dm.max_caption_len) + 2
+    longest = max(len(t) for t_set in dm.sets.values() for _, t in t_set)
+    return int(longest * 1.2) + 5

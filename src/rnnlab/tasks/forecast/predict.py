@@ -20,7 +20,7 @@ from rnnlab.config import recipe_from_dict
 from rnnlab.data.forecastdata import load_series, select_columns
 from rnnlab.data.windows import CALENDAR, Series, Standardiser, Windows, calendar_values, fill_missing
 from rnnlab.errors import ConfigError, DataError
-from rnnlab.train.forecast import interval_half_width, mc_dropout_var
+from rnnlab.tasks.forecast.evaluate import interval_half_width, mc_dropout_var
 from rnnlab.train.rundir import open_run
 
 

@@ -1,4 +1,4 @@
-"""Training an encoder-decoder (task 'seq2seq'): teacher forcing with a schedule, then greedy and beam test.
+"""Training an encoder-decoder (task 'seq2seq'): teacher forcing with a schedule; greedy decoding on val.
 
 Batches are dicts with the source under `images`/`widths` (captions) or `src`/`src_lengths` (text pairs) and
 `tgt_in` (BOS + target) / `tgt_out` (target + EOS). Validation reports the teacher-forced loss and the greedy
@@ -7,28 +7,11 @@ exact-match rate, so the checkpoint chosen is the one that decodes best on its o
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
-
-import torch
-from lightning import LightningDataModule, LightningModule
 from torch import Tensor, nn
 
-from rnnlab.config import Recipe, TrainConfig
+from rnnlab.config import TrainConfig
 from rnnlab.errors import ConfigError
-from rnnlab.train.callbacks import data_wait_share
-from rnnlab.train.fit import (
-    RunResult,
-    count_params,
-    make_trainer,
-    prepare_resume,
-    start_run,
-    train_and_restore,
-)
-from rnnlab.train.rundir import save_model, write_json
-from rnnlab.train.tasks import NonFiniteLossError, make_optimizer
-
-log = logging.getLogger("rnnlab.train")
+from rnnlab.train.module import TaskModule
 
 S2S_COLUMNS = (
     "epoch",
@@ -64,17 +47,15 @@ def strip_eos(row: Tensor) -> list[int]:
     return ids
 
 
-class Seq2SeqTask(LightningModule):
+class Seq2SeqModule(TaskModule):
     """Cross-entropy on next tokens with scheduled sampling; greedy exact match and token accuracy on val."""
 
     def __init__(self, model: nn.Module, cfg: TrainConfig, steps_per_epoch: int, max_len: int) -> None:
-        super().__init__()
         for name in ("teacher_forcing", "teacher_forcing_end"):
             v = getattr(cfg, name)
             if v is not None and not 0.0 <= v <= 1.0:
                 raise ConfigError(f"train.{name} must be in [0, 1], got {v}")
-        self.model, self.cfg = model, cfg
-        self.steps_per_epoch = max(1, int(steps_per_epoch))
+        super().__init__(model, cfg, steps_per_epoch)
         self.max_len = int(max_len)
         self._val = {"exact": 0, "tokens": 0, "correct": 0, "n": 0}
 
@@ -88,20 +69,16 @@ class Seq2SeqTask(LightningModule):
         frac = min(1.0, epoch / (self.cfg.max_epochs - 1))
         return start + (end - start) * frac
 
-    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor | None:
         src, lengths = source_of(batch)
         tf = self.teacher_forcing()
         out = self.model(src, lengths, batch["tgt_in"], teacher_forcing=tf, tgt_out=batch["tgt_out"])
-        if not torch.isfinite(out.loss):
-            idx = batch["index"][:8].tolist()
-            raise NonFiniteLossError(
-                f"train loss is {out.loss.item()} at global step {self.global_step} (batch sample indices {idx}...); "
-                "lower train.lr; the last good checkpoint is in the run directory"
-            )
+        if not self.finite(out.loss, "train", batch):
+            return None  # Lightning skips backward and the optimiser step; the guard rolls back
         bs = batch["tgt_in"].shape[0]
         self.log("train_loss", out.loss, on_step=False, on_epoch=True, batch_size=bs, prog_bar=True)
         self.log("teacher_forcing", tf, on_step=False, on_epoch=True, batch_size=bs)
-        self.log("lr", self.optimizers().param_groups[0]["lr"], on_step=False, on_epoch=True, batch_size=bs)
+        self.log_lr(batch_size=bs)
         return out.loss
 
     def on_validation_epoch_start(self) -> None:
@@ -128,10 +105,6 @@ class Seq2SeqTask(LightningModule):
             self.log("val_exact", v["exact"] / v["n"], prog_bar=True)
             self.log("val_token_acc", v["correct"] / max(1, v["tokens"]))
 
-    def configure_optimizers(self):
-        budget = self.cfg.max_time * 60 if self.cfg.max_time else None
-        return make_optimizer(self.model, self.cfg, self.cfg.max_epochs * self.steps_per_epoch, budget)
-
 
 def compare(hyp: list[int], ref: list[int]) -> tuple[int, int, int]:
     """(exact 0/1, correct positions, positions) with EOS counted as the reference's last token, so a
@@ -139,66 +112,3 @@ def compare(hyp: list[int], ref: list[int]) -> tuple[int, int, int]:
     h, r = [*hyp, 2], [*ref, 2]
     correct = sum(a == b for a, b in zip(h, r, strict=False))
     return int(hyp == ref), correct, len(r)
-
-
-def fit_seq2seq(
-    model: nn.Module,
-    dm: LightningDataModule,
-    recipe: Recipe | None = None,
-    out: str | Path | None = None,
-    resume: str | Path | None = None,
-    checkpoint_every: float = 60.0,
-    **train_overrides,
-) -> RunResult:
-    """Train, restore the best checkpoint (greedy val exact match), decode the test set greedy and with beam
-    search, and write results.json, test_predictions.csv and attention maps into the run directory.
-
-    `resume`: a killed run's directory, continued exactly from checkpoints/last.ckpt with its own settings
-    (as fit(resume=...)); last.ckpt is also rewritten every `checkpoint_every` seconds mid-epoch (0: only at
-    epoch ends). See docs/RELIABILITY.md."""
-    from rnnlab.train.seq2seq_eval import evaluate_seq2seq
-
-    recipe = recipe or Recipe(name=dm.name, task="seq2seq")
-    out, ckpt_path, train_overrides = prepare_resume(recipe, out, resume, train_overrides)
-    run, cfg = start_run(recipe, dm, out, train_overrides)
-    if cfg.length_norm not in LENGTH_NORMS:
-        raise ConfigError(f"train.length_norm must be one of {LENGTH_NORMS}, got {cfg.length_norm!r}")
-    if cfg.beam < 1:
-        raise ConfigError(f"train.beam must be >= 1, got {cfg.beam}")
-    max_len = decode_limit(dm)
-    task = Seq2SeqTask(model, cfg, len(dm.train_dataloader()), max_len)
-    monitor = cfg.monitor if cfg.monitor != "val_acc" else "val_exact"
-    trainer, best = make_trainer(
-        cfg,
-        run,
-        monitor=monitor,
-        columns=S2S_COLUMNS,
-        early_stopping=bool(cfg.patience),
-        checkpoint_every=checkpoint_every,
-        limit_train_batches=cfg.overfit_batches or None,
-    )
-    train_seconds = train_and_restore(trainer, task, dm, best, cfg, ckpt_path, run)
-    model.cpu().eval()
-    save_model(run, model)
-    results = evaluate_seq2seq(model, dm, run, cfg.beam, cfg.length_norm, max_len)
-    results.update(
-        {
-            "best_val": {
-                monitor: float(best.best_model_score) if best.best_model_score is not None else None
-            },
-            "params": count_params(model),
-            "epochs": int(trainer.current_epoch),
-            "train_seconds": round(train_seconds, 2),
-            "data_wait_share": data_wait_share(trainer),
-        }
-    )
-    write_json(run / "results.json", results)
-    return RunResult(run, results)
-
-
-def decode_limit(dm: LightningDataModule) -> int:
-    """Longest output worth decoding: the longest training target plus a margin (EOS included)."""
-    if hasattr(dm, "max_caption_len"):
-        return int(dm.max_caption_len) + 2
-    longest = max(len(t) for t_set in dm.sets.values() for _, t in t_set)
-    return int(longest * 1.2) + 5

@@ -1,24 +1,30 @@
-"""Using a trained character model from its run directory: generate text, evaluate on a text file."""
+"""Using a character model: generate text, score a text stream (nats/char), write samples.txt, and do both
+with a finished run directory."""
 
 from __future__ import annotations
 
+import csv
 import math
 from pathlib import Path
 
 import torch
+from torch import Tensor
 
 from rnnlab.data.text import Vocab, read_text
+from rnnlab.data.textstream import StreamChunks
 from rnnlab.errors import ConfigError, RunDirError
 from rnnlab.models.language import CharLM
-from rnnlab.train.rundir import RunFiles, open_run
+from rnnlab.train.rundir import RunFiles, open_run, write_atomic
+
+SAMPLE_TEMPERATURES = (0.5, 0.8, 1.0)
 
 
-def open_lm(run: str | Path) -> tuple[RunFiles, Vocab]:
+def open_lm(run: str | Path | RunFiles) -> tuple[RunFiles, Vocab]:
     """The run (its model a trained CharLM) and its vocabulary, or a RunDirError when it is not a character model."""
-    files = open_run(run)
+    files = run if isinstance(run, RunFiles) else open_run(run)
     if not isinstance(files.model, CharLM) or "vocab" not in files.data:
         raise RunDirError(
-            f"run directory {run} holds a {type(files.model).__name__}, not a character language model; "
+            f"run directory {files.path} holds a {type(files.model).__name__}, not a character language model; "
             "train one with `rnnlab train shakespeare` or `rnnlab train charlm --text FILE`"
         )
     return files, Vocab.from_dict(files.data["vocab"])
@@ -46,11 +52,10 @@ def generate_text(
     return prime + vocab.decode(out[0])
 
 
-def evaluate_text(run: str | Path, path: str | Path | None = None) -> dict:
+def evaluate_text(run: str | Path | RunFiles, path: str | Path | None = None) -> dict:
     """Loss (nats/char), bits/char and perplexity on `path` (a UTF-8 text file) or the run's validation text."""
     from rnnlab.config import recipe_from_dict
-    from rnnlab.train.build_lm import load_corpus
-    from rnnlab.train.lm import evaluate_stream
+    from rnnlab.tasks.charlm.data import load_corpus
 
     files, vocab = open_lm(run)
     if path is not None:
@@ -60,7 +65,7 @@ def evaluate_text(run: str | Path, path: str | Path | None = None) -> dict:
         corpus = load_corpus(recipe_from_dict(files.recipe))
         if corpus.vocab != vocab:
             raise RunDirError(
-                f"the data of run {run} changed since training (vocabulary differs); pass --data FILE"
+                f"the data of run {files.path} changed since training (vocabulary differs); pass --data FILE"
             )
         ids, name = corpus.val, f"{corpus.name} validation"
     if len(ids) < 2:
@@ -74,3 +79,40 @@ def evaluate_text(run: str | Path, path: str | Path | None = None) -> dict:
         "chars": int(len(ids)),
         "text": name,
     }
+
+
+@torch.no_grad()
+def evaluate_stream(model: CharLM, ids: Tensor, batch: int = 16, bptt: int = 256) -> float:
+    """Mean next-token loss (nats) over a whole id stream, `batch` contiguous streams with carried state."""
+    model.eval()
+    ds = StreamChunks(ids.numpy() if isinstance(ids, Tensor) else ids, batch, bptt)
+    state, total, n = None, 0.0, 0
+    for i in range(len(ds)):
+        b = ds[i]
+        out = model(b["x"], state, b["y"])
+        state = out.state
+        total += out.loss.item() * b["y"].numel()
+        n += b["y"].numel()
+    return total / n
+
+
+def write_samples(run: Path, model: CharLM, vocab, prime: str, length: int = 500, seed: int = 0) -> dict:
+    """samples.txt: `length` characters after `prime` at each of SAMPLE_TEMPERATURES (same seed each)."""
+    prime_ids = torch.as_tensor(vocab.encode(prime))
+    parts, samples = [], {}
+    for t in SAMPLE_TEMPERATURES:
+        g = torch.Generator().manual_seed(seed)
+        text = prime + vocab.decode(model.generate(prime_ids, length, temperature=t, generator=g)[0])
+        samples[str(t)] = text
+        parts.append(f"=== temperature {t} (seed {seed}) ===\n{text}\n")
+    write_atomic(run / "samples.txt", "\n".join(parts))
+    return samples
+
+
+def time_to(metrics_csv: Path, threshold: float) -> float | None:
+    """Seconds of training until val_loss first reached `threshold` (from metrics.csv), or None."""
+    with metrics_csv.open() as f:
+        for row in csv.DictReader(f):
+            if row.get("val_loss") and float(row["val_loss"]) <= threshold:
+                return float(row["seconds"])
+    return None

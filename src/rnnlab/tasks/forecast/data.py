@@ -6,18 +6,11 @@ from rnnlab.config import ModelConfig, Recipe
 from rnnlab.data.forecastdata import ForecastDataModule, make_forecast_datamodule
 from rnnlab.errors import ConfigError
 from rnnlab.models.forecaster import Forecaster
-from rnnlab.train.build import check_recipe
 
 
 def make_series_datamodule(recipe: Recipe) -> ForecastDataModule:
-    """Validate the recipe (names first, before any data is read), then load the series and cut its windows."""
-    check_recipe(recipe)
-    cfg = recipe.data
-    if cfg.lookback < 1 or cfg.horizon < 1:
-        raise ConfigError(
-            f"data.lookback and data.horizon must be >= 1, got {cfg.lookback} and {cfg.horizon}"
-        )
-    return make_forecast_datamodule(cfg)
+    """Load the series and cut its windows (the recipe is checked first: ForecastTask.check)."""
+    return make_forecast_datamodule(recipe.data)
 
 
 def make_forecaster(cfg: ModelConfig, dm: ForecastDataModule) -> Forecaster:

@@ -9,6 +9,7 @@ are beam search's, the decoding `rnnlab caption` / `rnnlab translate` use.
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,8 @@ import torch
 from lightning import LightningDataModule
 from torch import nn
 
-from rnnlab.train.seq2seq import compare, source_of, strip_eos
+from rnnlab.tasks.seq2seq.module import compare, source_of, strip_eos
+from rnnlab.train.rundir import write_atomic, write_json
 
 N_MAPS = 6  # attention maps drawn per run
 
@@ -68,11 +70,16 @@ def own_digit_attention(attn: list, hyps: list, refs: list, positions: np.ndarra
 
 
 def evaluate_seq2seq(
-    model: nn.Module, dm: LightningDataModule, run: Path, beam: int, length_norm: str, max_len: int
+    model: nn.Module,
+    dm: LightningDataModule,
+    run: Path,
+    beam: int,
+    length_norm: str,
+    max_len: int,
+    writer: bool = True,
 ) -> dict:
-    """Decode the test split, write test_predictions.csv and attention maps, return results.json's fields."""
-    from rnnlab.inspect.attention_plots import plot_caption_attention, plot_text_attention
-
+    """Decode the test split; with `writer`, write test_predictions.csv and attention.json (the first
+    N_MAPS attention maps, drawn by inspect as attention_K.png); return results.json's fields."""
     d = decode_test(model, dm, beam, length_norm, max_len)
     greedy, beam_s = _scores(d["greedy"], d["ref"]), _scores(d["beam"], d["ref"])
     diffs = np.array(d["b_score"]) - np.array(d["g_score"])
@@ -89,7 +96,7 @@ def evaluate_seq2seq(
     split = "test" if "test" in dm.sets else "val"
     maps = []
     if hasattr(dm, "vocab") and hasattr(dm.vocab, "decode"):  # text pairs: strings, chrF/BLEU, copy baseline
-        from rnnlab.train.seqmetrics import bleu, chrf
+        from rnnlab.metrics.text import bleu, chrf
 
         pairs = dm.sets[split]
         src_text = [pairs[i][0] for i in d["index"]]
@@ -111,9 +118,7 @@ def evaluate_seq2seq(
         ]
         for k in range(min(N_MAPS, len(rows))):
             if d["attn"][k] is not None:
-                maps.append(
-                    plot_text_attention(src_text[k], rows[k][4], d["attn"][k], run / f"attention_{k}.png")
-                )
+                maps.append({"kind": "text", "source": src_text[k], "output": rows[k][4], "attn": d["attn"][k]})
     else:  # captions: words, attention on each digit
         from rnnlab.data.captions import decode as words
 
@@ -136,12 +141,21 @@ def evaluate_seq2seq(
             i = d["index"][k]
             if d["attn"][k] is not None:
                 img = s.images[i, :, : s.widths[i]]
-                maps.append(
-                    plot_caption_attention(img, rows[k][4].split(), d["attn"][k], run / f"attention_{k}.png")
-                )
-    with (run / "test_predictions.csv").open("w", newline="") as f:
-        w = csv.writer(f)
+                maps.append({"kind": "caption", "image": img, "words": rows[k][4].split(), "attn": d["attn"][k]})
+    if writer:
+        buf = io.StringIO()
+        w = csv.writer(buf)
         w.writerow(["index", "source", "reference", "greedy", "beam"])
         w.writerows(rows)
-    results["attention_maps"] = [p.name for p in maps]
+        write_atomic(run / "test_predictions.csv", buf.getvalue())
+        write_json(run / "attention.json", {"maps": [_plain(m) for m in maps]})
+    results["attention_maps"] = [f"attention_{k}.png" for k in range(len(maps))]
     return results
+
+
+def _plain(m: dict) -> dict:
+    """An attention map's record with its arrays as rounded lists (JSON) and the map's shape (an empty
+    output has a (0, columns) map)."""
+    out = {k: np.round(np.asarray(v, dtype=np.float64), 4).tolist() if k in ("attn", "image") else v for k, v in m.items()}
+    out["attn_shape"] = list(np.shape(m["attn"]))
+    return out

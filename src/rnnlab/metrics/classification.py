@@ -45,7 +45,7 @@ def scores(y: np.ndarray, probs: np.ndarray, n_classes: int, classes: list[str])
     rep = classification_report(y, probs.argmax(1), n_classes, classes)
     out = {"accuracy": rep["accuracy"], "macro_f1": rep["macro_f1"]}
     if n_classes == 2 and 0 < y.sum() < len(y):
-        from rnnlab.train.ranking_metrics import bootstrap_ci
+        from rnnlab.metrics.ranking import bootstrap_ci
 
         for name in ("auroc", "auprc"):
             point, lo, hi = bootstrap_ci(y, probs[:, 1], name)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from rnnlab.train.forecast_metrics import (
+from rnnlab.metrics.forecast import (
     directional_accuracy,
     forecast_errors,
     interval_coverage,

@@ -28,8 +28,9 @@ def _decode(model, src: torch.Tensor, lengths: torch.Tensor, beam: int, max_len:
         return model.beam_search(src, lengths, beam=beam, max_len=max_len)
 
 
-def translate(run: str | Path, text: str, beam: int = 5, plot: str | Path | None = None) -> dict:
-    """The run's output for one source line, its score, and optionally the attention map as a PNG."""
+def translate(run: str | Path, text: str, beam: int = 5) -> dict:
+    """The run's output for one source line, its score, and its attention (output x source; None without
+    attention) for `rnnlab translate --plot`."""
     from rnnlab.data.folio import CharVocab
 
     files = _open(run, "Seq2Seq")
@@ -40,16 +41,12 @@ def translate(run: str | Path, text: str, beam: int = 5, plot: str | Path | None
     ids = vocab.encode(text, bos=False, eos=True)
     d = _decode(files.model, torch.tensor([ids]), torch.tensor([len(ids)]), beam, int(len(text) * 1.5) + 10)
     output = vocab.decode(d.tokens[0])
-    out = {"output": output, "score": d.scores[0], "ended": d.ended[0]}
-    if plot and d.attention[0] is not None:
-        from rnnlab.inspect.attention_plots import plot_text_attention
-
-        out["plot"] = str(plot_text_attention(text, output, d.attention[0], Path(plot)))
-    return out
+    return {"output": output, "score": d.scores[0], "ended": d.ended[0], "source": text, "attention": d.attention[0]}
 
 
-def caption(run: str | Path, image: str | Path, beam: int = 5, plot: str | Path | None = None) -> dict:
-    """The run's caption for one image file (any size; resized to 28 rows, inverted if dark-on-light)."""
+def caption(run: str | Path, image: str | Path, beam: int = 5) -> dict:
+    """The run's caption for one image file (any size; resized to 28 rows, inverted if dark-on-light), its
+    score, the strip as read and the attention (words x columns) for `rnnlab caption --plot`."""
     from rnnlab.data.captions import decode, read_image
 
     files = _open(run, "Captioner")
@@ -58,9 +55,11 @@ def caption(run: str | Path, image: str | Path, beam: int = 5, plot: str | Path 
     width = torch.tensor([strip.shape[1]])
     d = _decode(files.model, src, width, beam, int(files.data.get("max_caption_len", 5)) + 2)
     words = decode(d.tokens[0] + [2])
-    out = {"output": " ".join(words), "score": d.scores[0], "ended": d.ended[0]}
-    if plot and d.attention[0] is not None:
-        from rnnlab.inspect.attention_plots import plot_caption_attention
-
-        out["plot"] = str(plot_caption_attention(strip, words, d.attention[0], Path(plot)))
-    return out
+    return {
+        "output": " ".join(words),
+        "score": d.scores[0],
+        "ended": d.ended[0],
+        "image": strip,
+        "words": words,
+        "attention": d.attention[0],
+    }

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rnnlab.errors import DataError
-from rnnlab.train.ranking_metrics import auprc, auroc, bootstrap_ci
+from rnnlab.metrics.ranking import auprc, auroc, bootstrap_ci
 
 
 def _pairwise_auroc(y, s):

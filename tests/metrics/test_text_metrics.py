@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from rnnlab.train.seqmetrics import bleu, bleu_tokens, chrf
+from rnnlab.metrics.text import bleu, bleu_tokens, chrf
 
 
 def test_identical_is_100():

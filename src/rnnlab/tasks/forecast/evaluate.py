@@ -1,5 +1,5 @@
-"""Forecast training and evaluation: MSE on scaled windows, then test errors against baselines on the same
-windows, Monte-Carlo-dropout prediction intervals with measured coverage, forecasts.csv and plots.
+"""Forecast evaluation: test errors against baselines on the same windows, Monte-Carlo-dropout prediction
+intervals with measured coverage, forecasts.csv, and the example windows inspect draws (forecast_examples.json).
 
 Intervals follow Zhu & Laptev (2017): the spread of `mc_samples` forward passes with dropout on (what the
 model is unsure of) plus the per-horizon-step noise variance of the point forecast's validation residuals
@@ -9,78 +9,26 @@ model is unsure of) plus the per-horizon-step noise variance of the point foreca
 from __future__ import annotations
 
 import csv
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from lightning import LightningModule
 from scipy.stats import norm
-from torch import Tensor, nn
+from torch import nn
 
-from rnnlab.config import Recipe, TrainConfig
 from rnnlab.data.forecastdata import ForecastDataModule
 from rnnlab.data.windows import Windows
-from rnnlab.models.forecast_baselines import LinearAR, last_value, seasonal_naive
-from rnnlab.train.callbacks import data_wait_share
-from rnnlab.train.fit import (
-    RunResult,
-    count_params,
-    make_trainer,
-    prepare_resume,
-    start_run,
-    train_and_restore,
-)
-from rnnlab.train.forecast_metrics import (
+from rnnlab.metrics.forecast import (
     directional_accuracy,
     forecast_errors,
     interval_coverage,
     seasonal_scale,
 )
-from rnnlab.train.rundir import save_model, write_json
-from rnnlab.train.tasks import NonFiniteLossError, make_optimizer
+from rnnlab.models.forecast_baselines import LinearAR, last_value, seasonal_naive
+from rnnlab.train.rundir import write_json
 
-log = logging.getLogger("rnnlab.train")
-
-FORECAST_COLUMNS = ("epoch", "train_loss", "val_loss", "val_mae", "lr", "seconds")
 INTERVAL = 0.8
-
-
-class ForecastTask(LightningModule):
-    """Mean squared error of all horizon steps (scaled units); logs val MAE too."""
-
-    def __init__(self, model: nn.Module, train: TrainConfig, steps_per_epoch: int) -> None:
-        super().__init__()
-        self.model = model
-        self.cfg = train
-        self.steps_per_epoch = max(1, int(steps_per_epoch))
-
-    def _step(self, batch: dict[str, Tensor], split: str) -> Tensor:
-        pred, loss = self.model(batch["x"], batch["xf"], batch["y"])
-        if not torch.isfinite(loss):
-            raise NonFiniteLossError(
-                f"{split} loss is {loss.item()} at global step {self.global_step} (windows "
-                f"{batch['index'][:8].tolist()}...); lower train.lr or check the series for extreme values"
-            )
-        n = batch["y"].shape[0]
-        self.log(f"{split}_loss", loss, on_step=False, on_epoch=True, batch_size=n, prog_bar=True)
-        if split != "train":
-            mae = (pred - batch["y"]).abs().mean()
-            self.log(f"{split}_mae", mae, on_step=False, on_epoch=True, batch_size=n)
-        return loss
-
-    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
-        loss = self._step(batch, "train")
-        self.log("lr", self.optimizers().param_groups[0]["lr"], on_step=False, on_epoch=True)
-        return loss
-
-    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        self._step(batch, "val")
-
-    def configure_optimizers(self):
-        budget = self.cfg.max_time * 60 if self.cfg.max_time else None
-        return make_optimizer(self.model, self.cfg, self.cfg.max_epochs * self.steps_per_epoch, budget)
 
 
 @torch.no_grad()
@@ -206,60 +154,32 @@ def write_forecasts(path: Path, dm: ForecastDataModule, ev: ForecastEval) -> Non
                 )
 
 
-def fit_forecast(
-    model: nn.Module,
-    dm: ForecastDataModule,
-    recipe: Recipe | None = None,
-    out: str | Path | None = None,
-    resume: str | Path | None = None,
-    checkpoint_every: float = 60.0,
-    **train_overrides,
-) -> RunResult:
-    """Train on the windows, restore the best validation checkpoint, evaluate on test against the baselines
-    and write the run directory (results.json, forecasts.csv, forecast.png, error_by_horizon.png).
-
-    `resume`: a killed run's directory, continued exactly from checkpoints/last.ckpt with its own settings
-    (as fit(resume=...)); last.ckpt is also rewritten every `checkpoint_every` seconds mid-epoch (0: only at
-    epoch ends). See docs/RELIABILITY.md."""
-    recipe = recipe or Recipe(name=dm.name, task="forecast")
-    out, ckpt_path, train_overrides = prepare_resume(recipe, out, resume, train_overrides)
-    run, cfg = start_run(recipe, dm, out, train_overrides)
-    n_batches = len(dm.train_dataloader())
-    steps = min(cfg.overfit_batches, n_batches) if cfg.overfit_batches else n_batches
-    task = ForecastTask(model, cfg, steps)
-    trainer, best = make_trainer(
-        cfg,
-        run,
-        monitor="val_loss",
-        columns=FORECAST_COLUMNS,
-        early_stopping=bool(cfg.patience and not cfg.overfit_batches),
-        checkpoint_every=checkpoint_every,
-        overfit_batches=cfg.overfit_batches,
-    )
-    train_seconds = train_and_restore(trainer, task, dm, best, cfg, ckpt_path, run)
-    model.eval()
-    save_model(run, model)
-
-    ev = evaluate_forecast(model, dm, recipe.model.mc_samples, cfg.seed)
-    write_forecasts(run / "forecasts.csv", dm, ev)
-    _plots(run, dm, ev)
-    results = {
-        **ev.metrics,
-        "best_val": {"val_loss": float(best.best_model_score) if best.best_model_score is not None else None},
-        "params": count_params(model),
-        "epochs": int(trainer.current_epoch),
-        "train_seconds": round(train_seconds, 2),
-        "data_wait_share": data_wait_share(trainer),
-    }
-    write_json(run / "results.json", results)
-    return RunResult(run, results)
+def example_windows(n: int, k: int = 4) -> list[int]:
+    """k test windows spread evenly over the test period (first, last and between)."""
+    return sorted(set(np.linspace(0, n - 1, min(k, n)).round().astype(int).tolist()))
 
 
-def _plots(run: Path, dm: ForecastDataModule, ev: ForecastEval) -> None:
-    from rnnlab.inspect.forecast_plots import error_by_horizon, forecast_examples
+def write_examples(path: Path, dm: ForecastDataModule, ev: ForecastEval, k: int = 4) -> None:
+    """forecast_examples.json: k test windows (their recent history, truth, forecast, interval and the
+    seasonal-naive or last-value forecast) for inspect to draw as forecast.png."""
+    time, origins, horizon = dm.series.time, dm.parts["test"].origin, dm.horizon
+    season = dm.naive_season
+    show = min(ev.history.shape[1], max(3 * horizon, 2 * season if season > 1 else 0, 20))
+    naive = "seasonal_naive" if "seasonal_naive" in ev.baselines else "last_value"
+    windows = []
+    for i in example_windows(len(origins), k):
+        o = int(origins[i])
+        windows.append(
+            {
+                "origin": str(time[o]),
+                "history_time": [str(t) for t in time[o - show : o]],
+                "history": ev.history[i, -show:].tolist(),
+                "time": [str(t) for t in time[o : o + horizon]],
+                **{key: getattr(ev, attr)[i].tolist() for key, attr in _SERIES},
+                "naive": ev.baselines[naive][i].tolist(),
+            }
+        )
+    write_json(path, {"target": dm.target, "naive": naive, "windows": windows})
 
-    fig = forecast_examples(dm.series.time, dm.parts["test"].origin, ev, dm.target, dm.naive_season)
-    fig.savefig(run / "forecast.png", dpi=110)
-    by_h = {k: v["by_horizon"]["mae"] for k, v in ev.metrics["test"].items()}
-    fig = error_by_horizon(by_h, dm.target)
-    fig.savefig(run / "error_by_horizon.png", dpi=110)
+
+_SERIES = (("actual", "y"), ("forecast", "point"), ("lower", "lower"), ("upper", "upper"))

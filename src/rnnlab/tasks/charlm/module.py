@@ -1,0 +1,83 @@
+"""Language-model training: truncated BPTT with the hidden state carried (detached) between chunks.
+
+LanguageModelModule keeps one state per split: it is reset at the start of every pass over the stream (the
+datamodule marks a pass's first chunk) and detached after each step, so gradients flow back `bptt` steps
+while the state itself sees the whole stream.
+
+Resume (`rnnlab train RECIPE --resume RUN`): every checkpoint also holds the carried
+training state and the characters seen, so a run resumed mid-epoch continues the streams where it stopped
+(the data module rebuilds the epoch's offset from (seed, epoch) and skips the trained chunks).
+"""
+
+from __future__ import annotations
+
+import math
+
+from torch import Tensor
+
+from rnnlab.config import TrainConfig
+from rnnlab.models.language import CharLM
+from rnnlab.nn.cells import State
+from rnnlab.train.module import TaskModule
+
+LM_COLUMNS = ("epoch", "train_loss", "val_loss", "val_bpc", "lr", "chars", "seconds")
+
+
+def _detach(state: State | None) -> State | None:
+    return None if state is None else tuple(s.detach() for s in state)
+
+
+class LanguageModelModule(TaskModule):
+    """Next-token cross-entropy (nats/token) with stateful carry; logs train/val loss and bits per token."""
+
+    def __init__(self, model: CharLM, cfg: TrainConfig, steps_per_epoch: int, carry: bool = True) -> None:
+        super().__init__(model, cfg, steps_per_epoch)
+        self.carry = carry
+        self.states: dict[str, State | None] = {"train": None, "val": None}
+        self.chars_seen = 0
+
+    def _step(self, batch: dict[str, Tensor], split: str) -> Tensor | None:
+        """The chunk's loss, or None for a non-finite training loss the rollback guard takes over (the
+        carried state, which may hold the NaN too, starts fresh)."""
+        if bool(batch["first"]) or not self.carry:
+            self.states[split] = None
+        out = self.model(batch["x"], self.states.get(split), batch["y"])
+        self.states[split] = _detach(out.state) if (self.carry or split != "train") else None
+        if not self.finite(out.loss, split, batch):
+            self.states[split] = None
+            return None
+        n = batch["y"].numel()
+        self.log(f"{split}_loss", out.loss, on_step=False, on_epoch=True, batch_size=n, prog_bar=True)
+        if split != "train":
+            self.log(f"{split}_bpc", out.loss / math.log(2), on_step=False, on_epoch=True, batch_size=n)
+        return out.loss
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor | None:
+        loss = self._step(batch, "train")
+        self.chars_seen += batch["y"].numel()
+        if loss is None:
+            return None  # Lightning skips backward and the optimiser step; the guard rolls back
+        self.log_lr()
+        self.log("chars", float(self.chars_seen), on_step=False, on_epoch=True, reduce_fx="max")
+        return loss
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        state = self.states.get("train")
+        checkpoint["lm_carry"] = {
+            "train": None if state is None else [s.detach().cpu() for s in state],
+            "chars_seen": int(self.chars_seen),
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        saved = checkpoint.get("lm_carry")
+        if saved is None:  # a checkpoint from before the carry was saved: the next chunk starts fresh
+            return
+        state = saved["train"]
+        self.states["train"] = None if state is None else tuple(s.to(self.device) for s in state)
+        self.chars_seen = int(saved["chars_seen"])
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def on_validation_epoch_start(self) -> None:
+        self.states["val"] = None

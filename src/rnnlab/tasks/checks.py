@@ -1,0 +1,52 @@
+"""Validate a recipe's names before any data is fetched, so a typo fails in a second, not after a download:
+the task's own lists (data sets, model kinds, monitored metrics) and the names every kind shares."""
+
+from __future__ import annotations
+
+from rnnlab.config import Recipe
+from rnnlab.errors import ConfigError
+from rnnlab.tasks.contract import Task
+
+
+def check_names(checks: list[tuple[str, object, tuple | list]]) -> None:
+    """Raise one line for the first (key, value, allowed) whose value is not allowed."""
+    for key, value, allowed in checks:
+        if value not in allowed:
+            word = "cell" if key == "model.cell" else key
+            raise ConfigError(f"unknown {word} {value!r} for {key}; choose one of {sorted(allowed)}")
+
+
+def check_recipe(recipe: Recipe, task: Task) -> None:
+    """The task's names, then those of the layers, heads, schedule and data handling, then the task's own
+    checks (Task.check)."""
+    from rnnlab.data.textclass import LEVELS
+    from rnnlab.data.windows import FILL_METHODS
+    from rnnlab.models.classifier import RAGGED
+    from rnnlab.models.forecaster import DECODERS
+    from rnnlab.models.heads import READOUTS
+    from rnnlab.models.seq2seq import ATTENTION_KINDS
+    from rnnlab.nn.layers import LAYER_KINDS
+    from rnnlab.nn.recurrent import FAST_PATH_MODES
+    from rnnlab.train.optim import SCHEDULES
+
+    m, d, t = recipe.model, recipe.data, recipe.train
+    check_names(
+        [
+            ("data.name", d.name, task.data_names),
+            ("model.kind", m.kind, task.model_kinds),
+            ("model.cell", m.cell, LAYER_KINDS),
+            ("model.readout", m.readout, READOUTS),
+            ("model.fast_path", m.fast_path, FAST_PATH_MODES),
+            ("train.schedule", t.schedule, SCHEDULES),
+            ("train.monitor", t.monitor, task.monitors),
+            ("model.decoder", m.decoder, DECODERS),
+            ("model.attention", m.attention, ATTENTION_KINDS),
+            ("train.restore", t.restore, ("best", "last")),
+            ("data.level", d.level, LEVELS),
+            ("model.ragged", m.ragged, RAGGED),
+            ("data.fill", d.fill, FILL_METHODS),
+        ]
+    )
+    if d.bptt < 1 or d.batch_size < 1:
+        raise ConfigError(f"data.bptt and data.batch_size must be >= 1, got {d.bptt} and {d.batch_size}")
+    task.check(recipe)

@@ -1,0 +1,108 @@
+"""Recipe -> classification datamodule: built-in sequence sets (HAR, digits, PBC, basic motions), labelled
+texts, or the user's CSV/npz; validation held out by subject where the data knows subjects."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rnnlab.config import DataConfig, Recipe
+from rnnlab.data.augment import Augment
+from rnnlab.data.datamodule import SequenceDataModule, split_by_group
+from rnnlab.data.sequences import SequenceSet
+from rnnlab.errors import ConfigError
+
+
+def _builtin_loaders() -> dict[str, Callable[[], tuple[SequenceSet, SequenceSet]]]:
+    from functools import partial
+
+    from rnnlab.data.basic_motions import load_basic_motions
+    from rnnlab.data.har import load_har
+    from rnnlab.data.mnist import load_digits
+
+    digits = {name: partial(load_digits, name) for name in DIGIT_DATA}
+    return {"har": load_har, "basic_motions": load_basic_motions, **digits}
+
+
+DIGIT_DATA = ("mnist-10k", "mnist-5k", "fashion")
+DIGIT_VIEWS = ("rows", "pixels", "permuted")
+BUILTIN_DATA = ("har", "basic_motions", *DIGIT_DATA, "pbc")
+
+
+def user_data_options(cfg: DataConfig) -> dict:
+    """Reader options for the user's file (CSV column names; none for npz)."""
+    if cfg.path is None:
+        raise ConfigError("data.name is 'user' but data.path is empty; pass --data FILE (.csv or .npz)")
+    if cfg.path.lower().endswith(".csv"):
+        missing = [k for k in ("id_col", "time_col", "label_col") if getattr(cfg, k) is None]
+        if missing:
+            flags = ", ".join("--" + k.replace("_", "-") for k in missing)
+            raise ConfigError(
+                f"a long-format CSV needs {flags} (the sequence id, time order and label columns)"
+            )
+        return {
+            "id_col": cfg.id_col,
+            "time_col": cfg.time_col,
+            "label_col": cfg.label_col,
+            "features": cfg.features,
+        }
+    return {}
+
+
+def load_sets(cfg: DataConfig) -> tuple[SequenceSet, SequenceSet | None]:
+    """(train, test) for a built-in data set, or (all, None) for the user's file."""
+    if cfg.name == "user":
+        from rnnlab.data.userdata import read_user_data
+
+        return read_user_data(cfg.path, **user_data_options(cfg)), None
+    if cfg.name == "pbc":
+        return _pbc_sets(cfg)
+    loaders = _builtin_loaders()
+    if cfg.name not in loaders:
+        raise ConfigError(
+            f"unknown data set {cfg.name!r}; built-in: {sorted(loaders)}, or 'user' with data.path"
+        )
+    train, test = loaders[cfg.name]()
+    if cfg.name in DIGIT_DATA and cfg.view != "rows":
+        from rnnlab.data.mnist import pixel_set
+
+        seed = 0 if cfg.view == "permuted" else None  # one fixed permutation for every run
+        train, test = pixel_set(train, seed), pixel_set(test, seed)
+    return train, test
+
+
+def _pbc_sets(cfg: DataConfig) -> tuple[SequenceSet, SequenceSet]:
+    """PBC patients split 80/20 by patient (stratified, fixed seed 0: the test patients never change), scaled
+    with PbcScaler fit on the 80% (logs skewed labs, standardises measured values only, keeps masks 0/1)."""
+    from rnnlab.data.pbc import PbcScaler, load_pbc, split_patients
+
+    train, test = split_patients(load_pbc(cfg.landmark_years), (0.8, 0.2), seed=0)
+    scaler = PbcScaler.fit(train)
+    return scaler.transform(train), scaler.transform(test)
+
+
+def make_datamodule(recipe: Recipe) -> SequenceDataModule:
+    """Load the recipe's data, hold out validation (by subject where known) and build the datamodule.
+
+    User data without a test set is split three ways: test and validation each take `val_fraction`.
+    """
+    cfg, seed = recipe.data, recipe.train.seed
+    from rnnlab.data.textclass import TEXT_CLASS_DATA, make_text_class_datamodule
+
+    if cfg.name in TEXT_CLASS_DATA:
+        return make_text_class_datamodule(cfg, seed)
+    if not 0.0 < cfg.val_fraction < 0.9:
+        raise ConfigError(f"data.val_fraction must be in (0, 0.9), got {cfg.val_fraction}")
+    train, test = load_sets(cfg)
+    if test is None:
+        train, test = split_by_group(train, cfg.val_fraction, seed + 1)
+    train, val = split_by_group(train, cfg.val_fraction, seed)
+    return SequenceDataModule(
+        train,
+        val,
+        test,
+        batch_size=cfg.batch_size,
+        scale=cfg.scale,
+        seed=seed,
+        name=cfg.name if cfg.name != "user" else "user",
+        augment=Augment(cfg.augment_scale, cfg.augment_jitter, seed=seed),
+    )

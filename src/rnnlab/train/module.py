@@ -1,0 +1,62 @@
+"""TaskModule: what every task's LightningModule shares around its plain nn.Module.
+
+The optimiser and schedule (train.optim), the named gradient-clipping step, the learning-rate log line, and
+the non-finite loss check: stop by name at the first NaN/inf loss, or hand the step to the rollback guard
+(train.nan_rollback). A task kind subclasses it once and writes only its loss and metrics.
+"""
+
+from __future__ import annotations
+
+import torch
+from lightning import LightningModule
+from torch import Tensor, nn
+
+from rnnlab.config import TrainConfig
+from rnnlab.train.guards import NonFiniteLossError, find_guard, nonfinite_message
+from rnnlab.train.optim import check_schedule, clip_gradients, make_optimizer
+
+__all__ = ["NonFiniteLossError", "TaskModule"]
+
+
+class TaskModule(LightningModule):
+    """The model, its training settings and the steps per epoch the schedule counts.
+
+    `budget_schedule`: the learning-rate schedule also follows train.max_time (a run stopped by its time
+    budget still ends annealed); classification schedules by steps alone."""
+
+    budget_schedule = True
+
+    def __init__(self, model: nn.Module, cfg: TrainConfig, steps_per_epoch: int) -> None:
+        super().__init__()
+        check_schedule(cfg)
+        self.model = model
+        self.cfg = cfg
+        self.steps_per_epoch = max(1, int(steps_per_epoch))
+
+    def finite(self, loss: Tensor, split: str, batch: dict[str, Tensor]) -> bool:
+        """True for a finite loss. Otherwise raise NonFiniteLossError naming the step and the batch, or, with
+        train.nan_rollback on a training step, let the guard roll it back: False, and the caller skips it."""
+        if bool(torch.isfinite(loss)):
+            return True
+        index = batch.get("index")
+        indices = index[:8].tolist() if isinstance(index, Tensor) else []
+        what = nonfinite_message(f"{split} loss", loss.item(), self.global_step, indices)
+        guard = find_guard(self._trainer) if split == "train" else None
+        if guard is None:
+            raise NonFiniteLossError(
+                f"{what}; lower train.lr or check the data for extreme values; the last good checkpoint is "
+                "in the run directory"
+            )
+        guard.nonfinite(self.trainer, what)  # raises NonFiniteLossError once the rollbacks are spent
+        return False
+
+    def log_lr(self, **kwargs) -> None:
+        """The first parameter group's learning rate, one value per epoch in metrics.csv."""
+        self.log("lr", self.optimizers().param_groups[0]["lr"], on_step=False, on_epoch=True, **kwargs)
+
+    def configure_optimizers(self):
+        budget = self.cfg.max_time * 60 if (self.budget_schedule and self.cfg.max_time) else None
+        return make_optimizer(self.model, self.cfg, self.cfg.max_epochs * self.steps_per_epoch, budget)
+
+    def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None):
+        clip_gradients(self, optimizer, self.cfg.gradient_clip)
