@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnlab.errors import ConfigError
+from rnnlab.models.config import constructor_config
 from rnnlab.nn.lengths import mask
 
 
@@ -30,14 +31,7 @@ class MLPClassifier(nn.Module):
                 f"MLPClassifier needs max_len, n_features >= 1, n_classes >= 2, layers >= 1; got "
                 f"max_len={max_len}, n_features={n_features}, n_classes={n_classes}, layers={layers}"
             )
-        self.config = dict(
-            n_features=n_features,
-            n_classes=n_classes,
-            max_len=max_len,
-            hidden=hidden,
-            layers=layers,
-            dropout=dropout,
-        )
+        self.config = constructor_config(MLPClassifier, locals())
         self.max_len = max_len
         dims = [n_features * max_len] + [hidden] * layers
         blocks: list[nn.Module] = []
@@ -77,14 +71,7 @@ class CNN1dClassifier(nn.Module):
                 f"CNN1dClassifier needs n_features >= 1, n_classes >= 2, layers >= 1; got "
                 f"{n_features}, {n_classes}, {layers}"
             )
-        self.config = dict(
-            n_features=n_features,
-            n_classes=n_classes,
-            channels=channels,
-            layers=layers,
-            kernel=kernel,
-            dropout=dropout,
-        )
+        self.config = constructor_config(CNN1dClassifier, locals())
         convs: list[nn.Module] = []
         for k in range(layers):
             convs += [
