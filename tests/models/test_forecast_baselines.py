@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rnnlab.errors import DataError
-from rnnlab.models.forecast_baselines import LinearAR, last_value, seasonal_naive
+from rnnlab.models.baselines import LinearAR, last_value, seasonal_naive
 from rnnlab.train.forecast_metrics import forecast_errors, seasonal_scale
 
 
