@@ -11,8 +11,9 @@ from typing import Any
 def constructor_config(cls: type, values: Mapping[str, Any]) -> dict[str, Any]:
     """`cls`'s constructor arguments by name, in signature order, read from `values`.
 
-    Call it inside ``cls.__init__`` with ``locals()``, after resolving any argument whose stored value differs
-    from what was passed (CharLM's embed=0 meaning 'as wide as hidden'), so the config rebuilds the same model.
+    Call it inside ``cls.__init__`` with ``locals()``, after resolving any argument whose stored value
+    differs from what was passed (CharLM's embed=0 meaning 'as wide as hidden'), so the config rebuilds the
+    same model.
     """
     params = list(inspect.signature(cls.__init__).parameters.values())[1:]  # without self
     if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params):

@@ -1,11 +1,11 @@
 """Stacking and bidirectional: the walk over layers and directions that `Recurrent` and `MinRNN` share.
 
-A stack has ``num_layers`` layers of ``num_directions`` directions (2 when bidirectional: forward, then reverse).
-Its state is a tuple of ``state_size`` tensors ((h,) or (h, c)), each (num_layers * num_directions, batch,
-hidden), layer k direction d at index k * num_directions + d (``torch.nn.LSTM``'s layout); parameters carry
-the suffix ``_l{k}[_reverse]``. A layer's directions read the same input and their outputs are concatenated;
-dropout sits between layers. What one layer or direction computes is passed in as a function, so the
-stack holds no parameters and the layers' state-dict keys stay PyTorch's.
+A stack has ``num_layers`` layers of ``num_directions`` directions (2 when bidirectional: forward, then
+reverse). Its state is a tuple of ``state_size`` tensors ((h,) or (h, c)), each (num_layers * num_directions,
+batch, hidden), layer k direction d at index k * num_directions + d (``torch.nn.LSTM``'s layout); parameters
+carry the suffix ``_l{k}[_reverse]``. A layer's directions read the same input and their outputs are
+concatenated; dropout sits between layers. What one layer or direction computes is passed in as a function,
+so the stack holds no parameters and the layers' state-dict keys stay PyTorch's.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def check_arguments(input_size: int, hidden_size: int, num_layers: int, dropout:
 
 
 def zero_state(m: Stacked, batch: int, like: Tensor, device=None, dtype=None) -> State:
-    """Zero state: `state_size` tensors (num_layers * num_directions, batch, hidden) on `like`'s device and dtype."""
+    """Zero state: `state_size` tensors (layers * directions, batch, hidden) on `like`'s device and dtype."""
     shape = (m.num_layers * m.num_directions, batch, m.hidden_size)
     device, dtype = device or like.device, dtype or like.dtype
     return tuple(torch.zeros(shape, device=device, dtype=dtype) for _ in range(m.state_size))
