@@ -7,7 +7,7 @@ import pytest
 
 from rnnlab.errors import DataError
 from rnnlab.metrics.forecast import forecast_errors, seasonal_scale
-from rnnlab.models.forecast_baselines import LinearAR, last_value, seasonal_naive
+from rnnlab.models.baselines import LinearAR, last_value, seasonal_naive
 
 
 def test_naive_forecasts():

@@ -9,7 +9,7 @@ import torch
 from rnnlab.data.windows import chronological_windows
 from rnnlab.errors import ConfigError
 from rnnlab.models import build_model
-from rnnlab.models.forecast_baselines import seasonal_naive
+from rnnlab.models.baselines import seasonal_naive
 from rnnlab.models.forecaster import Forecaster
 
 

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnlab.errors import ConfigError, DataError
+from rnnlab.models.config import constructor_config
 from rnnlab.models.seq2seq import Memory, Seq2Seq
 
 POOL = 4  # the CNN's horizontal downsampling: two 2x max-pools
@@ -57,8 +58,7 @@ class Captioner(Seq2Seq):
             dropout=dropout,
             fast_path=fast_path,
         )
-        seq2seq = {k: v for k, v in self.config.items() if k not in ("src_vocab", "src_features")}
-        self.config = {**seq2seq, "image_height": image_height, "channels": channels, "feature": feature}
+        self.config = constructor_config(Captioner, locals())  # replaces the Seq2Seq's
 
         def block(c_in: int, c_out: int) -> list[nn.Module]:
             return [nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(), nn.MaxPool2d(2)]

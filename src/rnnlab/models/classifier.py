@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnlab.errors import ConfigError
+from rnnlab.models.config import constructor_config
 from rnnlab.models.frontends import ConvFrontEnd
 from rnnlab.models.heads import AttentionPool, check_readout, masked_cross_entropy
 from rnnlab.nn.layers import make_layer
@@ -59,23 +60,8 @@ class SequenceClassifier(nn.Module):
             raise ConfigError(f"ragged must be one of {RAGGED}, got {ragged!r}")
         if vocab_size < 0 or (vocab_size and embed < 1):
             raise ConfigError(f"vocab_size must be >= 0 and embed >= 1, got {vocab_size} and {embed}")
-        self.config = dict(
-            n_features=n_features,
-            n_classes=n_classes,
-            cell=cell,
-            hidden=hidden,
-            layers=layers,
-            bidirectional=bidirectional,
-            dropout=dropout,
-            readout=check_readout(readout),
-            fast_path=fast_path,
-            conv_channels=conv_channels,
-            conv_layers=conv_layers,
-            conv_kernel=conv_kernel,
-            vocab_size=vocab_size,
-            embed=embed,
-            ragged=ragged,
-        )
+        check_readout(readout)
+        self.config = constructor_config(SequenceClassifier, locals())
         self.embedding = nn.Embedding(vocab_size, embed, padding_idx=0) if vocab_size else None
         n_in = embed if vocab_size else n_features
         self.frontend = ConvFrontEnd(n_in, conv_channels, conv_layers, conv_kernel) if conv_channels else None
@@ -131,16 +117,7 @@ class SequenceTagger(nn.Module):
     ) -> None:
         super().__init__()
         _check_sizes(n_features, n_classes)
-        self.config = dict(
-            n_features=n_features,
-            n_classes=n_classes,
-            cell=cell,
-            hidden=hidden,
-            layers=layers,
-            bidirectional=bidirectional,
-            dropout=dropout,
-            fast_path=fast_path,
-        )
+        self.config = constructor_config(SequenceTagger, locals())
         self.rnn = make_layer(
             cell,
             n_features,

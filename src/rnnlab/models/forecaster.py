@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnlab.errors import ConfigError
+from rnnlab.models.config import constructor_config
 from rnnlab.models.frontends import ConvFrontEnd
 from rnnlab.nn.layers import make_layer
 
@@ -50,22 +51,7 @@ class Forecaster(nn.Module):
             raise ConfigError(f"highway (number of target lags fed linearly) must be >= 0, got {highway}")
         if decoder not in DECODERS:
             raise ConfigError(f"decoder must be one of {DECODERS}, got {decoder!r}")
-        self.config = dict(
-            n_features=n_features,
-            horizon=horizon,
-            n_future=n_future,
-            target_index=target_index,
-            cell=cell,
-            hidden=hidden,
-            layers=layers,
-            dropout=dropout,
-            decoder=decoder,
-            conv_channels=conv_channels,
-            conv_layers=conv_layers,
-            conv_kernel=conv_kernel,
-            fast_path=fast_path,
-            highway=highway,
-        )
+        self.config = constructor_config(Forecaster, locals())
         self.frontend = (
             ConvFrontEnd(n_features, conv_channels, conv_layers, conv_kernel) if conv_channels else None
         )

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnlab.errors import ConfigError
+from rnnlab.models.config import constructor_config
 from rnnlab.models.sampling import check_sampling, sample_next
 from rnnlab.nn.cells import State
 from rnnlab.nn.layers import make_layer
@@ -50,17 +51,8 @@ class CharLM(nn.Module):
             raise ConfigError(
                 f"tie=True shares the decoder with the embedding, so embed must be 0 or hidden ({hidden}), got {embed}"
             )
-        embed = embed or hidden
-        self.config = dict(
-            vocab_size=vocab_size,
-            cell=cell,
-            hidden=hidden,
-            layers=layers,
-            embed=embed,
-            dropout=dropout,
-            tie=tie,
-            fast_path=fast_path,
-        )
+        embed = embed or hidden  # the config records the resolved width
+        self.config = constructor_config(CharLM, locals())
         self.embedding = nn.Embedding(vocab_size, embed)
         self.rnn = make_layer(
             cell, embed, hidden, layers, dropout=dropout if layers > 1 else 0.0, fast_path=fast_path

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnlab.errors import ConfigError, DataError
+from rnnlab.models.config import constructor_config
 from rnnlab.nn.attention import make_attention
 from rnnlab.nn.cells import State
 from rnnlab.nn.lengths import check_lengths, mask
@@ -170,19 +171,7 @@ class Seq2Seq(nn.Module):
             raise ConfigError(f"embed and hidden must be >= 1, got embed={embed}, hidden={hidden}")
         if not 0.0 <= dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {dropout}")
-        self.config = dict(
-            tgt_vocab=tgt_vocab,
-            src_vocab=src_vocab,
-            src_features=src_features,
-            cell=cell,
-            hidden=hidden,
-            layers=layers,
-            bidirectional=bidirectional,
-            embed=embed,
-            attention=attention,
-            dropout=dropout,
-            fast_path=fast_path,
-        )
+        self.config = constructor_config(Seq2Seq, locals())
         between = dropout if layers > 1 else 0.0
         self.src_embedding = nn.Embedding(src_vocab, embed, padding_idx=PAD) if src_vocab else None
         enc_in = embed if src_vocab else src_features

@@ -32,11 +32,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnlab.errors import ConfigError
-from rnnlab.nn.lengths import check_input, mask, reverse_padded
-from rnnlab.nn.recurrent import Trace
+from rnnlab.nn import stack
+from rnnlab.nn.lengths import mask, reverse_padded
 from rnnlab.nn.scan import KINDS, SCANS, MinLayer, g, gate_logit, log_g, log_scan, sequential_scan
+from rnnlab.nn.stack import State
+from rnnlab.nn.trace import Trace
 
-State = tuple[Tensor, ...]
+__all__ = ["SCANS", "MinRNN"]
 
 
 # --- the layer -----------------------------------------------------------------------------------------
@@ -63,14 +65,7 @@ class MinRNN(nn.Module):
             raise ConfigError(f"kind must be one of {sorted(KINDS)}, got {kind!r}")
         if scan not in SCANS:
             raise ConfigError(f"scan must be one of {SCANS}, got {scan!r}")
-        if int(input_size) < 1 or int(hidden_size) < 1:
-            raise ConfigError(
-                f"input_size and hidden_size must be >= 1, got input_size={input_size}, hidden_size={hidden_size}"
-            )
-        if int(num_layers) < 1:
-            raise ConfigError(f"num_layers must be >= 1, got {num_layers}")
-        if not 0.0 <= dropout < 1.0:
-            raise ConfigError(f"dropout must be in [0, 1), got {dropout}")
+        stack.check_arguments(input_size, hidden_size, num_layers, dropout)
         if chunk is not None and int(chunk) < 1:
             raise ConfigError(f"chunk must be None (about sqrt(T)) or >= 1, got {chunk}")
         self.kind = kind
@@ -87,12 +82,14 @@ class MinRNN(nn.Module):
             in_k = self.input_size if k == 0 else self.hidden_size * self.num_directions
             bound = 1.0 / math.sqrt(in_k)  # nn.Linear's default
             for d in range(self.num_directions):
-                sfx = f"_l{k}" + ("_reverse" if d else "")
+                sfx = stack.suffix(k, d)
                 w = nn.Parameter(torch.empty(gates, in_k).uniform_(-bound, bound))
                 self.register_parameter("weight_ih" + sfx, w)
                 self.register_parameter(
                     "bias_ih" + sfx, nn.Parameter(torch.empty(gates).uniform_(-bound, bound))
                 )
+
+    state_size = 1  # the state is (h,)
 
     @property
     def output_size(self) -> int:
@@ -100,7 +97,7 @@ class MinRNN(nn.Module):
 
     def _weights(self, layer: int) -> tuple[Tensor, Tensor]:
         """Both directions' input weights stacked, so a layer's projection is one matmul."""
-        names = [f"_l{layer}" + ("_reverse" if d else "") for d in range(self.num_directions)]
+        names = [stack.suffix(layer, d) for d in range(self.num_directions)]
         if len(names) == 1:
             return self._parameters["weight_ih" + names[0]], self._parameters["bias_ih" + names[0]]
         w = torch.cat([self._parameters["weight_ih" + s] for s in names])
@@ -108,55 +105,29 @@ class MinRNN(nn.Module):
 
     def init_state(self, batch: int, device=None, dtype=None) -> State:
         """Zero state: ``(h,)`` with h of shape (num_layers * num_directions, batch, hidden)."""
-        w = self.weight_ih_l0
-        shape = (self.num_layers * self.num_directions, batch, self.hidden_size)
-        return (torch.zeros(shape, device=device or w.device, dtype=dtype or w.dtype),)
-
-    def _check(self, x: Tensor, lengths, state) -> tuple[Tensor | None, Tensor]:
-        lengths = check_input(x, self.input_size, lengths)
-        return lengths, self._state(state, x.shape[0], x)
-
-    def _state(self, state, batch: int, like: Tensor) -> Tensor:
-        if state is None:
-            return self.init_state(batch, like.device, like.dtype)[0]
-        if isinstance(state, (tuple, list)):
-            if len(state) != 1:
-                raise ValueError(f"state must be a 1-tuple (h,), got {len(state)} tensors")
-            state = state[0]
-        want = (self.num_layers * self.num_directions, batch, self.hidden_size)
-        if tuple(state.shape) != want:
-            raise ValueError(f"state h must have shape {want}, got {tuple(state.shape)}")
-        return state
+        return stack.zero_state(self, batch, self.weight_ih_l0, device, dtype)
 
     def forward(
         self, x: Tensor, lengths: Tensor | None = None, state: State | None = None
     ) -> tuple[Tensor, State]:
         """Run over a padded batch; returns (output (B, T, D*H), (h_n,) with h_n (L*D, B, H))."""
-        lengths, h0 = self._check(x, lengths, state)
+        lengths, state = stack.check_call(self, x, lengths, state)
         valid = mask(lengths, x.shape[1], x.device)
-        inp, finals = x, []
         g_h = KINDS[self.kind] * self.hidden_size
-        nd = self.num_directions
-        for k in range(self.num_layers):
-            h0_k = h0[k * nd : (k + 1) * nd]
-            if self.scan == "chunked":
-                inp, h_n = MinLayer.apply(inp, *self._weights(k), h0_k, lengths, self.kind, self.chunk)
-                finals.extend(h_n.unbind(0))
-            else:
-                p = F.linear(inp, *self._weights(k))
-                outs = []
-                for d in range(nd):
-                    out, h_n = self._direction(
-                        p[..., d * g_h : (d + 1) * g_h], h0_k[d], lengths, valid, bool(d)
-                    )
-                    outs.append(out)
-                    finals.append(h_n)
-                inp = torch.cat(outs, dim=-1) if nd > 1 else outs[0]
-                if valid is not None and self.scan == "log":
-                    inp = inp * valid.unsqueeze(-1).to(inp.dtype)
-            if k < self.num_layers - 1 and self.dropout > 0:
-                inp = F.dropout(inp, self.dropout, self.training)
-        return inp, (torch.stack(finals),)
+
+        def run_layer(k: int, inp: Tensor, s0: State) -> tuple[Tensor, State]:
+            if self.scan == "chunked":  # both directions in one autograd Function
+                out, h_n = MinLayer.apply(inp, *self._weights(k), s0[0], lengths, self.kind, self.chunk)
+                return out, (h_n,)
+            p = F.linear(inp, *self._weights(k))  # both directions' projections in one matmul
+
+            def run(d: int, s0_d: State) -> tuple[Tensor, State]:
+                out, h_n = self._direction(p[..., d * g_h : (d + 1) * g_h], s0_d[0], lengths, valid, bool(d))
+                return out, (h_n,)
+
+            return stack.over_directions(self, s0, run)
+
+        return stack.over_layers(self, x, state, run_layer)
 
     def _direction(self, p: Tensor, h0: Tensor, lengths, valid, reverse: bool) -> tuple[Tensor, Tensor]:
         """One (layer, direction) by the log or sequential scan: (output (B, T, H), final h (B, H))."""
@@ -170,6 +141,8 @@ class MinRNN(nn.Module):
                 log_a, log_b = log_a.masked_fill(pad, 0.0), log_b.masked_fill(pad, -math.inf)
             h = log_scan(log_a, log_b, h0)
             h_n = h[:, -1]
+            if valid is not None:  # the log scan leaves padding steps at their last value: zero them
+                h = h * valid.unsqueeze(-1).to(h.dtype)
         else:
             h, h_n = sequential_scan(torch.sigmoid(q), g(u), h0, valid)
         return (reverse_padded(h, lengths) if reverse else h), h_n
@@ -182,20 +155,20 @@ class MinRNN(nn.Module):
         probe=True adds a zero tensor to every h_t (Trace.probes) so that after backward Trace.hidden_grads()
         gives dLoss/dh_t: the same gradient-through-time picture as ``Recurrent.trace``.
         """
-        lengths, h0 = self._check(x, lengths, state)
+        lengths, state = stack.check_call(self, x, lengths, state)
         valid = mask(lengths, x.shape[1], x.device)
-        nd, g_h = self.num_directions, KINDS[self.kind] * self.hidden_size
-        trace = Trace(lengths=lengths, num_directions=nd)
-        inp, finals = x, []
-        for k in range(self.num_layers):
+        g_h = KINDS[self.kind] * self.hidden_size
+        trace = Trace(lengths=lengths, num_directions=self.num_directions)
+
+        def run_layer(k: int, inp: Tensor, s0: State) -> tuple[Tensor, State]:
             p = F.linear(inp, *self._weights(k))
-            outs = []
-            for d in range(nd):
+
+            def run(d: int, s0_d: State) -> tuple[Tensor, State]:
                 q, u = gate_logit(self.kind, p[..., d * g_h : (d + 1) * g_h])
                 if d:
                     q, u = reverse_padded(q, lengths), reverse_padded(u, lengths)
                 z, v = torch.sigmoid(q), g(u)
-                h, hs, probes = h0[k * nd + d], [], []
+                h, hs, probes = s0_d[0], [], []
                 for t in range(x.shape[1]):
                     new = h + z[:, t] * (v[:, t] - h)
                     if probe:
@@ -209,38 +182,27 @@ class MinRNN(nn.Module):
                 if d:
                     out = reverse_padded(out, lengths)
                     steps = {name: reverse_padded(s, lengths) for name, s in steps.items()}
-                outs.append(out)
-                finals.append(h)
                 trace.steps.append(steps)
                 if probe:
                     trace.probes.append(probes)
-            inp = torch.cat(outs, dim=-1) if nd > 1 else outs[0]
-            if k < self.num_layers - 1 and self.dropout > 0:
-                inp = F.dropout(inp, self.dropout, self.training)
-        return inp, (torch.stack(finals),), trace
+                return out, (h,)
+
+            return stack.over_directions(self, s0, run)
+
+        out, finals = stack.over_layers(self, x, state, run_layer)
+        return out, finals, trace
 
     def step(
         self, x_t: Tensor, state: State | None = None, reset: Tensor | None = None
     ) -> tuple[Tensor, State]:
         """Advance one time step in O(1): x_t (B, F) -> (h_top (B, H), (h,)). `reset` (B,) bool zeroes those samples first."""
-        if self.bidirectional:
-            raise ConfigError(
-                "step() streams forward in time, which a bidirectional layer cannot; use forward()"
-            )
-        if x_t.dim() != 2 or x_t.shape[1] != self.input_size:
-            raise ValueError(f"step expects x_t of shape (batch, {self.input_size}), got {tuple(x_t.shape)}")
-        h = self._state(state, x_t.shape[0], x_t)
-        if reset is not None:
-            h = h * (~reset.bool()).to(h.dtype).view(1, -1, 1)
-        inp, new = x_t, []
-        for k in range(self.num_layers):
+
+        def step_layer(k: int, inp: Tensor, s_k: State) -> State:
             q, u = gate_logit(self.kind, F.linear(inp, *self._weights(k)))
             z = torch.sigmoid(q)
-            inp = (1 - z) * h[k] + z * g(u)
-            new.append(inp)
-            if k < self.num_layers - 1 and self.dropout > 0:
-                inp = F.dropout(inp, self.dropout, self.training)
-        return inp, (torch.stack(new),)
+            return ((1 - z) * s_k[0] + z * g(u),)
+
+        return stack.step_layers(self, x_t, state, reset, step_layer)
 
     def extra_repr(self) -> str:
         return (

@@ -10,65 +10,77 @@ Parameters are registered under PyTorch's names (``weight_ih_l0``, ``weight_hh_l
 dispatch to the same kernel ``torch.nn.LSTM`` calls (oneDNN on CPU, cuDNN on GPU), not a copy. The
 layer-normalised cells ('lnlstm', 'lngru'; their norms' gains and shifts are ``ln_ih_weight_l0``, ...) have no
 PyTorch kernel: their fast path is the whole-sequence loop of :mod:`rnnlab.nn.layernorm_seq` (C++ on CPU).
+
+The file reads in order: the reference loop (one cell over time, the truth), then the layer that dispatches
+to it, the fused kernel or the sequence loop. The walk over layers and directions is :mod:`rnnlab.nn.stack`.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 
 import torch
 from torch import _VF, Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from rnnlab.errors import ConfigError
+from rnnlab.nn import stack
 from rnnlab.nn.cells import FUSED_KERNEL_CELLS, Cell, State, make_cell
 from rnnlab.nn.layernorm_seq import InputProjection, LayerNormGRUSequence, LayerNormLSTMSequence
-from rnnlab.nn.lengths import check_input, mask, reverse_padded
+from rnnlab.nn.lengths import mask, reverse_padded
+from rnnlab.nn.trace import Trace
 
 log = logging.getLogger(__name__)
 
 FAST_PATH_MODES = ("auto", "require", "off")
 
+__all__ = ["FAST_PATH_MODES", "Recurrent", "Trace", "run_cell"]
 
-@dataclass
-class Trace:
-    """Every step's hidden state and gate values from the reference path, per (layer, direction).
 
-    ``steps[k * D + d]`` maps a name ('h', 'c', and the cell's gates such as 'i','f','g','o') to (B, T, H).
+# --- the reference loop: one cell over time, the equations step by step (the truth in tests) ------------
+def run_cell(
+    cell: Cell,
+    x: Tensor,
+    lengths: Tensor | None,
+    state: State,
+    reverse: bool,
+    keep: bool,
+    probes: list[Tensor] | None = None,
+):
+    """Run one cell over time: hoisted input projection, then `recur` per step with length masking.
+
+    With a `probes` list, a zero tensor that requires grad is added to each step's h (recorded in step order).
     """
-
-    steps: list[dict[str, Tensor]] = field(default_factory=list)
-    # per (layer, direction): the zero tensors added to h at each step, in processing order
-    probes: list[list[Tensor]] = field(default_factory=list)
-    lengths: Tensor | None = None
-    num_directions: int = 1
-
-    def hidden_grads(self, grads: list[Tensor | None] | None = None) -> list[Tensor]:
-        """dLoss/dh_t per (layer, direction) as (B, T, H), in time order for both directions.
-
-        Needs ``trace(..., probe=True)``. Each probe is a zero tensor added to h_t inside the recurrence, so its
-        gradient is the total gradient reaching h_t: through the output at t and through every later step.
-        `grads`: the probes' gradients flattened in `probes` order (from ``torch.autograd.grad``); default:
-        each probe's ``.grad`` after ``backward()``. None counts as zero.
-        """
-        if not self.probes:
-            raise ValueError("no probes recorded; call trace(..., probe=True) before backward()")
-        flat = [p for ps in self.probes for p in ps]
-        grads = [p.grad for p in flat] if grads is None else list(grads)
-        out, i = [], 0
-        for idx, ps in enumerate(self.probes):
-            g = [grads[i + t] if grads[i + t] is not None else torch.zeros_like(p) for t, p in enumerate(ps)]
-            i += len(ps)
-            g = torch.stack(g, dim=1)
-            if idx % self.num_directions == 1:  # reverse direction: processing order -> time order
-                g = reverse_padded(g, self.lengths)
-            out.append(g)
-        return out
-
-    def layer(self, layer: int, direction: int = 0, num_directions: int = 1) -> dict[str, Tensor]:
-        """Values of one layer and direction."""
-        return self.steps[layer * num_directions + direction]
+    if reverse:
+        x = reverse_padded(x, lengths)
+    xp = cell.project(x)  # (B, T, gates*H): the input half of every step in one matmul
+    t_max = x.shape[1]
+    valid = mask(lengths, t_max, x.device)  # (B, T) True at real steps, None when all are full
+    outs: list[Tensor] = []
+    kept: dict[str, list[Tensor]] = {}
+    for t in range(t_max):
+        new, gates = cell.recur(xp[:, t], state)
+        if probes is not None:
+            zero = torch.zeros_like(new[0], requires_grad=True)
+            probes.append(zero)
+            new = (new[0] + zero, *new[1:])
+        if valid is not None:
+            m = valid[:, t : t + 1]
+            new = tuple(torch.where(m, n, s) for n, s in zip(new, state, strict=True))
+            outs.append(new[0] * m.to(new[0].dtype))
+        else:
+            outs.append(new[0])
+        state = new
+        if keep:
+            named = {"h": new[0], **({"c": new[1]} if len(new) > 1 else {}), **gates}
+            for name, v in named.items():
+                kept.setdefault(name, []).append(v)
+    out = torch.stack(outs, dim=1)
+    steps = {name: torch.stack(v, dim=1) for name, v in kept.items()}
+    if reverse:
+        out = reverse_padded(out, lengths)
+        steps = {name: reverse_padded(v, lengths) for name, v in steps.items()}
+    return out, state, steps
 
 
 class Recurrent(nn.Module):
@@ -95,10 +107,7 @@ class Recurrent(nn.Module):
         fast_path: str = "auto",
     ) -> None:
         super().__init__()
-        if num_layers < 1:
-            raise ConfigError(f"num_layers must be >= 1, got {num_layers}")
-        if not 0.0 <= dropout < 1.0:
-            raise ConfigError(f"dropout must be in [0, 1), got {dropout}")
+        stack.check_arguments(input_size, hidden_size, num_layers, dropout)
         if fast_path not in FAST_PATH_MODES:
             raise ConfigError(f"fast_path must be one of {FAST_PATH_MODES}, got {fast_path!r}")
         self.cell_kind = cell
@@ -134,7 +143,7 @@ class Recurrent(nn.Module):
 
     @staticmethod
     def _torch_name(name: str, layer: int, direction: int) -> str:
-        return f"{name}_l{layer}" + ("_reverse" if direction else "")
+        return name + stack.suffix(layer, direction)
 
     def _cell(self, layer: int, direction: int) -> Cell:
         c = self._cells[layer * self.num_directions + direction]
@@ -166,30 +175,13 @@ class Recurrent(nn.Module):
 
     def init_state(self, batch: int, device=None, dtype=None) -> State:
         """Zero state: a tuple of `state_size` tensors (num_layers * num_directions, batch, hidden)."""
-        w = self.weight_hh_l0
-        shape = (self.num_layers * self.num_directions, batch, self.hidden_size)
-        return tuple(
-            torch.zeros(shape, device=device or w.device, dtype=dtype or w.dtype)
-            for _ in range(self.state_size)
-        )
-
-    def _check(self, x: Tensor, lengths, state: State | None) -> tuple[Tensor | None, State]:
-        lengths = check_input(x, self.input_size, lengths)
-        if state is None:
-            state = self.init_state(x.shape[0], x.device, x.dtype)
-        else:
-            state = tuple(state) if isinstance(state, (tuple, list)) else (state,)
-            want = (self.num_layers * self.num_directions, x.shape[0], self.hidden_size)
-            if len(state) != self.state_size or any(tuple(s.shape) != want for s in state):
-                got = [tuple(s.shape) for s in state]
-                raise ValueError(f"state must be {self.state_size} tensor(s) of shape {want}, got {got}")
-        return lengths, state
+        return stack.zero_state(self, batch, self.weight_hh_l0, device, dtype)
 
     def forward(
         self, x: Tensor, lengths: Tensor | None = None, state: State | None = None
     ) -> tuple[Tensor, State]:
         """Run over a padded batch; returns (output (B, T, D*H), final state)."""
-        lengths, state = self._check(x, lengths, state)
+        lengths, state = stack.check_call(self, x, lengths, state)
         if self.path == "fused":
             return self._forward_fused(x, lengths, state)
         if self.path == "sequence":
@@ -205,27 +197,8 @@ class Recurrent(nn.Module):
         probe=True also adds a zero tensor to every h_t (Trace.probes) so that, after backward, Trace.hidden_grads()
         gives dLoss/dh_t for every step: the gradient-through-time picture.
         """
-        lengths, state = self._check(x, lengths, state)
+        lengths, state = stack.check_call(self, x, lengths, state)
         return self._forward_reference(x, lengths, state, keep=True, probe=probe)
-
-    def _over_stack(self, x: Tensor, state: State, run) -> tuple[Tensor, State]:
-        """Walk the layers and directions: `run(layer, direction, inp, s0)` returns that direction's output
-        (B, T, H) in time order and its final state; a layer's directions are concatenated, dropout between
-        layers. Shared by the reference path and the layer-normalised cells' sequence path."""
-        finals: list[list[Tensor]] = [[] for _ in range(self.state_size)]
-        inp = x
-        for k in range(self.num_layers):
-            outs = []
-            for d in range(self.num_directions):
-                idx = k * self.num_directions + d
-                out, s_n = run(k, d, inp, tuple(s[idx] for s in state))
-                outs.append(out)
-                for j, s in enumerate(s_n):
-                    finals[j].append(s)
-            inp = torch.cat(outs, dim=-1) if len(outs) > 1 else outs[0]
-            if k < self.num_layers - 1 and self.dropout > 0:
-                inp = nn.functional.dropout(inp, self.dropout, self.training)
-        return inp, tuple(torch.stack(f) for f in finals)
 
     # --- reference path: the equations, step by step -------------------------------------------------
     def _forward_reference(
@@ -235,7 +208,7 @@ class Recurrent(nn.Module):
 
         def run(k: int, d: int, inp: Tensor, s0: State) -> tuple[Tensor, State]:
             probes: list[Tensor] | None = [] if probe else None
-            out, s_n, steps = _run_cell(
+            out, s_n, steps = run_cell(
                 self._cell(k, d), inp, lengths, s0, reverse=bool(d), keep=keep, probes=probes
             )
             trace.steps.append(steps)
@@ -243,7 +216,7 @@ class Recurrent(nn.Module):
                 trace.probes.append(probes)
             return out, s_n
 
-        out, finals = self._over_stack(x, state, run)
+        out, finals = stack.over_stack(self, x, state, run)
         return out, finals, trace
 
     # --- fused path: PyTorch's kernel with the same parameters -----------------------------------------
@@ -316,33 +289,19 @@ class Recurrent(nn.Module):
                 out = out * valid.unsqueeze(-1).to(out.dtype)
             return (reverse_padded(out, lengths) if d else out), tuple(new)
 
-        return self._over_stack(x, state, run)
+        return stack.over_stack(self, x, state, run)
 
     # --- streaming -----------------------------------------------------------------------------------
     def step(
         self, x_t: Tensor, state: State | None = None, reset: Tensor | None = None
     ) -> tuple[Tensor, State]:
         """Advance one time step: x_t (B, I) -> (h_top (B, H), state). `reset` (B,) bool zeroes those samples' state first."""
-        if self.bidirectional:
-            raise ConfigError(
-                "step() streams forward in time, which a bidirectional layer cannot; use forward()"
-            )
-        if x_t.dim() != 2 or x_t.shape[1] != self.input_size:
-            raise ValueError(f"step expects x_t of shape (batch, {self.input_size}), got {tuple(x_t.shape)}")
-        if state is None:
-            state = self.init_state(x_t.shape[0], x_t.device, x_t.dtype)
-        if reset is not None:
-            keep = (~reset.bool()).to(x_t.dtype).view(1, -1, 1)
-            state = tuple(s * keep for s in state)
-        inp, new = x_t, [[] for _ in range(self.state_size)]
-        for k in range(self.num_layers):
-            s_k, _ = self._cell(k, 0).recur(self._cell(k, 0).project(inp), tuple(s[k] for s in state))
-            for j, s in enumerate(s_k):
-                new[j].append(s)
-            inp = s_k[0]
-            if k < self.num_layers - 1 and self.dropout > 0:
-                inp = nn.functional.dropout(inp, self.dropout, self.training)
-        return inp, tuple(torch.stack(n) for n in new)
+
+        def step_layer(k: int, inp: Tensor, s_k: State) -> State:
+            cell = self._cell(k, 0)
+            return cell.recur(cell.project(inp), s_k)[0]
+
+        return stack.step_layers(self, x_t, state, reset, step_layer)
 
     def extra_repr(self) -> str:
         return (
@@ -358,52 +317,3 @@ def _kernel(kind: str, nonlinearity: str):
     if kind == "gru":
         return _VF.gru
     return _VF.rnn_tanh if nonlinearity == "tanh" else _VF.rnn_relu
-
-
-def _run_cell(
-    cell: Cell,
-    x: Tensor,
-    lengths: Tensor | None,
-    state: State,
-    reverse: bool,
-    keep: bool,
-    probes: list[Tensor] | None = None,
-):
-    """Run one cell over time: hoisted input projection, then `recur` per step with length masking.
-
-    With a `probes` list, a zero tensor that requires grad is added to each step's h (recorded in step order).
-    """
-    if reverse:
-        x = reverse_padded(x, lengths)
-    xp = cell.project(x)  # (B, T, gates*H): the input half of every step in one matmul
-    t_max = x.shape[1]
-    valid = (
-        None
-        if lengths is None
-        else (torch.arange(t_max, device=x.device)[None, :] < lengths.to(x.device)[:, None])
-    )
-    outs: list[Tensor] = []
-    kept: dict[str, list[Tensor]] = {}
-    for t in range(t_max):
-        new, gates = cell.recur(xp[:, t], state)
-        if probes is not None:
-            zero = torch.zeros_like(new[0], requires_grad=True)
-            probes.append(zero)
-            new = (new[0] + zero, *new[1:])
-        if valid is not None:
-            m = valid[:, t : t + 1]
-            new = tuple(torch.where(m, n, s) for n, s in zip(new, state, strict=True))
-            outs.append(new[0] * m.to(new[0].dtype))
-        else:
-            outs.append(new[0])
-        state = new
-        if keep:
-            named = {"h": new[0], **({"c": new[1]} if len(new) > 1 else {}), **gates}
-            for name, v in named.items():
-                kept.setdefault(name, []).append(v)
-    out = torch.stack(outs, dim=1)
-    steps = {name: torch.stack(v, dim=1) for name, v in kept.items()}
-    if reverse:
-        out = reverse_padded(out, lengths)
-        steps = {name: reverse_padded(v, lengths) for name, v in steps.items()}
-    return out, state, steps

@@ -133,7 +133,8 @@ def write_yaml(path: Path, obj: dict) -> None:
 
 def save_model(run: Path, model: nn.Module) -> None:
     """model.safetensors + model.json (class name and constructor config), each written atomically."""
-    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    # a copy per name: safetensors refuses tensors that share memory (a CharLM's tied embedding and decoder)
+    state = {k: v.detach().cpu().clone().contiguous() for k, v in model.state_dict().items()}
     # serialised in memory, then written like every other run file (temp + fsync + rename): a full disk is a
     # plain OSError we can name (safetensors' own writer reports it as an opaque error) and leaves no temp file
     write_atomic_bytes(run / "model.safetensors", safetensors_bytes(state))

@@ -19,7 +19,7 @@ import scipy.sparse as sp
 from rnnlab.data.tokens import bag_of_tokens
 from rnnlab.errors import ConfigError
 from rnnlab.metrics.classification import scores
-from rnnlab.models.linear import LogisticRegression
+from rnnlab.models.baselines import LogisticRegression
 
 L2_GRID = (1e-3, 1e-2, 1e-1)
 

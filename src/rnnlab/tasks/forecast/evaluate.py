@@ -25,7 +25,7 @@ from rnnlab.metrics.forecast import (
     interval_coverage,
     seasonal_scale,
 )
-from rnnlab.models.forecast_baselines import LinearAR, last_value, seasonal_naive
+from rnnlab.models.baselines import LinearAR, last_value, seasonal_naive
 from rnnlab.train.rundir import write_json
 
 INTERVAL = 0.8
