@@ -19,9 +19,24 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from rnnlab.config import recipe_from_dict
+from rnnlab.data.datamodule import Scaler
+from rnnlab.data.text import Vocab
 from rnnlab.errors import RunDirError
 from rnnlab.inspect import figures
+from rnnlab.inspect.classify import diagnose, examples
+from rnnlab.inspect.gradflow import plot_gradient_profile, probe_gradients
+from rnnlab.inspect.neurons import (
+    char_activations,
+    colored_text,
+    correlate_units,
+    sensor_trace,
+    text_properties,
+)
 from rnnlab.inspect.run_figures import draw_run_figures
+from rnnlab.tasks import get
+from rnnlab.tasks.charlm.data import load_corpus
+from rnnlab.tasks.classify.evaluate import default_test_set, predict_probs
 from rnnlab.tasks.registry import of_run
 from rnnlab.train.rundir import RunFiles, check_writable, is_disk_full, open_run, write_atomic
 
@@ -145,9 +160,6 @@ def _seq2seq_sections(files) -> str:
 def _forecast_sections(files) -> str:
     """Test errors of the model and every baseline, interval coverage, direction, the forecast pictures, and
     the gradient norm through the lookback window."""
-    from rnnlab.config import recipe_from_dict
-    from rnnlab.tasks import get
-
     res = _read_json(files.path, "results.json")
     test = res.get("test", {})
     direction = res.get("directional_accuracy", {})
@@ -180,8 +192,6 @@ def _forecast_sections(files) -> str:
 
 
 def _gradient_section(rnn, compute_loss, what: str) -> str:
-    from rnnlab.inspect.gradflow import plot_gradient_profile, probe_gradients
-
     norms = probe_gradients(rnn, compute_loss)
     d = rnn.num_directions
     labels = [
@@ -203,11 +213,6 @@ def _gradient_section(rnn, compute_loss, what: str) -> str:
 
 
 def _classifier_sections(files: RunFiles) -> str:
-    from rnnlab.data.datamodule import Scaler
-    from rnnlab.inspect.classify import diagnose, examples
-    from rnnlab.inspect.neurons import sensor_trace
-    from rnnlab.tasks.classify.evaluate import default_test_set, predict_probs
-
     classes = files.data["classes"]
     test = default_test_set(files)
     probs = predict_probs(files, test)
@@ -274,9 +279,6 @@ def _classifier_sections(files: RunFiles) -> str:
 
 
 def _lm_sections(files: RunFiles) -> str:
-    from rnnlab.data.text import Vocab
-    from rnnlab.inspect.neurons import char_activations, colored_text, correlate_units, text_properties
-
     run = files.path
     vocab = Vocab.from_dict(files.data["vocab"])
     parts = []
@@ -322,9 +324,6 @@ def _lm_sections(files: RunFiles) -> str:
 def _probe_text(files: RunFiles, vocab, n: int = 6000) -> str:
     """A stretch of the run's validation text (or, if the data cannot be reloaded, its samples)."""
     try:
-        from rnnlab.config import recipe_from_dict
-        from rnnlab.tasks.charlm.data import load_corpus
-
         corpus = load_corpus(recipe_from_dict(files.recipe))
         return vocab.decode(corpus.val[:n])
     except Exception as e:  # the report still renders from what the run directory holds

@@ -10,6 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from rnnlab.errors import RunDirError
+from rnnlab.inspect.attention_plots import plot_caption_attention, plot_text_attention
+from rnnlab.inspect.figures import plt
+from rnnlab.inspect.forecast_plots import error_by_horizon, forecast_examples
 
 
 def _json(path: Path) -> dict | None:
@@ -24,16 +27,12 @@ def _json(path: Path) -> dict | None:
 def draw_run_figures(run: str | Path, only_missing: bool = False) -> list[Path]:
     """Draw every picture the run's files allow (PNG beside them); returns their paths. `only_missing`:
     leave the run alone when its pictures are all there already."""
-    from rnnlab.inspect.figures import plt
-
     run = Path(run)
     if only_missing and not _missing(run):
         return []
     made: list[Path] = []
     examples = _json(run / "forecast_examples.json")
     if examples is not None and examples.get("windows"):
-        from rnnlab.inspect.forecast_plots import error_by_horizon, forecast_examples
-
         made.append(_save(forecast_examples(examples), run / "forecast.png", plt))
         results = _json(run / "results.json") or {}
         by_h = {k: v["by_horizon"]["mae"] for k, v in results.get("test", {}).items() if "by_horizon" in v}
@@ -41,8 +40,6 @@ def draw_run_figures(run: str | Path, only_missing: bool = False) -> list[Path]:
             made.append(_save(error_by_horizon(by_h, examples["target"]), run / "error_by_horizon.png", plt))
     attention = _json(run / "attention.json")
     if attention is not None:
-        from rnnlab.inspect.attention_plots import plot_caption_attention, plot_text_attention
-
         for k, m in enumerate(attention.get("maps", [])):
             path = run / f"attention_{k}.png"
             attn = np.asarray(m["attn"], dtype=np.float64).reshape(m["attn_shape"])

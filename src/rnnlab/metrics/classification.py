@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnlab.metrics.ranking import bootstrap_ci
+
 
 def confusion_matrix(y: np.ndarray, pred: np.ndarray, n_classes: int) -> np.ndarray:
     """Counts[i, j] = sequences of true class i predicted as j."""
@@ -45,8 +47,6 @@ def scores(y: np.ndarray, probs: np.ndarray, n_classes: int, classes: list[str])
     rep = classification_report(y, probs.argmax(1), n_classes, classes)
     out = {"accuracy": rep["accuracy"], "macro_f1": rep["macro_f1"]}
     if n_classes == 2 and 0 < y.sum() < len(y):
-        from rnnlab.metrics.ranking import bootstrap_ci
-
         for name in ("auroc", "auprc"):
             point, lo, hi = bootstrap_ci(y, probs[:, 1], name)
             out[name], out[f"{name}_ci95"] = point, [lo, hi]

@@ -4,8 +4,17 @@ the task's own lists (data sets, model kinds, monitored metrics) and the names e
 from __future__ import annotations
 
 from rnnlab.config import Recipe
+from rnnlab.data.textclass import LEVELS
+from rnnlab.data.windows import FILL_METHODS
 from rnnlab.errors import ConfigError
+from rnnlab.models.classifier import RAGGED
+from rnnlab.models.forecaster import DECODERS
+from rnnlab.models.heads import READOUTS
+from rnnlab.models.seq2seq import ATTENTION_KINDS
+from rnnlab.nn.layers import LAYER_KINDS
+from rnnlab.nn.recurrent import FAST_PATH_MODES
 from rnnlab.tasks.contract import Task
+from rnnlab.train.optim import SCHEDULES
 
 
 def check_names(checks: list[tuple[str, object, tuple | list]]) -> None:
@@ -19,16 +28,6 @@ def check_names(checks: list[tuple[str, object, tuple | list]]) -> None:
 def check_recipe(recipe: Recipe, task: Task) -> None:
     """The task's names, then those of the layers, heads, schedule and data handling, then the task's own
     checks (Task.check)."""
-    from rnnlab.data.textclass import LEVELS
-    from rnnlab.data.windows import FILL_METHODS
-    from rnnlab.models.classifier import RAGGED
-    from rnnlab.models.forecaster import DECODERS
-    from rnnlab.models.heads import READOUTS
-    from rnnlab.models.seq2seq import ATTENTION_KINDS
-    from rnnlab.nn.layers import LAYER_KINDS
-    from rnnlab.nn.recurrent import FAST_PATH_MODES
-    from rnnlab.train.optim import SCHEDULES
-
     m, d, t = recipe.model, recipe.data, recipe.train
     check_names(
         [

@@ -10,10 +10,10 @@ from rnnlab.errors import ConfigError, RunDirError
 from rnnlab.tasks.contract import Task
 
 BUILTIN = {  # name -> module whose TASK attribute is the Task class
-    "classify": "rnnlab.tasks.classify",
-    "charlm": "rnnlab.tasks.charlm",
-    "forecast": "rnnlab.tasks.forecast",
-    "seq2seq": "rnnlab.tasks.seq2seq",
+    "classify": "rnnlab.tasks.classify.task",
+    "charlm": "rnnlab.tasks.charlm.task",
+    "forecast": "rnnlab.tasks.forecast.task",
+    "seq2seq": "rnnlab.tasks.seq2seq.task",
 }
 _registered: dict[str, type[Task]] = {}
 

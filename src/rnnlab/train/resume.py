@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from rnnlab.config import Recipe, _merge
+from rnnlab.config import Recipe, _merge, load_recipe, recipe_from_dict
 from rnnlab.errors import ConfigError, RunDirError
 from rnnlab.train.checkpoints import BEST, LAST, safe_load
 from rnnlab.train.distributed import is_global_zero
@@ -132,8 +132,6 @@ def resume_recipe(run: str | Path, recipe_arg: str):
     `recipe_arg` (the positional RECIPE) must agree: the saved recipe's name, or a YAML file with that name.
     Every task kind resumes (they all train through the one fit driver).
     """
-    from rnnlab.config import load_recipe, recipe_from_dict
-
     run = Path(run)
     path = run / "config.yaml"
     if not path.is_file():

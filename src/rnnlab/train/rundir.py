@@ -28,6 +28,7 @@ from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
 from rnnlab.errors import DiskFullError, RunDirError
+from rnnlab.models import build_model
 
 REQUIRED = ("config.yaml", "data.json", "model.json", "model.safetensors")
 NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})  # a full disk, an exhausted quota
@@ -153,8 +154,6 @@ class RunFiles:
 
 def open_run(path: str | Path) -> RunFiles:
     """Read a run directory back: config, data description and the model with its weights (no pickle)."""
-    from rnnlab.models import build_model
-
     run = Path(path)
     if not run.is_dir():
         raise RunDirError(f"run directory {run} does not exist; pass the directory `rnnlab train` printed")

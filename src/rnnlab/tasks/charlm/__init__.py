@@ -1,8 +1,2 @@
 """Task 'charlm': character language models. task.py (the Task), module.py (truncated BPTT with a carried
 state), data.py (recipe -> corpus, datamodule, model), generate.py (sampling, scoring, a run's text)."""
-
-from rnnlab.tasks.charlm.task import CharLMTask
-
-TASK = CharLMTask
-
-__all__ = ["TASK", "CharLMTask"]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rnnlab.config import ModelConfig, Recipe
+from rnnlab.data.shakespeare import load_shakespeare
 from rnnlab.data.text import TextCorpus, make_corpus, read_text
 from rnnlab.data.textstream import TextDataModule
 from rnnlab.models.language import CharLM
@@ -12,12 +15,8 @@ def load_corpus(recipe: Recipe) -> TextCorpus:
     """The recipe's text (built-in Shakespeare or the user's file), split 90/10 (data.val_fraction)."""
     cfg = recipe.data
     if cfg.name == "text":
-        from pathlib import Path
-
         text, name = read_text(cfg.path), Path(cfg.path).stem
     else:
-        from rnnlab.data.shakespeare import load_shakespeare
-
         text, name = load_shakespeare(full=cfg.name == "shakespeare-full"), cfg.name
     return make_corpus(text, name, cfg.val_fraction)
 

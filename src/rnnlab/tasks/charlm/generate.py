@@ -11,7 +11,6 @@ import torch
 from torch import Tensor
 
 from rnnlab.data.text import Vocab, read_text
-from rnnlab.data.textstream import StreamChunks
 from rnnlab.errors import ConfigError, RunDirError
 from rnnlab.models.language import CharLM
 from rnnlab.train.rundir import RunFiles, open_run, write_atomic
@@ -55,7 +54,7 @@ def generate_text(
 def evaluate_text(run: str | Path | RunFiles, path: str | Path | None = None) -> dict:
     """Loss (nats/char), bits/char and perplexity on `path` (a UTF-8 text file) or the run's validation text."""
     from rnnlab.config import recipe_from_dict
-    from rnnlab.tasks.charlm.data import load_corpus
+    from rnnlab.tasks.charlm.data import load_corpus  # (Lightning: `rnnlab generate` never loads it)
 
     files, vocab = open_lm(run)
     if path is not None:
@@ -84,6 +83,8 @@ def evaluate_text(run: str | Path | RunFiles, path: str | Path | None = None) ->
 @torch.no_grad()
 def evaluate_stream(model: CharLM, ids: Tensor, batch: int = 16, bptt: int = 256) -> float:
     """Mean next-token loss (nats) over a whole id stream, `batch` contiguous streams with carried state."""
+    from rnnlab.data.textstream import StreamChunks  # (Lightning: `rnnlab generate` never loads it)
+
     model.eval()
     ds = StreamChunks(ids.numpy() if isinstance(ids, Tensor) else ids, batch, bptt)
     state, total, n = None, 0.0, 0

@@ -108,3 +108,6 @@ class CharLMTask(Task):
             outputs=(TensorSpec("logits", ("batch", "time", int(model.config["vocab_size"]))),),
             state=recurrent_state(model),
         )
+
+
+TASK = CharLMTask

@@ -14,17 +14,16 @@ import torch
 from rnnlab.config import recipe_from_dict
 from rnnlab.data.datamodule import Scaler, _Tensors, split_by_group
 from rnnlab.data.sequences import SequenceSet
+from rnnlab.data.userdata import read_user_data
 from rnnlab.errors import DataError
 from rnnlab.metrics.classification import classification_report, scores
+from rnnlab.tasks.classify.data import load_sets, user_data_options
 from rnnlab.tasks.contract import Fitted
 from rnnlab.train.rundir import RunFiles, write_atomic
 
 
 def read_for_run(run: RunFiles, path: str | Path, require_labels: bool) -> SequenceSet:
     """Read the user's file with the run's column names and class list (unknown labels are an error)."""
-    from rnnlab.data.userdata import read_user_data
-    from rnnlab.tasks.classify.data import user_data_options
-
     recipe = recipe_from_dict(run.recipe)
     recipe.data.path = str(path)
     opts = user_data_options(recipe.data) if str(path).lower().endswith(".csv") else {}
@@ -41,8 +40,6 @@ def read_for_run(run: RunFiles, path: str | Path, require_labels: bool) -> Seque
 
 def default_test_set(run: RunFiles) -> SequenceSet:
     """The run's own test split, rebuilt from its recipe (same data, same seed)."""
-    from rnnlab.tasks.classify.data import load_sets
-
     recipe = recipe_from_dict(run.recipe)
     train, test = load_sets(recipe.data)
     if test is None:

@@ -11,6 +11,7 @@ from rnnlab.config import ModelConfig, Recipe, TrainConfig
 from rnnlab.data.augment import Augment
 from rnnlab.data.datamodule import SequenceDataModule
 from rnnlab.errors import ConfigError
+from rnnlab.models import build_model
 from rnnlab.tasks.checks import check_names, check_recipe
 from rnnlab.tasks.classify.baselines import BASELINES, run_baselines
 from rnnlab.tasks.classify.data import BUILTIN_DATA, DIGIT_VIEWS, make_datamodule
@@ -104,8 +105,6 @@ class ClassifyTask(Task):
 
 def make_model(cfg: ModelConfig, dm: SequenceDataModule) -> nn.Module:
     """The recipe's model, sized from the datamodule."""
-    from rnnlab.models import build_model
-
     common = {"n_features": dm.n_features, "n_classes": dm.n_classes}
     if cfg.kind == "SequenceClassifier":
         args = dict(
@@ -133,3 +132,6 @@ def make_model(cfg: ModelConfig, dm: SequenceDataModule) -> nn.Module:
             "choose SequenceClassifier, MLPClassifier or CNN1dClassifier"
         )
     return build_model(cfg.kind, **common, **args)
+
+
+TASK = ClassifyTask

@@ -1,9 +1,3 @@
 """Task 'forecast': windows of a series -> the next steps. task.py (the Task), module.py (MSE training),
 data.py (recipe -> datamodule, model), evaluate.py (baselines, intervals, forecasts.csv), predict.py
 (`rnnlab forecast` with a finished run)."""
-
-from rnnlab.tasks.forecast.task import ForecastTask
-
-TASK = ForecastTask
-
-__all__ = ["TASK", "ForecastTask"]

@@ -26,6 +26,7 @@ from rnnlab.metrics.forecast import (
     seasonal_scale,
 )
 from rnnlab.models.baselines import LinearAR, last_value, seasonal_naive
+from rnnlab.nn.recurrent import Recurrent
 from rnnlab.train.rundir import write_json
 
 INTERVAL = 0.8
@@ -45,8 +46,6 @@ def predict_windows(model: nn.Module, w: Windows, dropout: bool = False, batch: 
 
 def has_dropout(model: nn.Module) -> bool:
     """Whether Monte-Carlo dropout can vary the forecast at all."""
-    from rnnlab.nn.recurrent import Recurrent
-
     rnn_drop = any(m.dropout > 0 and m.num_layers > 1 for m in model.modules() if isinstance(m, Recurrent))
     return rnn_drop or any(isinstance(m, nn.Dropout) and m.p > 0 for m in model.modules())
 

@@ -90,3 +90,6 @@ class ForecastTask(Task):
             ),
             outputs=(TensorSpec("forecast", ("batch", int(c["horizon"]))),),
         )
+
+
+TASK = ForecastTask

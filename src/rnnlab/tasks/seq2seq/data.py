@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import random
+
 from lightning import LightningDataModule
 from torch import nn
 
 from rnnlab.config import ModelConfig, Recipe
+from rnnlab.data.captions import CaptionDataModule
+from rnnlab.data.folio import load_folio_pairs
+from rnnlab.data.pairs import PairDataModule
 from rnnlab.errors import ConfigError
+from rnnlab.models.captioner import Captioner
+from rnnlab.models.seq2seq import Seq2Seq
 
 SEQ2SEQ_DATA = ("captions", "folio")
 
@@ -15,17 +22,11 @@ def make_pair_datamodule(recipe: Recipe) -> LightningDataModule:
     """Load the recipe's pairs: caption strips (CaptionDataModule) or text pairs (PairDataModule)."""
     cfg, seed = recipe.data, recipe.train.seed
     if cfg.name == "captions":
-        from rnnlab.data.captions import CaptionDataModule
-
         n = {"n_train": cfg.n_train} if cfg.n_train else {}
         return CaptionDataModule.from_mnist(batch_size=cfg.batch_size, seed=seed, **n)
     if cfg.name == "folio":
-        from rnnlab.data.folio import load_folio_pairs
-        from rnnlab.data.pairs import PairDataModule
-
         train = load_folio_pairs("train")
         if cfg.n_train and cfg.n_train < len(train):  # a fixed sample across every training play
-            import random
 
             train = random.Random(0).sample(train, cfg.n_train)
         val, test = load_folio_pairs("val"), load_folio_pairs("test")
@@ -46,10 +47,7 @@ def make_seq2seq(cfg: ModelConfig, dm: LightningDataModule) -> nn.Module:
         fast_path=cfg.fast_path,
     )
     if cfg.kind == "Captioner":
-        from rnnlab.models.captioner import Captioner
-
         return Captioner(dm.vocab_size, channels=cfg.channels, feature=cfg.feature, **common)
-    from rnnlab.models.seq2seq import Seq2Seq
 
     return Seq2Seq(dm.vocab_size, src_vocab=dm.vocab_size, **common)
 

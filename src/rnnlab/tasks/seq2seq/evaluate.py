@@ -17,6 +17,8 @@ import torch
 from lightning import LightningDataModule
 from torch import nn
 
+from rnnlab.data.captions import decode as words
+from rnnlab.metrics.text import bleu, chrf
 from rnnlab.tasks.seq2seq.module import compare, source_of, strip_eos
 from rnnlab.train.rundir import write_atomic, write_json
 
@@ -96,7 +98,6 @@ def evaluate_seq2seq(
     split = "test" if "test" in dm.sets else "val"
     maps = []
     if hasattr(dm, "vocab") and hasattr(dm.vocab, "decode"):  # text pairs: strings, chrF/BLEU, copy baseline
-        from rnnlab.metrics.text import bleu, chrf
 
         pairs = dm.sets[split]
         src_text = [pairs[i][0] for i in d["index"]]
@@ -120,7 +121,6 @@ def evaluate_seq2seq(
             if d["attn"][k] is not None:
                 maps.append({"kind": "text", "source": src_text[k], "output": rows[k][4], "attn": d["attn"][k]})
     else:  # captions: words, attention on each digit
-        from rnnlab.data.captions import decode as words
 
         s = dm.sets[split]
         results["attention"] = own_digit_attention(d["attn"], d["beam"], d["ref"], s.positions[d["index"]])

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import torch
 
+from rnnlab.data.captions import decode, read_image
+from rnnlab.data.folio import CharVocab
 from rnnlab.errors import ConfigError, DataError
 from rnnlab.train.rundir import RunFiles, open_run
 
@@ -31,8 +33,6 @@ def _decode(model, src: torch.Tensor, lengths: torch.Tensor, beam: int, max_len:
 def translate(run: str | Path, text: str, beam: int = 5) -> dict:
     """The run's output for one source line, its score, and its attention (output x source; None without
     attention) for `rnnlab translate --plot`."""
-    from rnnlab.data.folio import CharVocab
-
     files = _open(run, "Seq2Seq")
     text = text.strip("\n")
     if not text:
@@ -47,8 +47,6 @@ def translate(run: str | Path, text: str, beam: int = 5) -> dict:
 def caption(run: str | Path, image: str | Path, beam: int = 5) -> dict:
     """The run's caption for one image file (any size; resized to 28 rows, inverted if dark-on-light), its
     score, the strip as read and the attention (words x columns) for `rnnlab caption --plot`."""
-    from rnnlab.data.captions import decode, read_image
-
     files = _open(run, "Captioner")
     strip = read_image(image)
     src = torch.as_tensor(strip, dtype=torch.float32)[None, None]

@@ -97,3 +97,6 @@ class Seq2SeqTask(Task):
             inputs=(src, lengths, TensorSpec("tgt_in", ("batch", "tgt_time"), "int64")),
             outputs=(TensorSpec("logits", ("batch", "tgt_time", int(c["tgt_vocab"]))),),
         )
+
+
+TASK = Seq2SeqTask
