@@ -179,9 +179,24 @@ def split_by_group(s: SequenceSet, fraction: float, seed: int) -> tuple[Sequence
 
 class SplitDataModule(LightningDataModule):
     """Lightning's three dataloader hooks from one `loader(split, shuffle)` over `self.sets`: the training split
-    shuffled, the test split falling back to validation where a data set has none."""
+    shuffled, the test split falling back to validation where a data set has none; `loader` shards the
+    training split across `world_size` processes (set_shard)."""
 
     sets: dict
+    rank: int = 0
+    world_size: int = 1
+
+    def set_shard(self, rank: int, world_size: int) -> None:
+        """Make the training loader yield this process's share of every epoch (data-parallel training).
+
+        The fit driver calls it with the Trainer's global rank and world size and turns off Lightning's own
+        DistributedSampler, which would wrap the seeded EpochShuffle and lose its (seed, epoch) order on
+        resume. Validation and test loaders stay whole on every rank: their metrics equal a single process's
+        and rank 0 holds every test prediction.
+        """
+        if world_size < 1 or not 0 <= rank < world_size:
+            raise DataError(f"rank must be in [0, world_size); got rank {rank} of {world_size}")
+        self.rank, self.world_size = int(rank), int(world_size)
 
     def loader(self, split: str, shuffle: bool = False) -> DataLoader:
         raise NotImplementedError
@@ -225,19 +240,6 @@ class SequenceDataModule(SplitDataModule):
         prep = self.scaler.transform if self.scaler else (lambda s: s)
         self.raw = {"train": train, "val": val, "test": test}
         self.sets = {k: prep(v) for k, v in self.raw.items() if v is not None}
-        self.rank, self.world_size = 0, 1
-
-    def set_shard(self, rank: int, world_size: int) -> None:
-        """Make the training loader yield this process's share of every epoch (data-parallel training).
-
-        rnnlab's fit() calls it with the Trainer's global rank and world size and turns off Lightning's own
-        DistributedSampler, which would wrap the seeded EpochShuffle and lose its (seed, epoch) order on
-        resume. Validation and test loaders stay whole on every rank: their metrics equal a single process's
-        and rank 0 holds every test prediction.
-        """
-        if world_size < 1 or not 0 <= rank < world_size:
-            raise DataError(f"rank must be in [0, world_size); got rank {rank} of {world_size}")
-        self.rank, self.world_size = int(rank), int(world_size)
 
     @property
     def n_features(self) -> int:

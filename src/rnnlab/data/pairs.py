@@ -77,7 +77,7 @@ class PairDataModule(SplitDataModule):
 
     def loader(self, split: str, shuffle: bool = False) -> DataLoader:
         ds = PairDataset(self.sets[split], self.vocab)
-        return epoch_loader(ds, self.batch_size, self.seed, shuffle, ds.collate)
+        return epoch_loader(ds, self.batch_size, self.seed, shuffle, ds.collate, self.rank, self.world_size)
 
     def describe(self) -> dict:
         """What the run directory records: the vocabulary and split sizes."""

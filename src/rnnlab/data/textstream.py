@@ -71,6 +71,27 @@ class RandomWindows(Dataset):
             torch.randint(0, len(self.ids) - self.bptt - 1, (self.batch,), generator=self.gen)
 
 
+class RowShard(Dataset):
+    """Rows [rank*b, (rank+1)*b) of every batch of `dataset` (b = batch / world_size): one data-parallel
+    process's contiguous share of the parallel streams, so each rank carries the state of its own streams."""
+
+    def __init__(self, dataset: Dataset, rank: int, world_size: int) -> None:
+        self.dataset, self.rank, self.world_size = dataset, int(rank), int(world_size)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        item = self.dataset[i]
+        b = item["x"].shape[0] // self.world_size
+        rows = slice(self.rank * b, (self.rank + 1) * b)
+        return {"x": item["x"][rows], "y": item["y"][rows], "first": item["first"]}
+
+    def advance(self, n: int) -> None:
+        if hasattr(self.dataset, "advance"):
+            self.dataset.advance(n)
+
+
 class StreamOrder(Sampler[int]):
     """Items 0..len-1 of one epoch's dataset in order; `skip(epoch, n)` leaves out the first `n` (resuming
     mid-epoch: TrainingState calls it), and a RandomWindows dataset takes the skipped items' draws."""
@@ -110,6 +131,7 @@ class TextDataModule(L.LightningDataModule):
         self.name = corpus.name
         self.vocab = corpus.vocab
         self.epoch = 0
+        self.rank, self.world_size = 0, 1
         self.val_batch = max(1, min(self.batch_size, len(corpus.val) // (4 * self.bptt)))
         # fail now, not after an epoch, when the text is too short for these sizes
         StreamChunks(corpus.val, self.val_batch, self.bptt)
@@ -127,13 +149,29 @@ class TextDataModule(L.LightningDataModule):
             "carry": self.carry,
         }
 
+    def set_shard(self, rank: int, world_size: int) -> None:
+        """Data-parallel training: this process trains on its contiguous share of the `batch_size` streams
+        (every rank cuts the same streams at the same offset), so the ranks together take one single-process
+        batch per step. Validation stays whole on every rank."""
+        if world_size < 1 or not 0 <= rank < world_size:
+            raise DataError(f"rank must be in [0, world_size); got rank {rank} of {world_size}")
+        if self.batch_size % world_size:
+            raise DataError(
+                f"data.batch_size {self.batch_size} streams cannot be shared by {world_size} processes; "
+                f"choose a multiple of {world_size}"
+            )
+        self.rank, self.world_size = int(rank), int(world_size)
+
     def _train_set(self, epoch: int) -> Dataset:
-        """Epoch `epoch`'s training batches: its own stream offset (0 in the first epoch) or window seed."""
+        """Epoch `epoch`'s training batches: its own stream offset (0 in the first epoch) or window seed; this
+        process's rows of them under data-parallel training."""
         rng = np.random.default_rng([self.seed, epoch])
         if self.carry:
             offset = int(rng.integers(0, self.bptt)) if epoch > 0 else 0
-            return StreamChunks(self.corpus.train, self.batch_size, self.bptt, offset)
-        return RandomWindows(self.corpus.train, self.batch_size, self.bptt, seed=int(rng.integers(2**31)))
+            ds = StreamChunks(self.corpus.train, self.batch_size, self.bptt, offset)
+        else:
+            ds = RandomWindows(self.corpus.train, self.batch_size, self.bptt, seed=int(rng.integers(2**31)))
+        return ds if self.world_size == 1 else RowShard(ds, self.rank, self.world_size)
 
     @property
     def steps_per_epoch(self) -> int:

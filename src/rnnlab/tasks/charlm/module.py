@@ -47,14 +47,14 @@ class LanguageModelModule(TaskModule):
             self.states[split] = None
             return None
         n = batch["y"].numel()
-        self.log(f"{split}_loss", out.loss, on_step=False, on_epoch=True, batch_size=n, prog_bar=True)
+        self.log(f"{split}_loss", out.loss, on_step=False, on_epoch=True, batch_size=n, prog_bar=True, sync_dist=True)
         if split != "train":
             self.log(f"{split}_bpc", out.loss / math.log(2), on_step=False, on_epoch=True, batch_size=n)
         return out.loss
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor | None:
         loss = self._step(batch, "train")
-        self.chars_seen += batch["y"].numel()
+        self.chars_seen += batch["y"].numel() * self.trainer.world_size  # every rank trains its share
         if loss is None:
             return None  # Lightning skips backward and the optimiser step; the guard rolls back
         self.log_lr()
@@ -62,7 +62,11 @@ class LanguageModelModule(TaskModule):
         return loss
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
+        """The carried training state of every stream (data-parallel: each rank's rows gathered in rank
+        order, so the checkpoint holds the whole batch's state whatever the number of processes)."""
         state = self.states.get("train")
+        if state is not None and self.trainer.world_size > 1:  # every rank saves together (a collective)
+            state = tuple(self.all_gather(s).transpose(0, 1).flatten(1, 2) for s in state)
         checkpoint["lm_carry"] = {
             "train": None if state is None else [s.detach().cpu() for s in state],
             "chars_seen": int(self.chars_seen),
@@ -73,6 +77,9 @@ class LanguageModelModule(TaskModule):
         if saved is None:  # a checkpoint from before the carry was saved: the next chunk starts fresh
             return
         state = saved["train"]
+        if state is not None and self.trainer.world_size > 1:  # this rank's rows of every stream's state
+            b = state[0].shape[1] // self.trainer.world_size
+            state = [s[:, self.trainer.global_rank * b : (self.trainer.global_rank + 1) * b] for s in state]
         self.states["train"] = None if state is None else tuple(s.to(self.device) for s in state)
         self.chars_seen = int(saved["chars_seen"])
 

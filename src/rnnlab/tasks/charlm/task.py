@@ -35,6 +35,7 @@ class CharLMTask(Task):
         ("bits/char", ("val_bpc",)),
         ("learning rate", ("lr",)),
     )
+    data_parallel = True  # each process trains its share of the parallel streams (TextDataModule.set_shard)
 
     def check(self, recipe: Recipe) -> None:
         if recipe.data.name == "text" and not recipe.data.path:
