@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from rnnlab.config import Recipe, load_recipe
-from rnnlab.data.captions import read_image, save_png
+from rnnlab.data.images import read_image, save_png
 from rnnlab.data.series_csv import read_series_csv
 from rnnlab.data.text import make_corpus, read_text
 from rnnlab.data.textclass import make_text_class_datamodule

@@ -74,7 +74,7 @@ class Captioner(Seq2Seq):
         if images.dim() != 4 or images.shape[1] != 1 or images.shape[2] != h or images.shape[3] < 1:
             raise DataError(
                 f"images must be (batch, 1, {h}, width) grey levels, got {tuple(images.shape)}; "
-                "read a PNG with rnnlab.data.captions.read_image"
+                "read a PNG with rnnlab.data.images.read_image"
             )
         pad = (-images.shape[3]) % POOL  # pool cleanly: pad the right edge with background
         if pad:

@@ -15,7 +15,7 @@ def make_pair_datamodule(recipe: Recipe) -> LightningDataModule:
     """Load the recipe's pairs: caption strips (CaptionDataModule) or text pairs (PairDataModule)."""
     cfg, seed = recipe.data, recipe.train.seed
     if cfg.name == "captions":
-        from rnnlab.data.captions import CaptionDataModule
+        from rnnlab.data.caption_batches import CaptionDataModule
 
         n = {"n_train": cfg.n_train} if cfg.n_train else {}
         return CaptionDataModule.from_mnist(batch_size=cfg.batch_size, seed=seed, **n)

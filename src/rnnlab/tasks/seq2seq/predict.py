@@ -47,7 +47,8 @@ def translate(run: str | Path, text: str, beam: int = 5) -> dict:
 def caption(run: str | Path, image: str | Path, beam: int = 5) -> dict:
     """The run's caption for one image file (any size; resized to 28 rows, inverted if dark-on-light), its
     score, the strip as read and the attention (words x columns) for `rnnlab caption --plot`."""
-    from rnnlab.data.captions import decode, read_image
+    from rnnlab.data.captions import decode
+    from rnnlab.data.images import read_image
 
     files = _open(run, "Captioner")
     strip = read_image(image)
