@@ -31,7 +31,7 @@ def _decode(model, src: torch.Tensor, lengths: torch.Tensor, beam: int, max_len:
 def translate(run: str | Path, text: str, beam: int = 5) -> dict:
     """The run's output for one source line, its score, and its attention (output x source; None without
     attention) for `rnnlab translate --plot`."""
-    from rnnlab.data.folio import CharVocab
+    from rnnlab.data.pairs import CharVocab
 
     files = _open(run, "Seq2Seq")
     text = text.strip("\n")
