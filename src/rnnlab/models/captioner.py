@@ -15,8 +15,9 @@ import torch
 from torch import Tensor, nn
 
 from rnnlab.errors import ConfigError, DataError
+from rnnlab.models.bridge import Memory
 from rnnlab.models.config import constructor_config
-from rnnlab.models.seq2seq import Memory, Seq2Seq
+from rnnlab.models.seq2seq import Seq2Seq
 
 POOL = 4  # the CNN's horizontal downsampling: two 2x max-pools
 
