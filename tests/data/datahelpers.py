@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rnnlab.data import sources
+from rnnlab.data import catalogue
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -17,10 +17,10 @@ def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def add_source(monkeypatch: pytest.MonkeyPatch, name: str, filename: str, data: bytes) -> sources.Source:
+def add_source(monkeypatch: pytest.MonkeyPatch, name: str, filename: str, data: bytes) -> catalogue.Source:
     """Register a toy source whose pinned sha256 is that of `data`."""
-    src = sources.Source(name, f"{name}-pkg", "1.0", filename, sha(data), "toy", "none")
-    monkeypatch.setitem(sources.SOURCES, name, src)
+    src = catalogue.Source(name, f"{name}-pkg", "1.0", filename, sha(data), "toy", "none")
+    monkeypatch.setitem(catalogue.SOURCES, name, src)
     return src
 
 

@@ -11,6 +11,8 @@ from PIL import Image
 
 from rnnlab.data import captions as cap
 from rnnlab.data import sources
+from rnnlab.data.caption_batches import CaptionDataModule
+from rnnlab.data.images import read_image, save_png
 from rnnlab.data.sequences import SequenceSet
 from rnnlab.errors import DataError
 
@@ -231,7 +233,7 @@ def test_datamodule_batches():
     images, labels = _pool()
     train = cap.make_strips(images, labels, 50, seed=0)
     val = cap.make_strips(images, labels, 10, seed=1, min_digits=1, max_digits=2)
-    dm = cap.CaptionDataModule(train, val, batch_size=8, seed=5)
+    dm = CaptionDataModule(train, val, batch_size=8, seed=5)
     assert (dm.vocab_size, dm.pad_id, dm.bos_id, dm.eos_id) == (13, 0, 1, 2)
     assert dm.n_features == 28 and dm.max_width == 124 and dm.max_caption_len == 5
     assert dm.describe()["sizes"] == {"train": 50, "val": 10}
@@ -254,7 +256,7 @@ def test_datamodule_batches():
     assert val_batch["index"].tolist() == list(range(8)) and val_batch["tgt_in"].shape[1] <= 3
     assert next(iter(dm.test_dataloader()))["index"].tolist() == list(range(8))  # no test set: val
     with pytest.raises(DataError, match="batch_size must be >= 1"):
-        cap.CaptionDataModule(train, val, batch_size=0)
+        CaptionDataModule(train, val, batch_size=0)
 
 
 # --- PNGs ---------------------------------------------------------------------------------------------------
@@ -263,16 +265,16 @@ def test_datamodule_batches():
 def test_save_png_read_image_round_trip(tmp_path):
     images, labels = _pool()
     s = cap.make_strips(images, labels, 3, seed=0)
-    path = cap.save_png(s.images[0], tmp_path / "out" / "strip.png", width=s.widths[0])
-    back = cap.read_image(path)
+    path = save_png(s.images[0], tmp_path / "out" / "strip.png", width=s.widths[0])
+    back = read_image(path)
     assert back.dtype == np.float32 and back.shape == (28, s.widths[0])
     np.testing.assert_array_equal(back, s.images[0, :, : s.widths[0]])  # k / 255 survives exactly
-    cap.save_png(torch.from_numpy(s.images[1][None]), tmp_path / "t.png")  # (1, H, W) tensors too
-    np.testing.assert_array_equal(cap.read_image(tmp_path / "t.png"), s.images[1])
+    save_png(torch.from_numpy(s.images[1][None]), tmp_path / "t.png")  # (1, H, W) tensors too
+    np.testing.assert_array_equal(read_image(tmp_path / "t.png"), s.images[1])
     with pytest.raises(DataError, match=r"must be \(H, W\) or \(1, H, W\)"):
-        cap.save_png(np.zeros((2, 28, 28)), tmp_path / "bad.png")
+        save_png(np.zeros((2, 28, 28)), tmp_path / "bad.png")
     with pytest.raises(DataError, match="NaN/inf"):
-        cap.save_png(np.full((28, 28), np.nan), tmp_path / "bad.png")
+        save_png(np.full((28, 28), np.nan), tmp_path / "bad.png")
 
 
 def test_read_image_inverts_dark_on_light_and_resizes(tmp_path):
@@ -281,40 +283,40 @@ def test_read_image_inverts_dark_on_light_and_resizes(tmp_path):
     ink[8:48, 60:90] = 255
     rgb = np.repeat((255 - ink)[..., None], 3, axis=2)  # ... drawn as black ink on white paper, in RGB
     Image.fromarray(rgb).save(tmp_path / "paper.png")
-    strip = cap.read_image(tmp_path / "paper.png")
+    strip = read_image(tmp_path / "paper.png")
     assert strip.shape == (28, 56) and strip.dtype == np.float32  # height 28, aspect kept
     expected = ink.reshape(28, 2, 56, 2).mean(axis=(1, 3)) / 255  # 2x2 area average of the inverted image
     np.testing.assert_allclose(strip, expected, atol=1e-6)
     assert strip[0].max() == 0 and strip[14, 12] == 1  # black background, white ink
-    kept = cap.read_image(tmp_path / "paper.png", invert=False)
+    kept = read_image(tmp_path / "paper.png", invert=False)
     np.testing.assert_allclose(kept, 1 - expected, atol=1e-6)
     # dark ink on a transparent background is flattened onto white, then inverted like paper
     rgba = np.zeros((28, 28, 4), dtype=np.uint8)
     rgba[4:24, 10:18, 3] = 255
     Image.fromarray(rgba, mode="RGBA").save(tmp_path / "clear.png")
-    clear = cap.read_image(tmp_path / "clear.png")
+    clear = read_image(tmp_path / "clear.png")
     assert clear[4:24, 10:18].min() == 1 and clear.sum() == 20 * 8
 
 
 def test_read_image_errors(tmp_path):
     with pytest.raises(DataError, match="no image file at .*missing.png; check the path") as e:
-        cap.read_image(tmp_path / "missing.png")
+        read_image(tmp_path / "missing.png")
     _one_line(e)
     (tmp_path / "empty.png").write_bytes(b"")
     with pytest.raises(DataError, match=r"is empty \(0 bytes\)"):
-        cap.read_image(tmp_path / "empty.png")
+        read_image(tmp_path / "empty.png")
     good = tmp_path / "good.png"
-    cap.save_png(np.eye(28), good)
+    save_png(np.eye(28), good)
     data = good.read_bytes()
     (tmp_path / "corrupt.png").write_bytes(data[:40] + bytes(len(data) - 40))  # header kept, body zeroed
     with pytest.raises(
         DataError, match=r"cannot read image .*corrupt.png \(\w+\); save it as a PNG again"
     ) as e:
-        cap.read_image(tmp_path / "corrupt.png")
+        read_image(tmp_path / "corrupt.png")
     _one_line(e)
     (tmp_path / "text.png").write_text("not an image")
     with pytest.raises(DataError, match="cannot read image"):
-        cap.read_image(tmp_path / "text.png")
+        read_image(tmp_path / "text.png")
 
 
 # --- the real archive -----------------------------------------------------------------------------------------

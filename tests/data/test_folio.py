@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from rnnlab.data import folio
+from rnnlab.data import alignment, folio
+from rnnlab.data.pairs import BOS, EOS, PAD, UNK, CharVocab
 from rnnlab.data.shakespeare import PREFIX
 from rnnlab.errors import DataError
 
@@ -48,16 +49,16 @@ def test_align_play_finds_known_pairs_in_order():
     at = -1
     for s, _ in pairs:  # monotonic and 1:1: each pair's Folio line lies after the previous one's
         at = src.index(s, at + 1)
-    assert all(folio.MIN_CHARS <= len(s) <= folio.MAX_CHARS for p in pairs for s in p)
+    assert all(alignment.MIN_CHARS <= len(s) <= alignment.MAX_CHARS for p in pairs for s in p)
 
 
 def test_align_lines_rejects_partial_overlap():
     src = ["And let vs once againe assaile your eares,", "Nothing like at all in this one here"]
     tgt = ["And let us once again assail your ears,", "Quite another matter entirely, sir"]
-    assert folio.align_lines(src, tgt) == [(src[0], tgt[0])]
+    assert alignment.align_lines(src, tgt) == [(src[0], tgt[0])]
     # a re-wrapped prose line that runs on past the other is not a pair
     assert (
-        folio.align_lines(
+        alignment.align_lines(
             ["Well, I will proclaime my selfe what I am:"],
             ["buck-baskets! Well, I will proclaim myself what I am; I will now"],
         )
@@ -66,7 +67,7 @@ def test_align_lines_rejects_partial_overlap():
 
 
 def test_normalise_folds_spelling():
-    assert folio.normalise("Iust VS, haue!") == folio.normalise("just us, have")
+    assert alignment.normalise("Iust VS, haue!") == alignment.normalise("just us, have")
 
 
 def _archive(path: Path, plays: list[str], drop_modern: str | None = None) -> Path:
@@ -120,11 +121,11 @@ def test_unreadable_or_incomplete_archive_is_a_one_line_error(tmp_path):
 
 
 def test_char_vocab_round_trip_and_unknown():
-    vocab = folio.CharVocab.from_pairs([("haue", "have"), ("vs", "us")])
+    vocab = CharVocab.from_pairs([("haue", "have"), ("vs", "us")])
     assert vocab.itos[:4] == ("<pad>", "<bos>", "<eos>", "<unk>") and len(vocab) == 4 + len(set("haveus"))
     ids = vocab.encode("have us", bos=True)
-    assert ids[0] == folio.BOS and ids[-1] == folio.EOS
-    assert ids[5] == folio.UNK  # the space never occurs in the training pairs
+    assert ids[0] == BOS and ids[-1] == EOS
+    assert ids[5] == UNK  # the space never occurs in the training pairs
     assert vocab.decode(ids) == "have?us"
-    assert vocab.decode(vocab.encode("vsu") + [folio.PAD, 5]) == "vsu"  # stops at <eos>
-    assert folio.CharVocab.from_dict(vocab.to_dict()) == vocab
+    assert vocab.decode(vocab.encode("vsu") + [PAD, 5]) == "vsu"  # stops at <eos>
+    assert CharVocab.from_dict(vocab.to_dict()) == vocab

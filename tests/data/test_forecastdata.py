@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rnnlab.config import DataConfig
 from rnnlab.data.forecastdata import ForecastDataModule, make_forecast_datamodule, select_columns
 from rnnlab.data.windows import Series, split_points
 from rnnlab.errors import ConfigError, DataError
@@ -164,13 +163,12 @@ def test_target_as_future_covariate_is_a_config_error():
 def test_too_short_series_mentions_the_lookback(tmp_path):
     with pytest.raises(DataError, match="lookback 24"):
         _dm(_series(60))
-    # through the recipe path the message says how many rows are needed
+    # loading a CSV by name, the message says how many rows are needed
     t = pd.date_range("2024-01-01", periods=100, freq="h")
     pd.DataFrame({"ts": t, "load": np.arange(100.0)}).to_csv(tmp_path / "s.csv", index=False)
-    cfg = DataConfig(name="series", path=str(tmp_path / "s.csv"), target="load", time_col="ts")
-    cfg.lookback, cfg.horizon, cfg.val_fraction = L_, H_, 0.1  # as in the forecast recipe
+    csv = {"path": str(tmp_path / "s.csv"), "target": "load", "time_col": "ts"}
     with pytest.raises(DataError, match=r"lookback 24 \+ horizon 6 needs at least 300 rows"):
-        make_forecast_datamodule(cfg)
+        make_forecast_datamodule("series", L_, H_, **csv, val_fraction=0.1)  # as in the forecast recipe
 
 
 def test_bad_batch_size_or_stride():

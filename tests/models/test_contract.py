@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from rnnlab.models import MODELS, build_model
-from rnnlab.models.seq2seq import BOS, EOS
+from rnnlab.models.decoding import BOS, EOS
 from rnnlab.train.rundir import open_run, save_model, write_json, write_yaml
 
 F, C, T = 5, 3, 12  # classifiers: features, classes, time steps

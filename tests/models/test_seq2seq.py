@@ -9,7 +9,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from rnnlab.errors import ConfigError, DataError
-from rnnlab.models.seq2seq import BOS, EOS, PAD, Seq2Seq, length_penalty, normalise
+from rnnlab.models.decoding import BOS, EOS, PAD, length_penalty, normalise
+from rnnlab.models.seq2seq import Seq2Seq
 
 V_SRC, V_TGT, S, T = 11, 13, 7, 5
 VARIANTS = [

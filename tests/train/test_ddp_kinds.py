@@ -1,6 +1,7 @@
 """Data-parallel training for the kinds beyond classification, through the one fit driver: a character LM
-(each of 2 real torchrun processes carries the state of half the streams) trains like one process with the
-same streams, and rank 0 alone writes; a resumed run gathers and re-splits the carried state."""
+(each of 2 real torchrun processes carries the state of half the streams) and a forecaster (each process
+half of every global batch of windows) train like one process, and rank 0 alone writes; the LM's carried
+state is gathered into its checkpoints."""
 
 from __future__ import annotations
 
@@ -73,6 +74,35 @@ def test_lm_resumed_in_one_process_from_a_two_process_checkpoint_continues(lm_ru
     _, ddp, _ = lm_runs
     carry = safe_load(ddp / "checkpoints" / "last.ckpt")["lm_carry"]
     assert carry["train"] is not None and carry["train"][0].shape[1] == 8  # (layers, all 8 streams, hidden)
+
+
+def test_two_forecast_processes_train_like_one_with_the_same_global_batch(tmp_path):
+    from test_resume_more import _write_load_csv
+
+    data = tmp_path / "load.csv"
+    _write_load_csv(data)
+    flags = (
+        "--target load --time ts --covariates temp --lookback 24 --horizon 3 --epochs 4 --model.hidden 16 "
+        "--model.dropout 0 --model.mc_samples 0 --train.deterministic true --train.threads 1 --train.patience 0"
+    ).split()
+    argv = ["train", "forecast", "--csv", str(data), *flags]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    ddp, single = tmp_path / "ddp", tmp_path / "single"
+    cmd = [*TORCHRUN, "-m", "rnnlab.cli", *argv, "--data.batch_size", "4", "--train.devices", "2", "--out", str(ddp)]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert main([*argv, "--data.batch_size", "8", "--out", str(single)]) == 0
+        out, err = proc.communicate(timeout=300)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, (out + err)[-3000:]
+    a, b = load_file(str(single / "model.safetensors")), load_file(str(ddp / "model.safetensors"))
+    assert max(float((a[k] - b[k]).abs().max()) for k in a) < WEIGHT_TOL
+    ra, rb = (json.loads((r / "results.json").read_text()) for r in (single, ddp))
+    assert rb["test"]["model"]["mase"] == pytest.approx(ra["test"]["model"]["mase"], abs=1e-4)
+    assert rb["n_windows"] == ra["n_windows"]  # rank 0 evaluated every test window
+    assert (ddp / "forecasts.csv").is_file() and (ddp / "forecast.png").is_file()
+    assert out.count("run directory:") == 1
 
 
 def test_streams_must_divide_among_the_processes():

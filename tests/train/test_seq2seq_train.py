@@ -13,6 +13,8 @@ from textpairs import swap_pairs
 import rnnlab
 from rnnlab.config import load_recipe
 from rnnlab.data import captions as cap
+from rnnlab.data.caption_batches import CaptionDataModule
+from rnnlab.data.images import save_png
 from rnnlab.data.pairs import PairDataModule
 from rnnlab.data.sequences import SequenceSet
 from rnnlab.errors import ConfigError
@@ -100,7 +102,7 @@ def _fake_digits(name: str) -> tuple[SequenceSet, SequenceSet]:
 def test_captioning_run_writes_results_maps_and_captions_a_png(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(cap, "load_digits", _fake_digits)
     torch.manual_seed(0)
-    dm = cap.CaptionDataModule.from_mnist(batch_size=32, n_train=320, n_val=64, n_test=64)
+    dm = CaptionDataModule.from_mnist(batch_size=32, n_train=320, n_val=64, n_test=64)
     model = Captioner(dm.vocab_size, channels=8, feature=32, hidden=32, embed=16)
     fit(model, dm, recipe=load_recipe("captions"), out=tmp_path / "cap", max_epochs=2, beam=2)
     r = json.loads((tmp_path / "cap" / "results.json").read_text())
@@ -112,7 +114,7 @@ def test_captioning_run_writes_results_maps_and_captions_a_png(tmp_path, monkeyp
     assert set(t["exact_match_by_digits"]) <= {"1", "2", "3", "4"}
     assert len(r["attention_maps"]) == 6
     png = tmp_path / "strip.png"
-    cap.save_png(dm.sets["test"].images[0], png, width=int(dm.sets["test"].widths[0]))
+    save_png(dm.sets["test"].images[0], png, width=int(dm.sets["test"].widths[0]))
 
     from rnnlab.cli import main
 

@@ -13,10 +13,8 @@ placed digit, the pool row (`digit_ids`), its MNIST id (`source_ids`) and its st
 Shapes: a strip of k digits with gaps g_1..g_{k-1} is 28 x (28 k + sum g) wide (`widths`), zero-padded on the
 right to `max_width`, by default the widest strip the settings allow (4 * 28 + 3 * 4 = 124 for 1..4 digits with
 0..4 px gaps; 112 with gap=(0, 0)). Vocabulary: <pad>=0, <bos>=1, <eos>=2, then "zero".."nine" = 3..12.
-Batches (CaptionDataModule) hold images (B, 1, 28, W), the same as column sequences x (B, W, 28) with
-lengths = widths, tgt_in = [BOS, words] and tgt_out = [words, EOS], both PAD-padded to (B, L).
 Strips are a pure function of the seed (`make_strips` draws one row of uniforms per strip, so a longer run
-extends a shorter one). `read_image` brings a user's PNG to the same form; `save_png` writes a strip.
+extends a shorter one). Batches: caption_batches.py; a user's PNG to and from a strip: images.py.
 """
 
 from __future__ import annotations
@@ -24,14 +22,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
 
-from rnnlab.data.datamodule import SplitDataModule, epoch_loader
 from rnnlab.data.mnist import DATASETS, SIDE, load_digits
 from rnnlab.errors import DataError
 
@@ -289,177 +283,3 @@ def load_captions(
         s.meta.update(split=split, recipe_seed=seed, val_fraction=val_fraction, val_split_seed=VAL_SPLIT_SEED)
         out.append(s)
     return out[0], out[1], out[2]
-
-
-# --- batches ------------------------------------------------------------------------------------------------
-
-
-class CaptionDataset(Dataset):
-    """Index into a CaptionSet; `collate` builds the batch dict (padding beyond the batch's longest is cut)."""
-
-    def __init__(self, s: CaptionSet) -> None:
-        self.images = torch.from_numpy(s.images)
-        self.widths = torch.from_numpy(s.widths)
-        tgt_in, tgt_out = s.targets()
-        self.tgt_in, self.tgt_out = torch.from_numpy(tgt_in), torch.from_numpy(tgt_out)
-        self.tgt_lengths = torch.from_numpy(s.n_digits + 1)
-
-    def __len__(self) -> int:
-        return len(self.widths)
-
-    def __getitem__(self, i: int) -> int:
-        return i
-
-    def collate(self, idx: list[int]) -> dict[str, torch.Tensor]:
-        """images (B, 1, 28, W), x (B, W, 28) columns as steps, lengths = widths (B,), tgt_in/tgt_out (B, L),
-        tgt_lengths (B,) = words + 1, index (B,); W and L are the batch's longest."""
-        i = torch.as_tensor(idx)
-        widths, tgt_lengths = self.widths[i], self.tgt_lengths[i]
-        w, length = int(widths.max()), int(tgt_lengths.max())
-        images = self.images[i, :, :w]
-        return {
-            "images": images.unsqueeze(1),
-            "x": images.transpose(1, 2).contiguous(),
-            "lengths": widths,
-            "widths": widths,
-            "tgt_in": self.tgt_in[i, :length],
-            "tgt_out": self.tgt_out[i, :length],
-            "tgt_lengths": tgt_lengths,
-            "index": i,
-        }
-
-
-class CaptionDataModule(SplitDataModule):
-    """Train/val/test CaptionSets -> seeded shuffled batches (see CaptionDataset.collate); sizes off the data."""
-
-    def __init__(
-        self,
-        train: CaptionSet,
-        val: CaptionSet,
-        test: CaptionSet | None = None,
-        batch_size: int = 64,
-        seed: int = 0,
-        name: str = "captions",
-    ) -> None:
-        super().__init__()
-        if batch_size < 1:
-            raise DataError(f"batch_size must be >= 1, got {batch_size}")
-        self.name, self.batch_size, self.seed = name, int(batch_size), int(seed)
-        self.sets = {k: v for k, v in {"train": train, "val": val, "test": test}.items() if v is not None}
-
-    @classmethod
-    def from_mnist(cls, batch_size: int = 64, seed: int = 0, **load: object) -> CaptionDataModule:
-        """load_captions(seed=seed, **load) wrapped in a datamodule."""
-        train, val, test = load_captions(seed=seed, **load)  # type: ignore[arg-type]
-        return cls(train, val, test, batch_size=batch_size, seed=seed)
-
-    vocab = VOCAB
-    pad_id, bos_id, eos_id = PAD, BOS, EOS
-
-    @property
-    def vocab_size(self) -> int:
-        return len(VOCAB)
-
-    @property
-    def n_features(self) -> int:
-        """Pixels per column step: the strip height."""
-        return SIDE
-
-    @property
-    def max_width(self) -> int:
-        return max(s.max_width for s in self.sets.values())
-
-    @property
-    def max_caption_len(self) -> int:
-        """Longest target sequence: the most digits plus the BOS/EOS step."""
-        return max(s.tokens.shape[1] for s in self.sets.values()) + 1
-
-    def loader(self, split: str, shuffle: bool = False) -> DataLoader:
-        """A DataLoader over one split ('train', 'val', 'test')."""
-        ds = CaptionDataset(self.sets[split])
-        return epoch_loader(ds, self.batch_size, self.seed, shuffle, ds.collate)
-
-    def describe(self) -> dict:
-        """What the run directory records: vocabulary, special ids, shapes and split sizes."""
-        return {
-            "name": self.name,
-            "vocab": list(VOCAB),
-            "pad_id": PAD, "bos_id": BOS, "eos_id": EOS,
-            "n_features": self.n_features,
-            "max_width": self.max_width,
-            "max_caption_len": self.max_caption_len,
-            "sizes": {k: len(v) for k, v in self.sets.items()},
-        }  # fmt: skip
-
-
-# --- user images --------------------------------------------------------------------------------------------
-
-
-def _pil() -> ModuleType:
-    """The PIL.Image module, imported on first use."""
-    try:
-        from PIL import Image
-    except ImportError as e:  # pillow ships with matplotlib, a dependency; say so if it is missing
-        raise DataError("reading and writing PNGs needs pillow; pip install pillow") from e
-    return Image
-
-
-def _grey(img: object) -> np.ndarray:
-    """A PIL image -> (H, W) float64 in [0, 1]; transparency is flattened onto the side opposite the ink."""
-    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        a = np.asarray(img, dtype=np.float64)
-        return a / (65535.0 if img.mode.startswith("I;16") else max(1.0, float(a.max())))
-    la = np.asarray(img.convert("RGBA").convert("LA"), dtype=np.float64) / 255  # ITU-R 601 luma, k / 255
-    grey, alpha = la[..., 0], la[..., 1]
-    if alpha.min() < 1:
-        opaque = alpha > 0.5
-        back = 1.0 if opaque.any() and grey[opaque].mean() < 0.5 else 0.0
-        grey = alpha * grey + (1 - alpha) * back
-    return grey
-
-
-def read_image(path: str | Path, invert: bool | None = None, height: int = SIDE) -> np.ndarray:
-    """A user's image file (PNG, grayscale or RGB(A), any size) -> a (height, W) float32 strip in [0, 1]
-    in MNIST's form: white digits on black, resized to `height` rows keeping the aspect ratio (area averaging
-    when shrinking). invert=None decides by the border: a light border means dark-on-light, which is inverted."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"no image file at {path}; check the path")
-    if path.stat().st_size == 0:
-        raise DataError(f"image file {path} is empty (0 bytes); save the image again")
-    image = _pil()
-    try:
-        with image.open(path) as img:
-            img.load()
-            grey = _grey(img)
-    except (OSError, SyntaxError, ValueError, image.DecompressionBombError) as e:
-        raise DataError(f"cannot read image {path} ({type(e).__name__}); save it as a PNG again") from e
-    if grey.size == 0:
-        raise DataError(f"image {path} has no pixels; save a non-empty image")
-    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
-    dark_on_light = bool(np.median(border) > 0.5) if invert is None else invert
-    if dark_on_light:
-        grey = 1.0 - grey
-    h, w = grey.shape
-    if h != height:
-        new_w = max(1, round(w * height / h))
-        resample = image.Resampling.BOX if h > height else image.Resampling.BILINEAR
-        grey = np.asarray(image.fromarray(grey.astype(np.float32)).resize((new_w, height), resample))
-    return np.clip(grey, 0.0, 1.0).astype(np.float32)
-
-
-def save_png(strip: np.ndarray | torch.Tensor, path: str | Path, width: int | None = None) -> Path:
-    """Write a strip ((H, W) or (1, H, W), values in [0, 1]) as an 8-bit grayscale PNG, cut to `width`
-    columns when given (drop the padding); MNIST grey levels k / 255 survive the round trip exactly."""
-    a = strip.detach().cpu().numpy() if isinstance(strip, torch.Tensor) else np.asarray(strip)
-    a = a[0] if a.ndim == 3 and a.shape[0] == 1 else a
-    if a.ndim != 2 or a.size == 0:
-        raise DataError(f"a strip to save must be (H, W) or (1, H, W), got shape {np.shape(strip)}")
-    if not np.isfinite(a).all():
-        raise DataError("the strip has NaN/inf pixels; only finite values in [0, 1] can be saved")
-    a = a[:, : int(width)] if width is not None else a
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pixels = np.rint(np.clip(a, 0.0, 1.0) * 255).astype(np.uint8)
-    _pil().fromarray(pixels).save(path, format="PNG")
-    return path

@@ -12,40 +12,38 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from rnnlab.config import DataConfig
-from rnnlab.data.datamodule import epoch_loader
+from rnnlab.data.datamodule import SplitDataModule, epoch_loader
+from rnnlab.data.electricity import load_electricity
+from rnnlab.data.prices import load_prices
+from rnnlab.data.series_csv import check_length, read_series_csv
 from rnnlab.data.windows import Series, Windows, chronological_windows, split_points
 from rnnlab.errors import ConfigError, DataError
 
 SERIES_DATA = ("electricity", "electricity-daily", "sp500", "bitcoin", "series")
 
 
-def load_series(cfg: DataConfig) -> Series:
-    """The recipe's series: a built-in one by name, or the user's CSV for data.name 'series'."""
-    if cfg.name in ("electricity", "electricity-daily"):
-        from rnnlab.data.electricity import load_electricity
-
-        return load_electricity("half-hourly" if cfg.name == "electricity" else "daily")
-    if cfg.name in ("sp500", "bitcoin"):
-        from rnnlab.data.prices import load_prices
-
-        return load_prices(cfg.name)
-    if cfg.name == "series":
-        from rnnlab.data.series_csv import read_series_csv
-
-        if not cfg.path:
+def load_series(
+    name: str,
+    path: str | None = None,
+    target: str | None = None,
+    time_col: str | None = None,
+    covariates: list[str] | None = None,
+    future: list[str] | None = None,
+    fill: str = "error",
+) -> Series:
+    """A series by name: a built-in one, or the user's CSV at `path` for name 'series' (the CSV options apply
+    only then)."""
+    if name in ("electricity", "electricity-daily"):
+        return load_electricity("half-hourly" if name == "electricity" else "daily")
+    if name in ("sp500", "bitcoin"):
+        return load_prices(name)
+    if name == "series":
+        if not path:
             raise ConfigError("data.name 'series' needs a file: pass --csv PATH (one row per time step)")
-        if not cfg.target:
+        if not target:
             raise ConfigError("a forecasting CSV needs its target column: pass --target COLUMN")
-        return read_series_csv(
-            cfg.path,
-            cfg.target,
-            time=cfg.time_col,
-            covariates=cfg.covariates,
-            future=cfg.future,
-            fill=cfg.fill,
-        )
-    raise ConfigError(f"unknown series {cfg.name!r}; choose one of {list(SERIES_DATA)}")
+        return read_series_csv(path, target, time=time_col, covariates=covariates, future=future, fill=fill)
+    raise ConfigError(f"unknown series {name!r}; choose one of {list(SERIES_DATA)}")
 
 
 def select_columns(
@@ -81,6 +79,9 @@ class _WindowSet(Dataset):
 
 class ForecastDataModule(L.LightningDataModule):
     """Windows of one series split by time; the scaler is fit on the training rows only."""
+
+    rank, world_size = 0, 1
+    set_shard = SplitDataModule.set_shard  # data-parallel: this process's share of the training windows
 
     def __init__(
         self,
@@ -152,7 +153,8 @@ class ForecastDataModule(L.LightningDataModule):
         return self.series.values[:first_val, t]
 
     def _loader(self, w: Windows, shuffle: bool) -> DataLoader:
-        return epoch_loader(_WindowSet(w), self.batch_size, 0, shuffle)  # seed 0, as before resume existed
+        # seed 0, as before resume existed; the training windows sharded across data-parallel ranks
+        return epoch_loader(_WindowSet(w), self.batch_size, 0, shuffle, None, self.rank, self.world_size)
 
     def train_dataloader(self) -> DataLoader:
         w = self.parts["train"]
@@ -206,28 +208,45 @@ def _freq(time) -> str | None:
         return None
 
 
-def make_forecast_datamodule(cfg: DataConfig) -> ForecastDataModule:
-    """Load the recipe's series, keep the asked-for columns and cut the windows."""
-    series = load_series(cfg)
-    target = cfg.target or series.names[0]
-    series = select_columns(series, target, cfg.covariates, cfg.future)
-    if not cfg.straddle:  # a clear "too short" before cutting (straddling parts need only the horizon)
-        from rnnlab.data.series_csv import check_length
-
-        check_length(len(series.values), cfg.lookback, cfg.horizon, cfg.val_fraction, cfg.test_fraction)
+def make_forecast_datamodule(
+    name: str,
+    lookback: int,
+    horizon: int,
+    *,
+    path: str | None = None,
+    target: str | None = None,
+    time_col: str | None = None,
+    covariates: list[str] | None = None,
+    future: list[str] | None = None,
+    fill: str = "error",
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.2,
+    train_stride: int = 1,
+    straddle: bool = False,
+    batch_size: int = 64,
+    naive_season: int = 0,
+    target_is_change: bool = False,
+) -> ForecastDataModule:
+    """Load the named series (see `load_series`), keep the asked-for columns and cut the windows; the target
+    defaults to the series' first column."""
+    series = load_series(name, path, target, time_col, covariates, future, fill)
+    target = target or series.names[0]
+    series = select_columns(series, target, covariates, future)
+    if not straddle:  # a clear "too short" before cutting (straddling parts need only the horizon)
+        check_length(len(series.values), lookback, horizon, val_fraction, test_fraction)
     return ForecastDataModule(
         series,
         target,
-        cfg.lookback,
-        cfg.horizon,
-        future=cfg.future,
-        val_fraction=cfg.val_fraction,
-        test_fraction=cfg.test_fraction,
-        train_stride=cfg.train_stride,
-        straddle=cfg.straddle,
-        fill=cfg.fill,
-        batch_size=cfg.batch_size,
-        naive_season=cfg.naive_season,
-        target_is_change=cfg.target_is_change,
-        name=cfg.name,
+        lookback,
+        horizon,
+        future=future,
+        val_fraction=val_fraction,
+        test_fraction=test_fraction,
+        train_stride=train_stride,
+        straddle=straddle,
+        fill=fill,
+        batch_size=batch_size,
+        naive_season=naive_season,
+        target_is_change=target_is_change,
+        name=name,
     )

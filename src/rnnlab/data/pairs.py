@@ -1,4 +1,4 @@
-"""Batches of (source text, target text) pairs for a character-level seq2seq model.
+"""Batches of (source text, target text) pairs for a character-level seq2seq model, and its vocabulary.
 
 The batch dict matches the captioning one: `src` (B, S) source ids (no BOS, EOS last), `src_lengths`,
 `tgt_in` (B, L) = BOS + target ids, `tgt_out` (B, L) = target ids + EOS, PAD=0 past each length, `index`.
@@ -7,12 +7,64 @@ Padding is cut to the batch's longest sequence.
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
+
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 from rnnlab.data.datamodule import SplitDataModule, epoch_loader
-from rnnlab.data.folio import BOS, EOS, PAD, CharVocab
 from rnnlab.errors import DataError
+
+PAD, BOS, EOS, UNK = 0, 1, 2, 3
+SPECIALS = ("<pad>", "<bos>", "<eos>", "<unk>")
+
+
+@dataclass(frozen=True)
+class CharVocab:
+    """Characters of the training pairs after four specials: <pad>=0, <bos>=1, <eos>=2, <unk>=3."""
+
+    itos: tuple[str, ...]
+
+    @classmethod
+    def from_pairs(cls, pairs: list[tuple[str, str]]) -> CharVocab:
+        """Built from both sides of the (training) pairs only, so evaluation text cannot leak in."""
+        chars = sorted({c for s, t in pairs for c in s + t})
+        return cls(SPECIALS + tuple(chars))
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    @functools.cached_property
+    def stoi(self) -> dict[str, int]:
+        """char -> id."""
+        return {c: i for i, c in enumerate(self.itos)}
+
+    def encode(self, text: str, bos: bool = False, eos: bool = True) -> list[int]:
+        """Ids of `text` (unseen characters -> <unk>), optionally framed by <bos> and <eos>."""
+        ids = [self.stoi.get(c, UNK) for c in text]
+        return ([BOS] if bos else []) + ids + ([EOS] if eos else [])
+
+    def decode(self, ids: list[int]) -> str:
+        """Text of ids up to the first <eos>; <pad> and <bos> are skipped and <unk> shows as '?'."""
+        out = []
+        for i in ids:
+            i = int(i)
+            if i == EOS:
+                break
+            if i in (PAD, BOS):
+                continue
+            out.append("?" if i == UNK else self.itos[i])
+        return "".join(out)
+
+    def to_dict(self) -> dict:
+        """JSON-ready form, for the run directory."""
+        return {"itos": list(self.itos)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> CharVocab:
+        """Inverse of `to_dict`."""
+        return cls(tuple(d["itos"]))
 
 
 class PairDataset(Dataset):

@@ -15,8 +15,9 @@ import torch
 from torch import Tensor, nn
 
 from rnnlab.errors import ConfigError, DataError
+from rnnlab.models.bridge import Memory
 from rnnlab.models.config import constructor_config
-from rnnlab.models.seq2seq import Memory, Seq2Seq
+from rnnlab.models.seq2seq import Seq2Seq
 
 POOL = 4  # the CNN's horizontal downsampling: two 2x max-pools
 
@@ -74,7 +75,7 @@ class Captioner(Seq2Seq):
         if images.dim() != 4 or images.shape[1] != 1 or images.shape[2] != h or images.shape[3] < 1:
             raise DataError(
                 f"images must be (batch, 1, {h}, width) grey levels, got {tuple(images.shape)}; "
-                "read a PNG with rnnlab.data.captions.read_image"
+                "read a PNG with rnnlab.data.images.read_image"
             )
         pad = (-images.shape[3]) % POOL  # pool cleanly: pad the right edge with background
         if pad:

@@ -10,43 +10,27 @@ state; the decoder is a `Recurrent` stack of the same cell run one step at a tim
     p(y_t | y_<t, x) = softmax(W_out o_t)
 
 Luong's o_{t-1} fed back into the input is "input feeding" (o_0 = 0). Target ids reserve PAD=0, BOS=1, EOS=2.
+The bridge and the encoder's memory: bridge.py; greedy and beam search: decoding.py.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
 
 from rnnlab.errors import ConfigError, DataError
+from rnnlab.models import decoding
+from rnnlab.models.bridge import Bridge, Memory
 from rnnlab.models.config import constructor_config
+from rnnlab.models.decoding import PAD, Decoded
 from rnnlab.nn.attention import make_attention
 from rnnlab.nn.cells import State
 from rnnlab.nn.lengths import check_lengths, mask
 from rnnlab.nn.recurrent import Recurrent
 
-PAD, BOS, EOS = 0, 1, 2
 ATTENTION_KINDS = ("bahdanau", "luong", "none")
-LENGTH_NORMS = ("gnmt", "length", "none")
-
-
-def length_penalty(length: int, alpha: float = 0.6) -> float:
-    """GNMT's lp(Y) = ((5 + |Y|) / 6)^alpha (Wu et al. 2016): dividing by it stops beams preferring short outputs."""
-    return ((5.0 + length) / 6.0) ** alpha
-
-
-def normalise(log_prob: float, length: int, length_norm: str = "gnmt", alpha: float = 0.6) -> float:
-    """The score a search ranks by: log p(Y) / lp(|Y|) ('gnmt'), / |Y| ('length') or unchanged ('none').
-
-    |Y| counts decoding steps: the output tokens plus the EOS when one was produced.
-    """
-    if length_norm == "gnmt":
-        return log_prob / length_penalty(length, alpha)
-    if length_norm == "length":
-        return log_prob / length
-    return log_prob
 
 
 class Seq2SeqOutput(NamedTuple):
@@ -57,24 +41,6 @@ class Seq2SeqOutput(NamedTuple):
     loss: Tensor | None  # mean cross-entropy over non-PAD targets, when tgt_out was given
 
 
-class Memory(NamedTuple):
-    """What the decoder reads from the encoder, computed once per source batch."""
-
-    keys: Tensor  # (B, S, D*H) encoder outputs
-    projected: Tensor | None  # attention's prepare(keys): the query-independent half of the scores
-    mask: Tensor  # (B, S) bool, True at real source steps
-    state: State  # the decoder's initial recurrent state (from the bridge), each (layers, B, H)
-
-    def select(self, rows: Tensor) -> Memory:
-        """The memory of batch rows `rows` (beam search repeats and reorders them)."""
-        return Memory(
-            self.keys[rows],
-            None if self.projected is None else self.projected[rows],
-            self.mask[rows],
-            tuple(s[:, rows] for s in self.state),
-        )
-
-
 class DecoderState(NamedTuple):
     rnn: State  # each (layers, B, H)
     feed: Tensor | None  # Luong's attentional vector o_{t-1} (B, H) fed to the next input; None otherwise
@@ -83,51 +49,6 @@ class DecoderState(NamedTuple):
         return DecoderState(
             tuple(s[:, rows] for s in self.rnn), None if self.feed is None else self.feed[rows]
         )
-
-
-@dataclass
-class Decoded:
-    """Decoder outputs per example: token ids without BOS/EOS, and what they scored."""
-
-    tokens: list[list[int]]
-    log_probs: list[float]  # log p(tokens [+ EOS] | source), summed over the decoding steps
-    scores: list[float]  # the score the search ranked by (greedy: the log-prob; beam: normalised)
-    attention: list[Tensor | None]  # per example (len(tokens), source length) on CPU, for plotting
-    ended: list[bool]  # whether EOS was produced (else the output was cut at max_len)
-
-    def normalised(self, length_norm: str = "gnmt", alpha: float = 0.6) -> list[float]:
-        """Every example's score under a given normalisation, to compare searches on equal terms."""
-        return [
-            normalise(lp, len(t) + e, length_norm, alpha)
-            for lp, t, e in zip(self.log_probs, self.tokens, self.ended, strict=True)
-        ]
-
-
-class Bridge(nn.Module):
-    """Encoder final state -> decoder initial state, layer k to layer k.
-
-    Unidirectional: copied (Sutskever 2014). Bidirectional: each layer's two final states are concatenated
-    and projected, h_0 = tanh(W_h [h_fwd; h_bwd] + b_h) and, for an LSTM, c_0 = W_c [c_fwd; c_bwd] + b_c.
-    """
-
-    def __init__(self, state_size: int, num_directions: int, hidden: int) -> None:
-        super().__init__()
-        self.num_directions = num_directions
-        self.proj = (
-            nn.ModuleList(nn.Linear(2 * hidden, hidden) for _ in range(state_size))
-            if num_directions == 2
-            else None
-        )
-
-    def forward(self, state: State) -> State:
-        if self.proj is None:
-            return state
-        out = []
-        for j, (s, proj) in enumerate(zip(state, self.proj, strict=True)):
-            ld, b, h = s.shape  # index k * 2 + d -> (layer, batch, [fwd; bwd])
-            both = s.view(ld // 2, 2, b, h).permute(0, 2, 1, 3).reshape(ld // 2, b, 2 * h)
-            out.append(torch.tanh(proj(both)) if j == 0 else proj(both))  # h is bounded; an LSTM's c is not
-        return tuple(out)
 
 
 class Seq2Seq(nn.Module):
@@ -303,37 +224,8 @@ class Seq2Seq(nn.Module):
     @torch.no_grad()
     def greedy(self, src: Tensor, src_lengths: Tensor | None = None, max_len: int = 100) -> Decoded:
         """The argmax token at every step, up to `max_len` steps (EOS included). Call model.eval() first."""
-        _check_decoding(1, max_len, "none", 0.0)
-        return self._greedy(self.encode(src, src_lengths), max_len)
-
-    def _greedy(self, memory: Memory, max_len: int) -> Decoded:
-        batch = memory.keys.shape[0]
-        dec = self.start(memory)
-        y = torch.full((batch,), BOS, dtype=torch.long, device=memory.keys.device)
-        log_prob = torch.zeros(batch, device=y.device)
-        alive = torch.ones(batch, dtype=torch.bool, device=y.device)
-        ended, steps = torch.zeros_like(alive), torch.zeros(batch, dtype=torch.long, device=y.device)
-        tokens, attn = [], []
-        for _ in range(max_len):
-            logits, dec, w = self.step(y, dec, memory)
-            logp = torch.log_softmax(logits.float(), -1)
-            y = logp.argmax(-1)
-            log_prob += torch.where(alive, logp.gather(1, y[:, None]).squeeze(1), 0.0)
-            steps += alive
-            tokens.append(y)
-            attn.append(w)
-            ended |= alive & (y == EOS)
-            alive &= y != EOS
-            if not bool(alive.any()):
-                break
-        toks = torch.stack(tokens, 1).tolist()
-        weights = None if self.attention is None else torch.stack(attn, 1).float().cpu()
-        src_lens = memory.mask.sum(1).tolist()
-        out = Decoded([], log_prob.tolist(), log_prob.tolist(), [], ended.tolist())
-        for b, (n, e) in enumerate(zip(steps.tolist(), out.ended, strict=True)):
-            out.tokens.append(toks[b][: n - int(e)])
-            out.attention.append(None if weights is None else weights[b, : n - int(e), : src_lens[b]])
-        return out
+        decoding.check_decoding(1, max_len, "none", 0.0)
+        return decoding.greedy(self, self.encode(src, src_lengths), max_len)
 
     @torch.no_grad()
     def beam_search(
@@ -345,93 +237,10 @@ class Seq2Seq(nn.Module):
         length_norm: str = "gnmt",
         alpha: float = 0.6,
     ) -> Decoded:
-        """Batched beam search ranked by `normalise(log p, steps, length_norm, alpha)`. Call model.eval() first.
-
-        Each step keeps the 2*beam best expansions: EOS among the top `beam` finishes a hypothesis, the best
-        `beam` others continue (fairseq's rule); a sequence stops after `beam` finished hypotheses, and
-        max_len cuts the rest (they compete unfinished, as greedy's would). So beam=1 is greedy. Beam
-        search alone can still return a worse score than greedy (the greedy path may fall off the beam),
-        so the greedy output is a candidate too: the result never scores below greedy under this scoring.
-        """
-        _check_decoding(beam, max_len, length_norm, alpha)
-        memory = self.encode(src, src_lengths)
-        batch, k, vocab = memory.keys.shape[0], beam, self.config["tgt_vocab"]
-        device, src_lens = memory.keys.device, memory.mask.sum(1).tolist()
-        g = self._greedy(memory, max_len)
-        best = list(
-            zip(g.normalised(length_norm, alpha), g.log_probs, g.tokens, g.attention, g.ended, strict=True)
-        )
-
-        def offer(b: int, log_prob: float, n_steps: int, ended: bool, tokens: Tensor, weights) -> None:
-            """A finished (or cut) hypothesis of sequence b replaces the best so far if it scores higher."""
-            score = normalise(log_prob, n_steps, length_norm, alpha)
-            if score > best[b][0]:
-                a = None if weights is None else weights[:, : src_lens[b]].float().cpu()
-                best[b] = (score, log_prob, tokens.tolist(), a, ended)
-
-        memory = memory.select(torch.arange(batch, device=device).repeat_interleave(k))
-        dec = self.start(memory)
-        y = torch.full((batch * k,), BOS, dtype=torch.long, device=device)
-        alive = torch.zeros(batch, k, device=device)
-        alive[:, 1:] = float("-inf")  # the k beams start identical: expand only the first
-        hist = torch.zeros(batch * k, 0, dtype=torch.long, device=device)
-        attn = None if self.attention is None else memory.keys.new_zeros(batch * k, 0, memory.keys.shape[1])
-        n_done = [0] * batch
-        base = torch.arange(batch, device=device)[:, None] * k
-        rank = torch.arange(2 * k, device=device)
-        for t in range(max_len):
-            logits, dec, w = self.step(y, dec, memory)
-            logp = torch.log_softmax(logits.float(), -1).view(batch, k, vocab)
-            cand_lp, cand = (alive[:, :, None] + logp).view(batch, k * vocab).topk(2 * k, dim=1)
-            rows, token = base + cand // vocab, cand % vocab  # parent row in the flat batch, next token
-            is_eos = token == EOS
-            final = is_eos & torch.isfinite(cand_lp) & (rank < k)
-            for b, j in final.nonzero().tolist():
-                if n_done[b] < k:
-                    n_done[b] += 1
-                    r = int(rows[b, j])  # its tokens so far are the parent's; EOS is not stored
-                    offer(b, float(cand_lp[b, j]), t + 1, True, hist[r], None if attn is None else attn[r])
-            keep = (is_eos.long() * 2 * k + rank).argsort(1)[:, :k]  # the k best non-EOS expansions
-            alive = cand_lp.gather(1, keep)
-            parents, y = rows.gather(1, keep).flatten(), token.gather(1, keep).flatten()
-            hist = torch.cat([hist[parents], y[:, None]], 1)
-            attn = None if attn is None else torch.cat([attn[parents], w[parents, None]], 1)
-            dec = dec.select(parents)
-            if min(n_done) >= k:
-                break
-        else:  # max_len reached: the unfinished beams of unfinished sequences compete as they are
-            for b in range(batch):
-                for j in range(k) if n_done[b] < k else ():
-                    if torch.isfinite(alive[b, j]):
-                        r = b * k + j
-                        offer(
-                            b, float(alive[b, j]), max_len, False, hist[r], None if attn is None else attn[r]
-                        )
-        score, log_prob, tokens, attention, ended = (list(x) for x in zip(*best, strict=True))
-        return Decoded(tokens, log_prob, score, attention, ended)
+        """Batched beam search ranked by `normalise(log p, steps, length_norm, alpha)`; never scores below greedy
+        (decoding.beam_search says how). Call model.eval() first."""
+        decoding.check_decoding(beam, max_len, length_norm, alpha)
+        return decoding.beam_search(self, self.encode(src, src_lengths), beam, max_len, length_norm, alpha)
 
 
-def _check_decoding(beam: int, max_len: int, length_norm: str, alpha: float) -> None:
-    if beam < 1 or max_len < 1:
-        raise ConfigError(f"beam and max_len must be >= 1, got beam={beam}, max_len={max_len}")
-    if length_norm not in LENGTH_NORMS:
-        raise ConfigError(f"length_norm must be one of {LENGTH_NORMS}, got {length_norm!r}")
-    if alpha < 0:
-        raise ConfigError(f"alpha must be >= 0, got {alpha}")
-
-
-__all__ = [
-    "ATTENTION_KINDS",
-    "BOS",
-    "EOS",
-    "LENGTH_NORMS",
-    "PAD",
-    "Bridge",
-    "Decoded",
-    "DecoderState",
-    "Memory",
-    "Seq2Seq",
-    "Seq2SeqOutput",
-    "length_penalty",
-    "normalise",
-]
+__all__ = ["ATTENTION_KINDS", "DecoderState", "Seq2Seq", "Seq2SeqOutput"]

@@ -80,6 +80,20 @@ def _pbc_sets(cfg: DataConfig) -> tuple[SequenceSet, SequenceSet]:
     return scaler.transform(train), scaler.transform(test)
 
 
+def _text_options(cfg: DataConfig) -> dict:
+    """The data section's text-classification keys, as make_text_class_datamodule's keyword arguments."""
+    return {
+        "path": cfg.path,
+        "text_col": cfg.text_col,
+        "label_col": cfg.label_col,
+        "level": cfg.level,
+        "min_freq": cfg.min_freq,
+        "vocab_size": cfg.vocab_size,
+        "max_tokens": cfg.max_tokens,
+        "batch_size": cfg.batch_size,
+    }
+
+
 def make_datamodule(recipe: Recipe) -> SequenceDataModule:
     """Load the recipe's data, hold out validation (by subject where known) and build the datamodule.
 
@@ -89,7 +103,7 @@ def make_datamodule(recipe: Recipe) -> SequenceDataModule:
     from rnnlab.data.textclass import TEXT_CLASS_DATA, make_text_class_datamodule
 
     if cfg.name in TEXT_CLASS_DATA:
-        return make_text_class_datamodule(cfg, seed)
+        return make_text_class_datamodule(cfg.name, seed, **_text_options(cfg))
     if not 0.0 < cfg.val_fraction < 0.9:
         raise ConfigError(f"data.val_fraction must be in (0, 0.9), got {cfg.val_fraction}")
     train, test = load_sets(cfg)

@@ -2,15 +2,46 @@
 
 from __future__ import annotations
 
-from rnnlab.config import ModelConfig, Recipe
-from rnnlab.data.forecastdata import ForecastDataModule, make_forecast_datamodule
+from rnnlab.config import DataConfig, ModelConfig, Recipe
+from rnnlab.data.forecastdata import ForecastDataModule, load_series, make_forecast_datamodule
+from rnnlab.data.windows import Series
 from rnnlab.errors import ConfigError
 from rnnlab.models.forecaster import Forecaster
 
 
+def _source(cfg: DataConfig) -> dict:
+    """The data section's say on which series and how its CSV is read, as load_series' keyword arguments."""
+    return {
+        "path": cfg.path,
+        "target": cfg.target,
+        "time_col": cfg.time_col,
+        "covariates": cfg.covariates,
+        "future": cfg.future,
+        "fill": cfg.fill,
+    }
+
+
+def load_recipe_series(cfg: DataConfig) -> Series:
+    """The series the data section names (a built-in one, or the CSV at data.path for 'series')."""
+    return load_series(cfg.name, **_source(cfg))
+
+
 def make_series_datamodule(recipe: Recipe) -> ForecastDataModule:
     """Load the series and cut its windows (the recipe is checked first: ForecastTask.check)."""
-    return make_forecast_datamodule(recipe.data)
+    cfg = recipe.data
+    return make_forecast_datamodule(
+        cfg.name,
+        cfg.lookback,
+        cfg.horizon,
+        **_source(cfg),
+        val_fraction=cfg.val_fraction,
+        test_fraction=cfg.test_fraction,
+        train_stride=cfg.train_stride,
+        straddle=cfg.straddle,
+        batch_size=cfg.batch_size,
+        naive_season=cfg.naive_season,
+        target_is_change=cfg.target_is_change,
+    )
 
 
 def make_forecaster(cfg: ModelConfig, dm: ForecastDataModule) -> Forecaster:

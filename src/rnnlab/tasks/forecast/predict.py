@@ -17,9 +17,10 @@ import pandas as pd
 import torch
 
 from rnnlab.config import recipe_from_dict
-from rnnlab.data.forecastdata import load_series, select_columns
+from rnnlab.data.forecastdata import select_columns
 from rnnlab.data.windows import CALENDAR, Series, Standardiser, Windows, calendar_values, fill_missing
 from rnnlab.errors import ConfigError, DataError
+from rnnlab.tasks.forecast.data import load_recipe_series
 from rnnlab.tasks.forecast.evaluate import interval_half_width, mc_dropout_var
 from rnnlab.train.rundir import open_run
 
@@ -63,7 +64,7 @@ def _series_for_run(data: dict, recipe, csv: str | Path | None) -> Series:
     if csv is not None:
         cfg.name, cfg.path = "series", str(csv)
         cfg.target = data["target"]
-    s = select_columns(load_series(cfg), data["target"], cfg.covariates, cfg.future)
+    s = select_columns(load_recipe_series(cfg), data["target"], cfg.covariates, cfg.future)
     if s.names != data["columns"]:
         raise DataError(
             f"the series has columns {s.names} but the model was trained on {data['columns']}; give a CSV with "

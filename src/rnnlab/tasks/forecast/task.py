@@ -21,6 +21,7 @@ class ForecastTask(Task):
     name = "forecast"
     data_names = SERIES_DATA
     model_kinds = ("Forecaster",)
+    data_parallel = True  # the training windows shard across processes (ForecastDataModule.set_shard)
     monitors = ("val_loss",)
     columns = FORECAST_COLUMNS
     curves = (

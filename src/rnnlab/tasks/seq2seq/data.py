@@ -8,7 +8,7 @@ from lightning import LightningDataModule
 from torch import nn
 
 from rnnlab.config import ModelConfig, Recipe
-from rnnlab.data.captions import CaptionDataModule
+from rnnlab.data.caption_batches import CaptionDataModule
 from rnnlab.data.folio import load_folio_pairs
 from rnnlab.data.pairs import PairDataModule
 from rnnlab.errors import ConfigError

@@ -23,7 +23,6 @@ S2S_COLUMNS = (
     "lr",
     "seconds",
 )
-LENGTH_NORMS = ("gnmt", "length", "none")
 VAL_DECODE_BATCHES = (
     16  # val_exact / val_token_acc come from the first 16 validation batches, decoded greedily
 )

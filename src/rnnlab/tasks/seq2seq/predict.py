@@ -6,8 +6,9 @@ from pathlib import Path
 
 import torch
 
-from rnnlab.data.captions import decode, read_image
-from rnnlab.data.folio import CharVocab
+from rnnlab.data.captions import decode
+from rnnlab.data.images import read_image
+from rnnlab.data.pairs import CharVocab
 from rnnlab.errors import ConfigError, DataError
 from rnnlab.train.rundir import RunFiles, open_run
 

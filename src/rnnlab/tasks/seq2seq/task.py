@@ -8,11 +8,12 @@ from torch import nn
 
 from rnnlab.config import Recipe, TrainConfig
 from rnnlab.errors import ConfigError
+from rnnlab.models.decoding import LENGTH_NORMS
 from rnnlab.tasks.checks import check_recipe
 from rnnlab.tasks.contract import Fitted, Signature, Task, TensorSpec
 from rnnlab.tasks.seq2seq.data import SEQ2SEQ_DATA, decode_limit, make_pair_datamodule, make_seq2seq
 from rnnlab.tasks.seq2seq.evaluate import evaluate_seq2seq
-from rnnlab.tasks.seq2seq.module import LENGTH_NORMS, S2S_COLUMNS, Seq2SeqModule
+from rnnlab.tasks.seq2seq.module import S2S_COLUMNS, Seq2SeqModule
 
 
 class Seq2SeqTask(Task):
@@ -21,6 +22,7 @@ class Seq2SeqTask(Task):
     name = "seq2seq"
     data_names = SEQ2SEQ_DATA
     model_kinds = ("Seq2Seq", "Captioner")
+    data_parallel = True  # pairs and caption strips shard across processes (SplitDataModule.set_shard)
     monitors = ("val_loss", "val_exact")
     columns = S2S_COLUMNS
     curves = (
