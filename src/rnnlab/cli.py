@@ -10,26 +10,8 @@ import os
 import sys
 from pathlib import Path
 
+from rnnlab.cli_parser import build_parser, parse_overrides
 from rnnlab.errors import ConfigError, RnnlabError
-
-SHORTCUTS = {  # convenience flags -> recipe keys
-    "max_time": "train.max_time",
-    "overfit_batches": "train.overfit_batches",
-    "epochs": "train.max_epochs",
-    "seed": "train.seed",
-    "id_col": "data.id_col",
-    "time_col": "data.time_col",
-    "label_col": "data.label_col",
-    "features": "data.features",
-    "text": "data.path",
-    "csv": "data.path",
-    "target": "data.target",
-    "time": "data.time_col",
-    "covariates": "data.covariates",
-    "future": "data.future",
-    "lookback": "data.lookback",
-    "horizon": "data.horizon",
-}
 
 
 def _setup_logging(verbose: bool, lightning_too: bool = True) -> None:
@@ -49,32 +31,6 @@ def _setup_logging(verbose: bool, lightning_too: bool = True) -> None:
 
     warnings.filterwarnings("ignore", module="lightning")
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
-
-
-def _parse_overrides(rest: list[str]) -> dict[str, str]:
-    """['--model.cell', 'gru', '--train.lr=0.01'] -> {'model.cell': 'gru', 'train.lr': '0.01'}."""
-    out: dict[str, str] = {}
-    i = 0
-    while i < len(rest):
-        arg = rest[i]
-        if not arg.startswith("--"):
-            raise ConfigError(f"unexpected argument {arg!r}; overrides look like --model.cell gru")
-        key, eq, value = arg[2:].partition("=")
-        if not eq:
-            if i + 1 >= len(rest) or (rest[i + 1].startswith("--") and "." in rest[i + 1]):
-                raise ConfigError(f"--{key} needs a value, e.g. --{key} VALUE")
-            value, i = rest[i + 1], i + 1
-        key = key.replace("-", "_")
-        if "." not in key:
-            if key not in SHORTCUTS:
-                raise ConfigError(
-                    f"unknown option --{key}; recipe keys are dotted (--model.hidden 64) "
-                    f"or one of {', '.join('--' + k.replace('_', '-') for k in SHORTCUTS)}"
-                )
-            key = SHORTCUTS[key]
-        out[key] = value
-        i += 1
-    return out
 
 
 def _silent(*args: object, **kwargs: object) -> None:
@@ -105,7 +61,7 @@ def cmd_train(args: argparse.Namespace, rest: list[str]) -> int:
         recipe = resume_recipe(args.resume, args.recipe)
     else:
         recipe = load_recipe(args.recipe)
-        overrides = _parse_overrides(rest)
+        overrides = parse_overrides(rest)
         if args.data:
             from rnnlab.data.textclass import TEXT_CLASS_DATA
 
@@ -265,30 +221,38 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_decoded(out: dict, plot: str | None, draw) -> int:
+    """The decoded line on stdout; with --plot, the attention map drawn by `draw(path)` (named on stderr)."""
+    print(out["output"])
+    if plot and out["attention"] is not None:
+        print(f"attention map: {draw(Path(plot))}", file=sys.stderr)
+    return 0
+
+
 def cmd_translate(args: argparse.Namespace) -> int:
     from rnnlab.tasks.seq2seq.predict import translate
 
     out = translate(args.run, args.text, beam=args.beam)
-    print(out["output"])
-    if args.plot and out["attention"] is not None:
-        from rnnlab.inspect.attention_plots import plot_text_attention
 
-        path = plot_text_attention(out["source"], out["output"], out["attention"], Path(args.plot))
-        print(f"attention map: {path}", file=sys.stderr)
-    return 0
+    def draw(path: Path) -> Path:
+        from rnnlab.inspect.attention_plots import plot_text_attention  # matplotlib only with --plot
+
+        return plot_text_attention(out["source"], out["output"], out["attention"], path)
+
+    return _print_decoded(out, args.plot, draw)
 
 
 def cmd_caption(args: argparse.Namespace) -> int:
     from rnnlab.tasks.seq2seq.predict import caption
 
     out = caption(args.run, args.image, beam=args.beam)
-    print(out["output"])
-    if args.plot and out["attention"] is not None:
-        from rnnlab.inspect.attention_plots import plot_caption_attention
 
-        path = plot_caption_attention(out["image"], out["words"], out["attention"], Path(args.plot))
-        print(f"attention map: {path}", file=sys.stderr)
-    return 0
+    def draw(path: Path) -> Path:
+        from rnnlab.inspect.attention_plots import plot_caption_attention  # matplotlib only with --plot
+
+        return plot_caption_attention(out["image"], out["words"], out["attention"], path)
+
+    return _print_decoded(out, args.plot, draw)
 
 
 def cmd_recipes(args: argparse.Namespace) -> int:
@@ -297,101 +261,6 @@ def cmd_recipes(args: argparse.Namespace) -> int:
     for name, about in builtin_recipes().items():
         print(f"{name:>15s}  {about}")
     return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="rnnlab", description="Recurrent neural networks on real sequence data.")
-    p.add_argument("-v", "--verbose", action="store_true", help="show Lightning's own log lines")
-    sub = p.add_subparsers(dest="command", required=True)
-    t = sub.add_parser(
-        "train", help="train a recipe (built-in name or YAML); any key overridable: --model.cell gru"
-    )
-    t.add_argument("recipe", help="built-in recipe name (see `rnnlab recipes`) or a .yaml file")
-    t.add_argument("--out", help="run directory (default runs/<recipe>-<timestamp>)")
-    t.add_argument(
-        "--data",
-        help="your own data: a long-format .csv or an .npz (X, y[, lengths]); for text recipes a CSV with "
-        "text and label columns (--data.text_col, --data.label_col)",
-    )
-    t.add_argument(
-        "--resume",
-        metavar="RUN_DIR",
-        help="continue a killed classification, charlm, forecast or seq2seq run from RUN_DIR/checkpoints/last.ckpt with the "
-        "settings in RUN_DIR/config.yaml (RECIPE must be that recipe's name or a YAML file of the same name)",
-    )
-    t.add_argument(
-        "--checkpoint-every",
-        type=float,
-        default=60.0,
-        metavar="SECONDS",
-        help="also rewrite checkpoints/last.ckpt mid-epoch this often (default 60; 0 = epoch ends only)",
-    )
-    t.epilog = (
-        "forecasting your own series: rnnlab train forecast --csv FILE --target COL [--time COL] "
-        "[--covariates A,B] [--future C] [--lookback N] [--horizon H]"
-    )
-    g = sub.add_parser("generate", help="write text with a trained character model")
-    g.add_argument("run")
-    g.add_argument("--prime", default="\n", help="text to start from (default: a newline)")
-    g.add_argument("--length", type=int, default=500, help="characters to generate (default 500)")
-    g.add_argument("--temperature", type=float, default=0.8, help="> 0; lower is safer, higher is wilder")
-    g.add_argument("--top-k", type=int, default=None, help="sample among the k most likely characters")
-    g.add_argument("--top-p", type=float, default=None, help="sample from the smallest set with this mass")
-    g.add_argument("--greedy", action="store_true", help="always take the most likely character")
-    g.add_argument("--seed", type=int, default=0, help="same seed, same text")
-    e = sub.add_parser("evaluate", help="metrics of a finished run on its test split or on --data")
-    e.add_argument("run")
-    e.add_argument("--data", help="a CSV/npz (classifiers) or a UTF-8 text file (character models)")
-    e.add_argument("--json", action="store_true", help="print one JSON object")
-    pr = sub.add_parser("predict", help="labels and probabilities for every sequence in --data")
-    pr.add_argument("run")
-    pr.add_argument("--data", required=True)
-    pr.add_argument("--out", help="CSV file to write (default: stdout)")
-    fo = sub.add_parser(
-        "forecast", help="forecast the next steps with a trained forecasting run (CSV + plot)"
-    )
-    fo.add_argument("run")
-    fo.add_argument("--horizon", type=int, help="steps ahead (default and maximum: the trained horizon)")
-    fo.add_argument("--csv", help="a newer CSV with the same columns as the training series")
-    fo.add_argument("--origin", help="forecast from this timestamp of the series instead of its end")
-    fo.add_argument("--plot", help="PNG to write (default RUN/forecast_latest.png)")
-    ins = sub.add_parser("inspect", help="write RUN_DIR/report.html: curves, errors, neurons, gradient flow")
-    ins.add_argument("run", nargs="?", help="a finished run directory")
-    ins.add_argument(
-        "--out", help="report path (default RUN_DIR/report.html); a directory with --gradient-demo"
-    )
-    ins.add_argument(
-        "--gradient-demo",
-        action="store_true",
-        help="train RNN/GRU/LSTM on the adding problem and plot gradient norm vs distance (a few minutes)",
-    )
-    d = sub.add_parser("data", help="fetch built-in data sets into the cache")
-    dsub = d.add_subparsers(dest="action", required=True)
-    f = dsub.add_parser("fetch")
-    f.add_argument("name")
-    dsub.add_parser("list")
-    sub.add_parser("recipes", help="list built-in recipes")
-    tr = sub.add_parser("translate", help="rewrite a line with a trained text seq2seq run (e.g. folio)")
-    tr.add_argument("run")
-    tr.add_argument("text")
-    tr.add_argument("--beam", type=int, default=5, help="beam width (1 = greedy)")
-    tr.add_argument("--plot", help="write the attention map to this PNG")
-    ca = sub.add_parser("caption", help="caption an image strip with a trained captions run")
-    ca.add_argument("run")
-    ca.add_argument("image", help="a PNG: digits, white on black or black on white, any size")
-    ca.add_argument("--beam", type=int, default=5, help="beam width (1 = greedy)")
-    ca.add_argument("--plot", help="write the attention map to this PNG")
-    b = sub.add_parser("bench", help="speed of every layer kind against plain torch.nn (a table and --json)")
-    b.add_argument("--quick", action="store_true", help="a subset in under 2 minutes")
-    b.add_argument("--json", help="write the rows to this JSON file")
-    b.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when present, else cpu")
-    b.add_argument(
-        "--only", help="only rows whose name starts with this, e.g. mingru, lstm-train or gru-step"
-    )
-    b.add_argument(
-        "--stream-steps", type=int, help="steps timed per streaming row (default 10000, quick 2000)"
-    )
-    return p
 
 
 def main(argv: list[str] | None = None) -> int:
