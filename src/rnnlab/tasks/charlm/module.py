@@ -47,7 +47,7 @@ class LanguageModelModule(TaskModule):
             self.states[split] = None
             return None
         n = batch["y"].numel()
-        self.log(f"{split}_loss", out.loss, on_step=False, on_epoch=True, batch_size=n, prog_bar=True, sync_dist=True)
+        self.log(f"{split}_loss", out.loss, on_step=False, on_epoch=True, batch_size=n, prog_bar=True, sync_dist=self.trainer.world_size > 1)
         if split != "train":
             self.log(f"{split}_bpc", out.loss / math.log(2), on_step=False, on_epoch=True, batch_size=n)
         return out.loss

@@ -4,21 +4,22 @@ texts, or the user's CSV/npz; validation held out by subject where the data know
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from rnnlab.config import DataConfig, Recipe
 from rnnlab.data.augment import Augment
+from rnnlab.data.basic_motions import load_basic_motions
 from rnnlab.data.datamodule import SequenceDataModule, split_by_group
+from rnnlab.data.har import load_har
+from rnnlab.data.mnist import load_digits, pixel_set
+from rnnlab.data.pbc import PbcScaler, load_pbc, split_patients
 from rnnlab.data.sequences import SequenceSet
+from rnnlab.data.textclass import TEXT_CLASS_DATA, make_text_class_datamodule
+from rnnlab.data.userdata import read_user_data
 from rnnlab.errors import ConfigError
 
 
 def _builtin_loaders() -> dict[str, Callable[[], tuple[SequenceSet, SequenceSet]]]:
-    from functools import partial
-
-    from rnnlab.data.basic_motions import load_basic_motions
-    from rnnlab.data.har import load_har
-    from rnnlab.data.mnist import load_digits
-
     digits = {name: partial(load_digits, name) for name in DIGIT_DATA}
     return {"har": load_har, "basic_motions": load_basic_motions, **digits}
 
@@ -51,8 +52,6 @@ def user_data_options(cfg: DataConfig) -> dict:
 def load_sets(cfg: DataConfig) -> tuple[SequenceSet, SequenceSet | None]:
     """(train, test) for a built-in data set, or (all, None) for the user's file."""
     if cfg.name == "user":
-        from rnnlab.data.userdata import read_user_data
-
         return read_user_data(cfg.path, **user_data_options(cfg)), None
     if cfg.name == "pbc":
         return _pbc_sets(cfg)
@@ -63,8 +62,6 @@ def load_sets(cfg: DataConfig) -> tuple[SequenceSet, SequenceSet | None]:
         )
     train, test = loaders[cfg.name]()
     if cfg.name in DIGIT_DATA and cfg.view != "rows":
-        from rnnlab.data.mnist import pixel_set
-
         seed = 0 if cfg.view == "permuted" else None  # one fixed permutation for every run
         train, test = pixel_set(train, seed), pixel_set(test, seed)
     return train, test
@@ -73,8 +70,6 @@ def load_sets(cfg: DataConfig) -> tuple[SequenceSet, SequenceSet | None]:
 def _pbc_sets(cfg: DataConfig) -> tuple[SequenceSet, SequenceSet]:
     """PBC patients split 80/20 by patient (stratified, fixed seed 0: the test patients never change), scaled
     with PbcScaler fit on the 80% (logs skewed labs, standardises measured values only, keeps masks 0/1)."""
-    from rnnlab.data.pbc import PbcScaler, load_pbc, split_patients
-
     train, test = split_patients(load_pbc(cfg.landmark_years), (0.8, 0.2), seed=0)
     scaler = PbcScaler.fit(train)
     return scaler.transform(train), scaler.transform(test)
@@ -100,7 +95,6 @@ def make_datamodule(recipe: Recipe) -> SequenceDataModule:
     User data without a test set is split three ways: test and validation each take `val_fraction`.
     """
     cfg, seed = recipe.data, recipe.train.seed
-    from rnnlab.data.textclass import TEXT_CLASS_DATA, make_text_class_datamodule
 
     if cfg.name in TEXT_CLASS_DATA:
         return make_text_class_datamodule(cfg.name, seed, **_text_options(cfg))

@@ -17,7 +17,7 @@ class ForecastModule(TaskModule):
         if not self.finite(loss, split, batch):
             return None
         n = batch["y"].shape[0]
-        self.log(f"{split}_loss", loss, on_step=False, on_epoch=True, batch_size=n, prog_bar=True, sync_dist=True)
+        self.log(f"{split}_loss", loss, on_step=False, on_epoch=True, batch_size=n, prog_bar=True, sync_dist=self.trainer.world_size > 1)
         if split != "train":
             mae = (pred - batch["y"]).abs().mean()
             self.log(f"{split}_mae", mae, on_step=False, on_epoch=True, batch_size=n)

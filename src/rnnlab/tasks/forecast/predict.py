@@ -9,6 +9,7 @@ are shown beside the forecast.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import torch
 
 from rnnlab.config import recipe_from_dict
 from rnnlab.data.forecastdata import select_columns
+from rnnlab.data.series_csv import infer_offset
 from rnnlab.data.windows import CALENDAR, Series, Standardiser, Windows, calendar_values, fill_missing
 from rnnlab.errors import ConfigError, DataError
 from rnnlab.tasks.forecast.data import load_recipe_series
@@ -53,8 +55,6 @@ class Forecast:
 
 
 def _next_times(time: pd.DatetimeIndex, n: int) -> pd.DatetimeIndex:
-    from rnnlab.data.series_csv import infer_offset
-
     off = infer_offset(time)
     return pd.DatetimeIndex([time[-1] + off * (k + 1) for k in range(n)])
 
@@ -141,8 +141,6 @@ def forecast_run(
 
 
 def _results(run: Path) -> dict:
-    import json
-
     p = run / "results.json"
     return json.loads(p.read_text()) if p.is_file() else {}
 

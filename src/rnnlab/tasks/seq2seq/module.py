@@ -75,7 +75,7 @@ class Seq2SeqModule(TaskModule):
         if not self.finite(out.loss, "train", batch):
             return None  # Lightning skips backward and the optimiser step; the guard rolls back
         bs = batch["tgt_in"].shape[0]
-        self.log("train_loss", out.loss, on_step=False, on_epoch=True, batch_size=bs, prog_bar=True, sync_dist=True)
+        self.log("train_loss", out.loss, on_step=False, on_epoch=True, batch_size=bs, prog_bar=True, sync_dist=self.trainer.world_size > 1)
         self.log("teacher_forcing", tf, on_step=False, on_epoch=True, batch_size=bs)
         self.log_lr(batch_size=bs)
         return out.loss
