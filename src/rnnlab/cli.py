@@ -38,9 +38,9 @@ def _silent(*args: object, **kwargs: object) -> None:
 
 
 def cmd_train(args: argparse.Namespace, rest: list[str]) -> int:
+    from rnnlab import fit
     from rnnlab.config import apply_overrides, load_recipe
     from rnnlab.tasks import get
-    from rnnlab.tasks.fit import fit
     from rnnlab.train.distributed import end_process_group, is_global_zero
 
     say = print  # under torchrun every process runs this command; global rank 0 alone prints and writes
@@ -83,7 +83,7 @@ def cmd_train(args: argparse.Namespace, rest: list[str]) -> int:
     dm = task.datamodule(recipe)
     say(task.describe(dm))
     model = task.model(recipe, dm)
-    result = fit(
+    result = fit(  # rnnlab.fit: the one driver, then the run's pictures (rank 0)
         model,
         dm,
         recipe=recipe,
@@ -92,10 +92,6 @@ def cmd_train(args: argparse.Namespace, rest: list[str]) -> int:
         checkpoint_every=args.checkpoint_every,
         task=task,
     )
-    if is_global_zero():
-        from rnnlab.inspect.run_figures import draw_run_figures
-
-        draw_run_figures(result.path)
     for line in task.summary(result.results):
         say(line)
     say(f"run directory: {result.path}")
