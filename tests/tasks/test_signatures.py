@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from rnnlab.errors import ConfigError, RunDirError
 from rnnlab.models import build_model
-from rnnlab.tasks import Signature, get, names, of_run
+from rnnlab.tasks import Signature, get, names, of_run, register
 from rnnlab.tasks.contract import recurrent_state
 
 SIZES = {"batch": 3, "time": 7, "lookback": 12, "src_time": 6, "tgt_time": 5, "width": 40}
@@ -57,3 +58,10 @@ def test_the_registry_knows_every_built_in_kind_and_a_runs_kind():
     assert {"classify", "charlm", "forecast", "seq2seq"} <= set(names())
     assert type(of_run({"task": "forecast"})).__name__ == "ForecastTask"
     assert type(of_run({})).__name__ == "ClassifyTask"  # runs from before the key: classification
+
+
+def test_a_bad_registration_and_an_unknown_runs_kind_are_one_line_errors():
+    with pytest.raises(ConfigError, match="register\\(\\) takes a Task subclass with a name"):
+        register(int)
+    with pytest.raises(RunDirError, match=r"is a 'tagging' run, a task kind this rnnlab does not know; known"):
+        of_run({"task": "tagging"})

@@ -158,6 +158,11 @@ def test_cli_trains_a_forecaster_on_a_csv(tmp_path, capsys):
     assert d["columns"] == ["load", "temp", "dow_sin", "dow_cos", "tod_sin", "tod_cos"]
     assert d["season"] == 24 and d["freq"] == "h"
     assert (out / "forecasts.csv").is_file() and (out / "forecast.png").is_file()
+    # the classifier verbs on a forecasting run: one line naming the verb and the run's kind
+    for verb in (["evaluate", str(out)], ["predict", str(out), "--data", str(data)]):
+        assert main(verb) == 2
+        err = capsys.readouterr().err.strip()
+        assert f"`rnnlab {verb[0]}` does not support 'forecast' runs" in err and "\n" not in err
 
 
 def test_cli_gap_in_time_names_the_timestamps(tmp_path, capsys):
