@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import importlib
 import io
+import os
+import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +38,7 @@ def to_onnx(graph: Graph) -> bytes:
     """The graph as ONNX bytes (opset OPSET), the exporter's deprecation and tracer warnings kept quiet."""
     buf = io.BytesIO()
     graph.module.eval()  # the exporter restores the mode it found, recursively: it must find eval
-    with warnings.catch_warnings(), torch.no_grad():
+    with warnings.catch_warnings(), torch.no_grad(), _quiet_native_stderr():
         warnings.simplefilter("ignore")
         torch.onnx.export(
             graph.module,
@@ -47,6 +51,26 @@ def to_onnx(graph: Graph) -> bytes:
             dynamic_axes={k: dict(v) for k, v in graph.dynamic.items()},
         )
     return buf.getvalue()
+
+
+@contextmanager
+def _quiet_native_stderr() -> Iterator[None]:
+    """Silence what the exporter's C++ side writes to file descriptor 2 (shape-inference notes about packed
+    sequences, harmless here: the round-trip check measures the result). Python errors still propagate."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # a captured stderr without a descriptor
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), fd)
+            yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
 
 
 def session(model: bytes | str | Path, threads: int = 1):
