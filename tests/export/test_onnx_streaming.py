@@ -46,3 +46,32 @@ def test_classifier_step_graph_streams_like_the_whole_sequence(runtime, assert_c
     for t in range(STEPS):
         logits, *state = step(x[:, t].numpy(), *state)
     assert_close(whole, [logits])
+
+
+def test_tagger_and_token_classifier_step_graphs_give_every_prefix(runtime, assert_close):
+    tagger = build_model(
+        "SequenceTagger", n_features=3, n_classes=4, hidden=8, layers=2, bidirectional=False
+    ).eval()
+    step = runtime({g.name: g for g in get("classify").graphs(tagger)}["step"])
+    x = torch.randn(2, 20, 3)
+    with torch.no_grad():
+        whole = tagger(x)  # (B, T, C): one label per step
+    state = [np.zeros((2, 2, 8), np.float32)] * 2
+    for t in range(20):
+        logits, *state = step(x[:, t].numpy(), *state)
+        assert_close(whole[:, t], [logits])
+    tokens = build_model(
+        "SequenceClassifier", n_features=1, n_classes=3, hidden=8, layers=1, vocab_size=12, readout="mean"
+    ).eval()
+    graph = {g.name: g for g in get("classify").graphs(tokens)}["step"]
+    assert graph.inputs == ("x_t", "h0", "c0", "sum0", "count0") and graph.example[0].dtype == torch.int64
+    step = runtime(graph)
+    ids = torch.randint(1, 12, (2, 30, 1))
+    state = [np.zeros((1, 2, 8), np.float32)] * 2 + [
+        np.zeros((2, 8), np.float32),
+        np.zeros((2, 1), np.float32),
+    ]
+    for t in range(30):
+        logits, *state = step(ids[:, t].numpy(), *state)
+    with torch.no_grad():
+        assert_close(tokens(ids, torch.full((2,), 30)), [logits])
