@@ -217,6 +217,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from rnnlab.export import export_run
+
+    manifest = export_run(args.run, args.out, args.format)
+    where = Path(manifest["path"])
+    for g in manifest["graphs"]:
+        print(
+            f"{where / g['file']}  {g['bytes'] / 1024:.0f} KiB  max round-trip error {g['max_abs_error']:.1e}"
+        )
+    print(f"manifest: {where / 'manifest.json'}")
+    return 0
+
+
 def _print_decoded(out: dict, plot: str | None, draw) -> int:
     """The decoded line on stdout; with --plot, the attention map drawn by `draw(path)` (named on stderr)."""
     print(out["output"])
@@ -282,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
             "bench": cmd_bench,
             "translate": cmd_translate,
             "caption": cmd_caption,
+            "export": cmd_export,
         }
         return handlers[args.command](args)
     except RnnlabError as e:

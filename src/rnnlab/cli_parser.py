@@ -145,4 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--stream-steps", type=int, help="steps timed per streaming row (default 10000, quick 2000)"
     )
+    ex = sub.add_parser(
+        "export", help="write RUN_DIR/export/: ONNX graphs (state in, state out) and manifest.json"
+    )
+    ex.add_argument("run")
+    ex.add_argument("--format", default="onnx", help="onnx (the only format so far)")
+    ex.add_argument("--out", help="directory for the files (default RUN_DIR/export)")
     return p

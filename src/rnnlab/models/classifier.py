@@ -9,6 +9,7 @@ from rnnlab.errors import ConfigError
 from rnnlab.models.config import constructor_config
 from rnnlab.models.frontends import ConvFrontEnd
 from rnnlab.models.heads import AttentionPool, check_readout, masked_cross_entropy
+from rnnlab.nn.cells import State
 from rnnlab.nn.layers import make_layer
 from rnnlab.nn.lengths import last_step, masked_mean
 
@@ -74,28 +75,37 @@ class SequenceClassifier(nn.Module):
         self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(self.rnn.output_size, n_classes)
 
-    def encode(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
-        """The sequence summary vector (B, D*H) the head classifies."""
+    def encode(self, x: Tensor, lengths: Tensor | None = None, state: State | None = None) -> Tensor:
+        """The sequence summary vector (B, D*H) the head classifies; `state`: the recurrent layer's initial
+        state (zeros when None)."""
+        return self.encode_state(x, lengths, state)[0]
+
+    def encode_state(
+        self, x: Tensor, lengths: Tensor | None = None, state: State | None = None
+    ) -> tuple[Tensor, State]:
+        """The summary vector and the recurrent layer's final state (what an exported graph hands back)."""
         if self.embedding is not None:
             x = self.drop(self.embedding((x[..., 0] if x.dim() == 3 else x).long()))  # embedding dropout
         if self.frontend is not None:
             x = self.frontend(x, lengths)
         masked = self.config["ragged"] == "mask" and lengths is not None
-        out, state = self.rnn(x, None if masked else lengths)
+        out, state = self.rnn(x, None if masked else lengths, state)
         if self.readout == "last" and masked:  # forward: the output at the real end; backward: at step 0
             h = self.rnn.hidden_size
             fwd = last_step(out[..., :h], lengths)
-            return torch.cat([fwd, out[:, 0, h:]], -1) if self.rnn.num_directions == 2 else fwd
+            return (torch.cat([fwd, out[:, 0, h:]], -1) if self.rnn.num_directions == 2 else fwd), state
         if self.readout == "last":
             d = self.rnn.num_directions
             h = state[0][-d:]  # top layer, every direction: (D, B, H)
-            return h.transpose(0, 1).reshape(x.shape[0], -1)
+            return h.transpose(0, 1).reshape(x.shape[0], -1), state
         if self.readout == "mean":
-            return masked_mean(out, lengths)
-        return self.pool(out, lengths)
+            return masked_mean(out, lengths), state
+        return self.pool(out, lengths), state
 
-    def forward(self, x: Tensor, lengths: Tensor | None = None, y: Tensor | None = None):
-        logits = self.head(self.drop(self.encode(x, lengths)))
+    def forward(
+        self, x: Tensor, lengths: Tensor | None = None, y: Tensor | None = None, state: State | None = None
+    ):
+        logits = self.head(self.drop(self.encode(x, lengths, state)))
         if y is None:
             return logits
         return logits, nn.functional.cross_entropy(logits, y)

@@ -4,7 +4,7 @@ trains every kind with the shared machinery in rnnlab.train."""
 
 from __future__ import annotations
 
-from rnnlab.tasks.contract import Fitted, Signature, Task, TensorSpec
+from rnnlab.tasks.contract import Fitted, Graph, Signature, Task, TensorSpec
 from rnnlab.tasks.registry import get, names, of_run, register
 
-__all__ = ["Fitted", "Signature", "Task", "TensorSpec", "get", "names", "of_run", "register"]
+__all__ = ["Fitted", "Graph", "Signature", "Task", "TensorSpec", "get", "names", "of_run", "register"]

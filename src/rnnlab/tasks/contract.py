@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from torch import nn
+from torch import Tensor, nn
 
 from rnnlab.config import Recipe, TrainConfig
 from rnnlab.errors import ConfigError
@@ -60,6 +60,21 @@ def recurrent_state(model: nn.Module, batch: str = "batch") -> tuple[TensorSpec,
     zero = rnn.init_state(1)
     names = ("h", "c", "n", "m")
     return tuple(TensorSpec(names[i], (int(s.shape[0]), batch, int(s.shape[-1]))) for i, s in enumerate(zero))
+
+
+@dataclass(frozen=True)
+class Graph:
+    """One graph `rnnlab export` writes: a module (in eval mode) traced on `example` inputs, its input and output
+    names in order, and the dynamic dimensions of each (name -> {axis: dimension name}). `note` says what a
+    caller must know beyond the shapes (e.g. a width to pad to)."""
+
+    name: str
+    module: nn.Module
+    example: tuple[Tensor, ...]
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    dynamic: dict[str, dict[int, str]]
+    note: str = ""
 
 
 @dataclass
@@ -161,3 +176,8 @@ class Task:
     def signature(self, model: nn.Module) -> Signature:
         """The tensors the trained model takes and gives (for export and serving)."""
         raise NotImplementedError
+
+    def graphs(self, model: nn.Module) -> list[Graph]:
+        """The graphs `rnnlab export` writes for a trained model: each takes the recurrent state as explicit
+        inputs and returns the final state, so batch and time stay dynamic."""
+        raise ConfigError(f"`rnnlab export` does not support {self.name!r} runs")

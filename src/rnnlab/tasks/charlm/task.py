@@ -13,10 +13,11 @@ from rnnlab.config import Recipe, TrainConfig
 from rnnlab.data.textstream import TextDataModule
 from rnnlab.errors import ConfigError
 from rnnlab.tasks.charlm.data import make_lm, make_text_datamodule
+from rnnlab.tasks.charlm.export import charlm_graphs
 from rnnlab.tasks.charlm.generate import evaluate_stream, evaluate_text, time_to, write_samples
 from rnnlab.tasks.charlm.module import LM_COLUMNS, LanguageModelModule
 from rnnlab.tasks.checks import check_recipe
-from rnnlab.tasks.contract import Fitted, Signature, Task, TensorSpec, recurrent_state
+from rnnlab.tasks.contract import Fitted, Graph, Signature, Task, TensorSpec, recurrent_state
 from rnnlab.train.rundir import RunFiles
 
 TEXT_DATA = ("shakespeare", "shakespeare-full", "text")
@@ -109,6 +110,9 @@ class CharLMTask(Task):
             outputs=(TensorSpec("logits", ("batch", "time", int(model.config["vocab_size"]))),),
             state=recurrent_state(model),
         )
+
+    def graphs(self, model: nn.Module) -> list[Graph]:
+        return charlm_graphs(model)
 
 
 TASK = CharLMTask

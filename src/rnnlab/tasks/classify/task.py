@@ -16,8 +16,9 @@ from rnnlab.tasks.checks import check_names, check_recipe
 from rnnlab.tasks.classify.baselines import BASELINES, run_baselines
 from rnnlab.tasks.classify.data import BUILTIN_DATA, DIGIT_VIEWS, make_datamodule
 from rnnlab.tasks.classify.evaluate import evaluate, predict_table, test_fitted
+from rnnlab.tasks.classify.export import classify_graphs
 from rnnlab.tasks.classify.module import ClassificationModule
-from rnnlab.tasks.contract import Fitted, Signature, Task, TensorSpec
+from rnnlab.tasks.contract import Fitted, Graph, Signature, Task, TensorSpec
 from rnnlab.train.rundir import RunFiles
 
 
@@ -82,7 +83,9 @@ class ClassifyTask(Task):
         return evaluate(files, data)
 
     def evaluation_summary(self, m: dict) -> list[str]:
-        lines = [f"accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  loss {m['loss']:.4f}  n={m['n']}"]
+        lines = [
+            f"accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  loss {m['loss']:.4f}  n={m['n']}"
+        ]
         for c, pc in m["per_class"].items():
             lines.append(
                 f"  {c:>20s}  precision {pc['precision']:.3f}  recall {pc['recall']:.3f}  f1 {pc['f1']:.3f}  "
@@ -96,11 +99,16 @@ class ClassifyTask(Task):
     def signature(self, model: nn.Module) -> Signature:
         c = getattr(model, "config", {})
         tokens = bool(c.get("vocab_size"))
-        x = TensorSpec("x", ("batch", "time", 1 if tokens else int(c["n_features"])), "int64" if tokens else "float32")
+        x = TensorSpec(
+            "x", ("batch", "time", 1 if tokens else int(c["n_features"])), "int64" if tokens else "float32"
+        )
         return Signature(
             inputs=(x, TensorSpec("lengths", ("batch",), "int64")),
             outputs=(TensorSpec("logits", ("batch", int(c["n_classes"]))),),
         )
+
+    def graphs(self, model: nn.Module) -> list[Graph]:
+        return classify_graphs(model)
 
 
 def make_model(cfg: ModelConfig, dm: SequenceDataModule) -> nn.Module:

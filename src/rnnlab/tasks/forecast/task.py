@@ -9,9 +9,10 @@ from rnnlab.config import Recipe, TrainConfig
 from rnnlab.data.forecastdata import SERIES_DATA, ForecastDataModule
 from rnnlab.errors import ConfigError
 from rnnlab.tasks.checks import check_recipe
-from rnnlab.tasks.contract import Fitted, Signature, Task, TensorSpec
+from rnnlab.tasks.contract import Fitted, Graph, Signature, Task, TensorSpec
 from rnnlab.tasks.forecast.data import make_forecaster, make_series_datamodule
 from rnnlab.tasks.forecast.evaluate import evaluate_forecast, write_examples, write_forecasts
+from rnnlab.tasks.forecast.export import forecast_graphs
 from rnnlab.tasks.forecast.module import FORECAST_COLUMNS, ForecastModule
 
 
@@ -33,7 +34,9 @@ class ForecastTask(Task):
     def check(self, recipe: Recipe) -> None:
         d = recipe.data
         if d.lookback < 1 or d.horizon < 1:
-            raise ConfigError(f"data.lookback and data.horizon must be >= 1, got {d.lookback} and {d.horizon}")
+            raise ConfigError(
+                f"data.lookback and data.horizon must be >= 1, got {d.lookback} and {d.horizon}"
+            )
 
     def datamodule(self, recipe: Recipe) -> ForecastDataModule:
         check_recipe(recipe, self)
@@ -53,7 +56,9 @@ class ForecastTask(Task):
 
     def module(self, model: nn.Module, dm: ForecastDataModule, cfg: TrainConfig) -> ForecastModule:
         n_batches = len(dm.train_dataloader())
-        return ForecastModule(model, cfg, min(cfg.overfit_batches, n_batches) if cfg.overfit_batches else n_batches)
+        return ForecastModule(
+            model, cfg, min(cfg.overfit_batches, n_batches) if cfg.overfit_batches else n_batches
+        )
 
     def monitor(self, cfg: TrainConfig) -> str:
         return "val_loss"
@@ -67,7 +72,9 @@ class ForecastTask(Task):
 
     def summary(self, r: dict) -> list[str]:
         h = len(r["coverage_by_horizon"])
-        lines = [f"test ({r['n_windows']} windows x {h} steps)      MAE      RMSE   sMAPE%    MASE  direction"]
+        lines = [
+            f"test ({r['n_windows']} windows x {h} steps)      MAE      RMSE   sMAPE%    MASE  direction"
+        ]
         for name, m in r["test"].items():
             d = r["directional_accuracy"].get(name)
             da = f"{d['accuracy']:.3f}" if d and d["n"] else "   -"
@@ -79,7 +86,9 @@ class ForecastTask(Task):
             f"80% interval covers {cov:.1%} of test points; {r['params']} params, {r['train_seconds']:.0f} s "
             "training"
         )
-        lines.append("forecasts.csv holds every test forecast; forecast.png and error_by_horizon.png draw them")
+        lines.append(
+            "forecasts.csv holds every test forecast; forecast.png and error_by_horizon.png draw them"
+        )
         return lines
 
     def signature(self, model: nn.Module) -> Signature:
@@ -91,6 +100,9 @@ class ForecastTask(Task):
             ),
             outputs=(TensorSpec("forecast", ("batch", int(c["horizon"]))),),
         )
+
+    def graphs(self, model: nn.Module) -> list[Graph]:
+        return forecast_graphs(model)
 
 
 TASK = ForecastTask

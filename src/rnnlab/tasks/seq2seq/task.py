@@ -10,9 +10,10 @@ from rnnlab.config import Recipe, TrainConfig
 from rnnlab.errors import ConfigError
 from rnnlab.models.decoding import LENGTH_NORMS
 from rnnlab.tasks.checks import check_recipe
-from rnnlab.tasks.contract import Fitted, Signature, Task, TensorSpec
+from rnnlab.tasks.contract import Fitted, Graph, Signature, Task, TensorSpec
 from rnnlab.tasks.seq2seq.data import SEQ2SEQ_DATA, decode_limit, make_pair_datamodule, make_seq2seq
 from rnnlab.tasks.seq2seq.evaluate import evaluate_seq2seq
+from rnnlab.tasks.seq2seq.export import seq2seq_graphs
 from rnnlab.tasks.seq2seq.module import S2S_COLUMNS, Seq2SeqModule
 
 
@@ -99,6 +100,9 @@ class Seq2SeqTask(Task):
             inputs=(src, lengths, TensorSpec("tgt_in", ("batch", "tgt_time"), "int64")),
             outputs=(TensorSpec("logits", ("batch", "tgt_time", int(c["tgt_vocab"]))),),
         )
+
+    def graphs(self, model: nn.Module) -> list[Graph]:
+        return seq2seq_graphs(model)
 
 
 TASK = Seq2SeqTask
