@@ -145,4 +145,15 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--stream-steps", type=int, help="steps timed per streaming row (default 10000, quick 2000)"
     )
+    se = sub.add_parser(
+        "serve", help="an HTTP server for a trained run (predict, generate, streaming sessions)"
+    )
+    se.add_argument("run")
+    se.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)"
+    )
+    se.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    se.add_argument(
+        "--max-sessions", type=int, default=64, help="live streaming sessions at most (default 64)"
+    )
     return p
