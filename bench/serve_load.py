@@ -1,0 +1,231 @@
+"""Load test of `rnnlab serve` on loopback: requests/s and p50/p99 latency at 1, 8 and 64 concurrent clients.
+
+Usage: python bench/serve_load.py [--requests 400] [--cap 20] [--levels 1,8,64] [--hidden 64] [--json FILE]
+Writes a HAR-shaped classifier run (128 steps x 9 features, 6 classes, a random-init LSTM of width `hidden`:
+speed does not depend on the weights) to a temp directory, starts `rnnlab serve` on it in a subprocess on
+127.0.0.1 and a free port, and at each level drives it with asyncio clients (httpx.AsyncClient, websockets):
+  predict   POST /predict with one 128 x 9 window
+  samples   POST /sessions/{id}/samples with 1 sample (one streamed step; every client has its own session)
+  websocket the same one-sample message over /sessions/{id}/ws, timed until its reply
+Each level sends a fixed number of requests (--requests) or stops at --cap seconds, whichever comes first;
+every answer that is not a 200 (or a websocket reply without predictions) counts as an error. Only
+127.0.0.1 is ever contacted. The server and the clients share this machine's cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import torch
+from websockets.asyncio.client import connect
+
+from rnnlab.config import DataConfig, ModelConfig, Recipe
+from rnnlab.data.har import CLASSES, FEATURES
+from rnnlab.models import build_model
+from rnnlab.train.rundir import save_model, write_json, write_yaml
+
+HOST = "127.0.0.1"  # loopback only, by design
+WINDOW = 128
+
+
+def make_run(path: Path, hidden: int) -> Path:
+    """A HAR-shaped unidirectional LSTM classifier run (sessions stream in recurrent mode)."""
+    torch.manual_seed(0)
+    model = build_model("SequenceClassifier", n_features=9, n_classes=6, cell="lstm", hidden=hidden, layers=1)
+    path.mkdir(parents=True, exist_ok=True)
+    recipe = Recipe(
+        name="har-load", task="classify", data=DataConfig(name="har"), model=ModelConfig(hidden=hidden)
+    )
+    write_yaml(path / "config.yaml", recipe.to_dict())
+    write_json(
+        path / "data.json",
+        {
+            "name": "har",
+            "classes": list(CLASSES),
+            "features": list(FEATURES),
+            "scaler": {"mean": [0.0] * 9, "std": [1.0] * 9},
+            "max_len": WINDOW,
+        },
+    )
+    save_model(path, model)
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def start_server(run: Path, port: int, max_sessions: int) -> subprocess.Popen:
+    cmd = [
+        sys.executable,
+        "-m",
+        "rnnlab.cli",
+        "serve",
+        str(run),
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--max-sessions",
+        str(max_sessions),
+    ]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            if httpx.get(f"http://{HOST}:{port}/health", timeout=1).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise SystemExit(f"rnnlab serve did not start: {proc.stderr.read() if proc.stderr else ''}")
+        time.sleep(0.2)
+
+
+class Budget:
+    """A shared count of requests left and a deadline: every client stops when either runs out."""
+
+    def __init__(self, n: int, cap: float) -> None:
+        self.left, self.deadline = n, time.perf_counter() + cap
+
+    def take(self) -> bool:
+        if self.left <= 0 or time.perf_counter() > self.deadline:
+            return False
+        self.left -= 1
+        return True
+
+
+async def run_level(scenario: str, base: str, clients: int, n: int, cap: float) -> dict:
+    rng = np.random.default_rng(0)
+    window = {"sequence": rng.normal(size=(WINDOW, 9)).round(4).tolist()}
+    sample = {"samples": rng.normal(size=(1, 9)).round(4).tolist()}
+    latencies: list[float] = []
+    errors = 0
+    budget = Budget(n, cap)
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as http:
+
+        async def one_client() -> None:
+            nonlocal errors
+            sid = None
+            if scenario != "predict":
+                r = await http.post("/sessions", json={})
+                if r.status_code != 200:
+                    errors += 1
+                    return
+                sid = r.json()["session"]
+            try:
+                if scenario == "websocket":
+                    async with connect(f"ws://{HOST}:{base.rsplit(':', 1)[1]}/sessions/{sid}/ws") as ws:
+                        while budget.take():
+                            t0 = time.perf_counter()
+                            await ws.send(json.dumps(sample))
+                            reply = json.loads(await ws.recv())
+                            latencies.append(time.perf_counter() - t0)
+                            errors += "predictions" not in reply
+                    return
+                path, body = (
+                    ("/predict", window) if scenario == "predict" else (f"/sessions/{sid}/samples", sample)
+                )
+                while budget.take():
+                    t0 = time.perf_counter()
+                    try:
+                        r = await http.post(path, json=body)
+                        ok = r.status_code == 200
+                    except httpx.HTTPError:
+                        ok = False
+                    latencies.append(time.perf_counter() - t0)
+                    errors += not ok
+            finally:
+                if sid is not None:
+                    await http.delete(f"/sessions/{sid}")
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one_client() for _ in range(clients)))
+        seconds = time.perf_counter() - t0
+    lat = np.array(latencies) * 1000
+    return {
+        "scenario": scenario,
+        "clients": clients,
+        "requests": len(latencies),
+        "errors": errors,
+        "seconds": round(seconds, 2),
+        "req_per_s": round(len(latencies) / seconds, 1),
+        "p50_ms": round(float(np.percentile(lat, 50)), 2) if len(lat) else None,
+        "p99_ms": round(float(np.percentile(lat, 99)), 2) if len(lat) else None,
+    }
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--requests", type=int, default=400, help="requests per scenario and level (default 400)")
+    p.add_argument(
+        "--cap", type=float, default=20.0, help="seconds per scenario and level at most (default 20)"
+    )
+    p.add_argument("--levels", default="1,8,64", help="concurrent clients (default 1,8,64)")
+    p.add_argument("--hidden", type=int, default=64, help="LSTM width (default 64)")
+    p.add_argument("--json", help="also write the rows to this JSON file")
+    args = p.parse_args()
+    levels = [int(v) for v in args.levels.split(",")]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        run = make_run(Path(tmp) / "har-load", args.hidden)
+        port = free_port()
+        server = start_server(run, port, max_sessions=max(levels) + 8)
+        try:
+            for scenario in ("predict", "samples", "websocket"):
+                for clients in levels:
+                    row = asyncio.run(
+                        run_level(scenario, f"http://{HOST}:{port}", clients, args.requests, args.cap)
+                    )
+                    rows.append(row)
+                    print(
+                        f"  {scenario:>9s} x{clients:<3d} {row['req_per_s']:8.1f} req/s  p50 {row['p50_ms']} ms  "
+                        f"p99 {row['p99_ms']} ms  errors {row['errors']}",
+                        file=sys.stderr,
+                    )
+        finally:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+    print(
+        f"\n`rnnlab serve` on {HOST}, LSTM {args.hidden} on 128 x 9 windows, {os.cpu_count()} cores shared with "
+        "the clients\n"
+    )
+    print("| endpoint | clients | requests | errors | requests/s | p50 ms | p99 ms |")
+    print("|---|---|---|---|---|---|---|")
+    names = {
+        "predict": "POST /predict (one 128x9 window)",
+        "samples": "POST /sessions/{id}/samples (1 sample)",
+        "websocket": "websocket /sessions/{id}/ws (1 sample)",
+    }
+    for r in rows:
+        print(
+            f"| {names[r['scenario']]} | {r['clients']} | {r['requests']} | {r['errors']} | {r['req_per_s']} | "
+            f"{r['p50_ms']} | {r['p99_ms']} |"
+        )
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+    return 1 if any(r["errors"] for r in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
