@@ -15,6 +15,7 @@ from rnnlab.data.captions import VOCAB
 from rnnlab.data.har import CLASSES, FEATURES
 from rnnlab.data.pairs import CharVocab
 from rnnlab.data.text import Vocab
+from rnnlab.data.tokens import TokenVocab
 from rnnlab.models import build_model
 from rnnlab.serve import make_app
 from rnnlab.train.rundir import save_model, write_json, write_yaml
@@ -135,6 +136,26 @@ def runs(tmp_path_factory, har_small) -> dict[str, Path]:
     captioner = build_model("Captioner", tgt_vocab=len(VOCAB), channels=4, feature=8, hidden=8, embed=4)
     out["caption"] = write_run(
         root / "cap", "seq2seq", captioner, {"name": "captions", "vocab": list(VOCAB), "max_caption_len": 5}
+    )
+    docs = ["a fine good day", "a bad awful day", "good good fine", "awful bad"]
+    vocab = TokenVocab.build(docs)
+    torch.manual_seed(5)
+    text_model = build_model(
+        "SequenceClassifier", n_features=1, n_classes=2, hidden=8, layers=1, vocab_size=len(vocab), embed=8
+    )
+    out["text"] = write_run(
+        root / "text",
+        "classify",
+        text_model,
+        {
+            "name": "textcsv",
+            "classes": ["neg", "pos"],
+            "features": ["token"],
+            "scaler": None,
+            "max_len": 4,
+            "vocab": vocab.to_dict(),
+            "max_tokens": None,
+        },
     )
     return out
 

@@ -116,3 +116,25 @@ def test_session_limit_expiry_and_delete(runs):
     r = c.post(f"/sessions/{b}/samples", json={"samples": [[0.0] * 9]})
     assert r.status_code == 404 and "idle over" in r.json()["error"]
     assert all(c.post("/sessions").status_code == 200 for _ in range(2))
+
+
+def test_a_text_classifier_takes_documents_tokenised_as_in_training(runs, clients):
+    from rnnlab.data.tokens import TokenVocab
+
+    files = open_run(runs["text"])
+    docs = ["a good day", "bad awful unseen words", ""]
+    ids, lengths = TokenVocab.from_dict(files.data["vocab"]).encode(docs)
+    want = predict_probs(
+        files, SequenceSet(ids[:, :, None].astype(np.float32), lengths, None, ["neg", "pos"], ["token"])
+    )
+    got = clients["text"].post("/predict", json={"texts": docs}).json()["predictions"]
+    np.testing.assert_allclose(
+        [[p["probabilities"][c] for c in ("neg", "pos")] for p in got], want, atol=1e-6
+    )
+    one = clients["text"].post("/predict", json={"text": docs[0]}).json()["prediction"]
+    assert one["probabilities"]["pos"] == got[0]["probabilities"]["pos"]
+    r = clients["text"].post("/predict", json={"sequence": [[1.0]]})
+    assert (
+        r.status_code == 422 and "text classifier: send exactly one of 'text' or 'texts'" in r.json()["error"]
+    )
+    assert clients["text"].post("/sessions").status_code == 404  # documents, not streams

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from rnnlab.data.sequences import SequenceSet
+from rnnlab.data.tokens import TokenVocab
 from rnnlab.models.streaming import streamable
 from rnnlab.serve.errors import ApiError
 from rnnlab.serve.inputs import matrix
@@ -21,10 +22,12 @@ from rnnlab.train.rundir import RunFiles
 
 class ClassifyRequest(BaseModel):
     """Exactly one of `sequence` (one sequence) or `sequences` (a batch; lengths may differ): rows of the run's
-    features in data units (unscaled)."""
+    features in data units (unscaled); for a text classifier, `text` or `texts` instead."""
 
     sequence: list[list[float]] | None = Field(None, description="one sequence: time steps x features")
     sequences: list[list[list[float]]] | None = Field(None, description="a batch of sequences")
+    text: str | None = Field(None, description="one document (text classifiers)")
+    texts: list[str] | None = Field(None, description="a batch of documents (text classifiers)")
 
 
 class ClassifyServed(Served):
@@ -40,6 +43,8 @@ class ClassifyServed(Served):
         scaler = data.get("scaler") or {}
         self.mean = np.asarray(scaler["mean"], np.float32) if scaler else None
         self.std = np.asarray(scaler["std"], np.float32) if scaler else None
+        self.vocab = TokenVocab.from_dict(data["vocab"]) if "vocab" in data else None  # a text classifier
+        self.max_tokens = data.get("max_tokens")
         self.why_not_recurrent = streamable(files.model)
         self.mode = "recurrent" if self.why_not_recurrent is None else "window"
         self.store = SessionStore(options.max_sessions, options.session_ttl)
@@ -55,19 +60,13 @@ class ClassifyServed(Served):
         return matrix(rows, len(self.features), field, self.features)
 
     def predict(self, body: ClassifyRequest) -> dict:
-        if (body.sequence is None) == (body.sequences is None):
-            raise ApiError(
-                422, "send exactly one of 'sequence' (rows of features) or 'sequences' (a list of them)"
-            )
-        seqs = [body.sequence] if body.sequence is not None else body.sequences
-        if not seqs:
-            raise ApiError(422, "'sequences' is empty; send at least one sequence")
-        field = "sequence" if body.sequence is not None else "sequences[{}]"
-        arrays = [self.parse(s, field.format(i)) for i, s in enumerate(seqs)]
-        lengths = np.array([len(a) for a in arrays])
-        x = np.zeros((len(arrays), int(lengths.max()), len(self.features)), np.float32)
-        for i, a in enumerate(arrays):
-            x[i, : len(a)] = a
+        allowed = ("text", "texts") if self.vocab else ("sequence", "sequences")
+        given = [k for k in ("sequence", "sequences", "text", "texts") if getattr(body, k) is not None]
+        if len(given) != 1 or given[0] not in allowed:
+            what = "a text classifier" if self.vocab else f"a classifier of {len(self.features)} features"
+            raise ApiError(422, f"this run is {what}: send exactly one of '{allowed[0]}' or '{allowed[1]}'")
+        single = given[0] in ("sequence", "text")
+        x, lengths = self._texts(body) if self.vocab else self._sequences(body)
         s = SequenceSet(x, lengths, None, self.classes, self.features)
         try:
             probs = predict_probs(self.files, s)
@@ -78,7 +77,26 @@ class ClassifyServed(Served):
                 f"send sequences like its training windows ({self.window} steps)",
             ) from None
         out = [self.describe(p) for p in probs]
-        return {"prediction": out[0]} if body.sequence is not None else {"predictions": out}
+        return {"prediction": out[0]} if single else {"predictions": out}
+
+    def _texts(self, body: ClassifyRequest) -> tuple[np.ndarray, np.ndarray]:
+        texts = [body.text] if body.text is not None else body.texts
+        if not texts:
+            raise ApiError(422, "'texts' is empty; send at least one document")
+        ids, lengths = self.vocab.encode(texts, self.max_tokens)  # unknown tokens -> <unk>, as in training
+        return ids[:, :, None].astype(np.float32), lengths
+
+    def _sequences(self, body: ClassifyRequest) -> tuple[np.ndarray, np.ndarray]:
+        seqs = [body.sequence] if body.sequence is not None else body.sequences
+        if not seqs:
+            raise ApiError(422, "'sequences' is empty; send at least one sequence")
+        field = "sequence" if body.sequence is not None else "sequences[{}]"
+        arrays = [self.parse(s, field.format(i)) for i, s in enumerate(seqs)]
+        lengths = np.array([len(a) for a in arrays])
+        x = np.zeros((len(arrays), int(lengths.max()), len(self.features)), np.float32)
+        for i, a in enumerate(arrays):
+            x[i, : len(a)] = a
+        return x, lengths
 
     def open_stream(self, hop: int) -> Stream:
         kind = RecurrentStream if self.mode == "recurrent" else WindowStream
@@ -87,6 +105,8 @@ class ClassifyServed(Served):
     def routers(self) -> list[APIRouter]:
         router = APIRouter(tags=["classify"])
         router.post("/predict", summary="labels and class probabilities of whole sequences")(self.predict)
+        if self.vocab is not None:  # documents, not sensor streams
+            return [router]
         sessions = session_router(
             self.store,
             self.open_stream,
@@ -100,6 +120,13 @@ class ClassifyServed(Served):
         return [router, sessions]
 
     def info(self) -> dict:
+        if self.vocab is not None:
+            return {
+                "classes": self.classes,
+                "input": "text",
+                "level": self.vocab.level,
+                "max_tokens": self.max_tokens,
+            }
         return {
             "classes": self.classes,
             "features": self.features,
