@@ -7,8 +7,9 @@ speed does not depend on the weights) to a temp directory, starts `rnnlab serve`
   predict   POST /predict with one 128 x 9 window
   samples   POST /sessions/{id}/samples with 1 sample (one streamed step; every client has its own session)
   websocket the same one-sample message over /sessions/{id}/ws, timed until its reply
-Each level sends a fixed number of requests (--requests) or stops at --cap seconds, whichever comes first;
-every answer that is not a 200 (or a websocket reply without predictions) counts as an error. Only
+Each client has its own connection, opened (with its session) before the clock starts; each level sends a
+fixed number of requests (--requests) or stops at --cap seconds, whichever comes first; every answer that is
+not a 200 (or a websocket reply without predictions) counts as an error. Only
 127.0.0.1 is ever contacted. The server and the clients share this machine's cores.
 """
 
@@ -112,53 +113,68 @@ class Budget:
 
 
 async def run_level(scenario: str, base: str, clients: int, n: int, cap: float) -> dict:
+    """One scenario at one level: every client connects (and opens its session) first; the clock runs from
+    the moment all are ready until the last timed request is answered."""
     rng = np.random.default_rng(0)
     window = {"sequence": rng.normal(size=(WINDOW, 9)).round(4).tolist()}
     sample = {"samples": rng.normal(size=(1, 9)).round(4).tolist()}
     latencies: list[float] = []
-    errors = 0
-    budget = Budget(n, cap)
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as http:
+    errors, ready, go = 0, 0, asyncio.Event()
+    budget = Budget(n, cap + 1e9)  # the cap starts with the clock, below
 
-        async def one_client() -> None:
-            nonlocal errors
+    async def one_client() -> None:
+        nonlocal errors, ready
+        async with httpx.AsyncClient(
+            base_url=base, timeout=30
+        ) as http:  # its own connection, like a real client
             sid = None
-            if scenario != "predict":
+            if scenario == "predict":
+                await http.get("/health")  # connect before the clock starts
+            else:
                 r = await http.post("/sessions", json={})
-                if r.status_code != 200:
-                    errors += 1
-                    return
-                sid = r.json()["session"]
+                sid = r.json()["session"] if r.status_code == 200 else None
+                errors += sid is None
+            ws = (
+                await connect(f"ws://{HOST}:{base.rsplit(':', 1)[1]}/sessions/{sid}/ws")
+                if scenario == "websocket"
+                else None
+            )
+            ready += 1
+            await go.wait()
             try:
-                if scenario == "websocket":
-                    async with connect(f"ws://{HOST}:{base.rsplit(':', 1)[1]}/sessions/{sid}/ws") as ws:
-                        while budget.take():
-                            t0 = time.perf_counter()
-                            await ws.send(json.dumps(sample))
-                            reply = json.loads(await ws.recv())
-                            latencies.append(time.perf_counter() - t0)
-                            errors += "predictions" not in reply
-                    return
                 path, body = (
                     ("/predict", window) if scenario == "predict" else (f"/sessions/{sid}/samples", sample)
                 )
-                while budget.take():
+                while sid is not None or scenario == "predict":
+                    if not budget.take():
+                        break
                     t0 = time.perf_counter()
                     try:
-                        r = await http.post(path, json=body)
-                        ok = r.status_code == 200
-                    except httpx.HTTPError:
+                        if ws is not None:
+                            await ws.send(json.dumps(sample))
+                            ok = "predictions" in json.loads(await ws.recv())
+                        else:
+                            ok = (await http.post(path, json=body)).status_code == 200
+                    except (httpx.HTTPError, OSError):
                         ok = False
                     latencies.append(time.perf_counter() - t0)
+                    ends.append(time.perf_counter())
                     errors += not ok
             finally:
+                if ws is not None:
+                    await ws.close()
                 if sid is not None:
                     await http.delete(f"/sessions/{sid}")
 
-        t0 = time.perf_counter()
-        await asyncio.gather(*(one_client() for _ in range(clients)))
-        seconds = time.perf_counter() - t0
+    ends: list[float] = []
+    tasks = [asyncio.create_task(one_client()) for _ in range(clients)]
+    while ready < clients and not any(t.done() for t in tasks):
+        await asyncio.sleep(0.01)
+    start = time.perf_counter()
+    budget.deadline = start + cap
+    go.set()
+    await asyncio.gather(*tasks)
+    seconds = (max(ends) if ends else time.perf_counter()) - start
     lat = np.array(latencies) * 1000
     return {
         "scenario": scenario,

@@ -15,6 +15,7 @@ from rnnlab.serve.inputs import matrix
 from rnnlab.serve.kind import Served, ServeOptions
 from rnnlab.serve.sessions import SessionStore, session_router
 from rnnlab.serve.streams import RecurrentStream, Stream, WindowStream
+from rnnlab.serve.work import INLINE_STEPS, run_model
 from rnnlab.tasks.classify.evaluate import predict_probs
 from rnnlab.tasks.contract import Task
 from rnnlab.train.rundir import RunFiles
@@ -79,6 +80,11 @@ class ClassifyServed(Served):
         out = [self.describe(p) for p in probs]
         return {"prediction": out[0]} if single else {"predictions": out}
 
+    async def predict_async(self, body: ClassifyRequest) -> dict:
+        seqs = body.sequences or [body.sequence or []]
+        steps = sum(len(q) for q in seqs) if self.vocab is None else INLINE_STEPS + 1  # documents: a thread
+        return await run_model(steps, self.predict, body)
+
     def _texts(self, body: ClassifyRequest) -> tuple[np.ndarray, np.ndarray]:
         texts = [body.text] if body.text is not None else body.texts
         if not texts:
@@ -104,7 +110,9 @@ class ClassifyServed(Served):
 
     def routers(self) -> list[APIRouter]:
         router = APIRouter(tags=["classify"])
-        router.post("/predict", summary="labels and class probabilities of whole sequences")(self.predict)
+        router.post("/predict", summary="labels and class probabilities of whole sequences")(
+            self.predict_async
+        )
         if self.vocab is not None:  # documents, not sensor streams
             return [router]
         sessions = session_router(

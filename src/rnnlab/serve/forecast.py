@@ -69,7 +69,7 @@ class ForecastServed(Served):
         try:
             time = pd.DatetimeIndex(pd.to_datetime(body.time))
             ahead = pd.DatetimeIndex([time[-1] + infer_offset(time) * (k + 1) for k in range(self.horizon)])
-        except (ValueError, TypeError) as e:
+        except Exception as e:  # any unparsable timestamp or step, from pandas' many error types
             raise ApiError(
                 422,
                 f"'time' is not a list of timestamps ({str(e).splitlines()[0]}); send ISO "

@@ -13,10 +13,10 @@ from collections.abc import Callable
 import numpy as np
 from fastapi import APIRouter, WebSocket
 from pydantic import BaseModel, Field, ValidationError
-from starlette.concurrency import run_in_threadpool
 
 from rnnlab.serve.errors import ApiError, validation_message
 from rnnlab.serve.streams import Stream
+from rnnlab.serve.work import run_model
 
 
 class Session:
@@ -123,9 +123,10 @@ def session_router(
         return {"session": session.id, "mode": mode, "window": window, "hop": hop}
 
     @router.post("/sessions/{sid}/samples", summary="send samples; get the predictions they completed")
-    def samples(sid: str, body: SamplesRequest) -> dict:
+    async def samples(sid: str, body: SamplesRequest) -> dict:
         session = store.get(sid)
-        return session.push(parse(body.samples))
+        samples = parse(body.samples)
+        return await run_model(session.stream.steps(len(samples)), session.push, samples)
 
     @router.delete("/sessions/{sid}", summary="close a session")
     def delete(sid: str) -> dict:
@@ -154,7 +155,8 @@ def session_router(
             try:
                 session = store.get(sid)
                 body = SamplesRequest.model_validate(json.loads(text))
-                reply = await run_in_threadpool(session.push, parse(body.samples))
+                samples = parse(body.samples)
+                reply = await run_model(session.stream.steps(len(samples)), session.push, samples)
             except ApiError as e:
                 await websocket.send_json({"error": e.message})
                 if e.status == 404:

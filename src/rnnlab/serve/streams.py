@@ -40,6 +40,10 @@ class Stream:
         """Feed raw samples (n, F); returns (step, class probabilities) for every window completed."""
         raise NotImplementedError
 
+    def steps(self, n: int) -> int:
+        """About how many recurrent time steps pushing `n` samples costs."""
+        raise NotImplementedError
+
 
 class RecurrentStream(Stream):
     """K staggered recurrent states advanced as one batch; see the module docstring."""
@@ -60,6 +64,9 @@ class RecurrentStream(Stream):
             next(d for d, (a, b) in enumerate(zip(f.shape, t.shape, strict=True)) if a != b)
             for f, t in zip(self.fresh, two, strict=True)
         ]
+
+    def steps(self, n: int) -> int:
+        return n  # one batched step of the K states per sample
 
     @torch.no_grad()
     def push(self, samples: np.ndarray) -> list[tuple[int, np.ndarray]]:
@@ -94,6 +101,9 @@ class WindowStream(Stream):
         super().__init__(window, hop, mean, std)
         self.model = model
         self.buffer: deque[torch.Tensor] = deque(maxlen=self.window)
+
+    def steps(self, n: int) -> int:
+        return (n // self.hop + 1) * self.window  # a whole window for each prediction the samples complete
 
     @torch.no_grad()
     def push(self, samples: np.ndarray) -> list[tuple[int, np.ndarray]]:
