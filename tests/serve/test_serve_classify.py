@@ -138,3 +138,19 @@ def test_a_text_classifier_takes_documents_tokenised_as_in_training(runs, client
         r.status_code == 422 and "text classifier: send exactly one of 'text' or 'texts'" in r.json()["error"]
     )
     assert clients["text"].post("/sessions").status_code == 404  # documents, not streams
+
+
+def test_concurrent_pushes_to_one_session_are_applied_one_after_another(runs, har_small):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rnnlab.serve.sessions import Session
+    from rnnlab.serve.streams import RecurrentStream
+
+    files = open_run(runs["recurrent"])
+    session = Session("s", RecurrentStream(files.model, WINDOW, 6), lambda p: {"label": int(p.argmax())})
+    rows = har_small.x[0, :10]
+    with ThreadPoolExecutor(4) as pool:
+        replies = list(pool.map(lambda _: session.push(rows), range(12)))
+    assert session.stream.seen == 120
+    steps = sorted(p["step"] for r in replies for p in r["predictions"])
+    assert steps == list(range(WINDOW, 121, 6))  # every window once, none lost or doubled

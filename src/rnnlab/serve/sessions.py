@@ -13,10 +13,11 @@ from collections.abc import Callable
 import numpy as np
 from fastapi import APIRouter, WebSocket
 from pydantic import BaseModel, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from rnnlab.serve.errors import ApiError, validation_message
 from rnnlab.serve.streams import Stream
-from rnnlab.serve.work import run_model
+from rnnlab.serve.work import INLINE_STEPS
 
 
 class Session:
@@ -30,9 +31,22 @@ class Session:
     def push(self, samples: np.ndarray) -> dict:
         """Feed samples; the predictions of every window they completed (step = samples seen at the time)."""
         with self.lock:
-            made = self.stream.push(samples)
-            self.last_used = time.monotonic()
-            seen = self.stream.seen
+            return self._push(samples)
+
+    async def push_async(self, samples: np.ndarray) -> dict:
+        """push() on the event loop when it is a few steps and the session is free (never waiting for the lock
+        there), else in a worker thread (rnnlab.serve.work)."""
+        if self.stream.steps(len(samples)) <= INLINE_STEPS and self.lock.acquire(blocking=False):
+            try:
+                return self._push(samples)
+            finally:
+                self.lock.release()
+        return await run_in_threadpool(self.push, samples)
+
+    def _push(self, samples: np.ndarray) -> dict:
+        made = self.stream.push(samples)
+        self.last_used = time.monotonic()
+        seen = self.stream.seen
         return {
             "session": self.id,
             "seen": seen,
@@ -126,7 +140,7 @@ def session_router(
     async def samples(sid: str, body: SamplesRequest) -> dict:
         session = store.get(sid)
         samples = parse(body.samples)
-        return await run_model(session.stream.steps(len(samples)), session.push, samples)
+        return await session.push_async(samples)
 
     @router.delete("/sessions/{sid}", summary="close a session")
     def delete(sid: str) -> dict:
@@ -156,7 +170,7 @@ def session_router(
                 session = store.get(sid)
                 body = SamplesRequest.model_validate(json.loads(text))
                 samples = parse(body.samples)
-                reply = await run_model(session.stream.steps(len(samples)), session.push, samples)
+                reply = await session.push_async(samples)
             except ApiError as e:
                 await websocket.send_json({"error": e.message})
                 if e.status == 404:
