@@ -1,6 +1,7 @@
 """Load test of `rnnlab serve` on loopback: requests/s and p50/p99 latency at 1, 8 and 64 concurrent clients.
 
-Usage: python bench/serve_load.py [--requests 400] [--cap 20] [--levels 1,8,64] [--hidden 64] [--json FILE]
+Usage: python bench/serve_load.py [--requests 1000] [--cap 20] [--levels 1,8,64] [--hidden 64] [--har-recipe]
+                                  [--json FILE]
 Writes a HAR-shaped classifier run (128 steps x 9 features, 6 classes, a random-init LSTM of width `hidden`:
 speed does not depend on the weights) to a temp directory, starts `rnnlab serve` on it in a subprocess on
 127.0.0.1 and a free port, and at each level drives it with asyncio clients (httpx.AsyncClient, websockets):
@@ -41,10 +42,18 @@ HOST = "127.0.0.1"  # loopback only, by design
 WINDOW = 128
 
 
-def make_run(path: Path, hidden: int) -> Path:
-    """A HAR-shaped unidirectional LSTM classifier run (sessions stream in recurrent mode)."""
+def make_run(path: Path, hidden: int, har_recipe: bool = False) -> Path:
+    """A HAR-shaped LSTM classifier run: unidirectional (sessions stream in recurrent mode), or with
+    `har_recipe` the built-in recipe's CNN front-end + bidirectional LSTM (window mode)."""
     torch.manual_seed(0)
-    model = build_model("SequenceClassifier", n_features=9, n_classes=6, cell="lstm", hidden=hidden, layers=1)
+    extra = (
+        dict(bidirectional=True, readout="mean", conv_channels=64, conv_layers=2, conv_kernel=5)
+        if har_recipe
+        else {}
+    )
+    model = build_model(
+        "SequenceClassifier", n_features=9, n_classes=6, cell="lstm", hidden=hidden, layers=1, **extra
+    )
     path.mkdir(parents=True, exist_ok=True)
     recipe = Recipe(
         name="har-load", task="classify", data=DataConfig(name="har"), model=ModelConfig(hidden=hidden)
@@ -190,18 +199,23 @@ async def run_level(scenario: str, base: str, clients: int, n: int, cap: float) 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--requests", type=int, default=400, help="requests per scenario and level (default 400)")
+    p.add_argument(
+        "--requests", type=int, default=1000, help="requests per scenario and level (default 1000)"
+    )
     p.add_argument(
         "--cap", type=float, default=20.0, help="seconds per scenario and level at most (default 20)"
     )
     p.add_argument("--levels", default="1,8,64", help="concurrent clients (default 1,8,64)")
     p.add_argument("--hidden", type=int, default=64, help="LSTM width (default 64)")
+    p.add_argument(
+        "--har-recipe", action="store_true", help="the HAR recipe's CNN + bidirectional LSTM (window mode)"
+    )
     p.add_argument("--json", help="also write the rows to this JSON file")
     args = p.parse_args()
     levels = [int(v) for v in args.levels.split(",")]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        run = make_run(Path(tmp) / "har-load", args.hidden)
+        run = make_run(Path(tmp) / "har-load", args.hidden, args.har_recipe)
         port = free_port()
         server = start_server(run, port, max_sessions=max(levels) + 8)
         try:
@@ -222,9 +236,10 @@ def main() -> int:
                 server.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 server.kill()
+    model = "CNN + bidirectional LSTM (window sessions)" if args.har_recipe else "LSTM (recurrent sessions)"
     print(
-        f"\n`rnnlab serve` on {HOST}, LSTM {args.hidden} on 128 x 9 windows, {os.cpu_count()} cores shared with "
-        "the clients\n"
+        f"\n`rnnlab serve` on {HOST}, {model} {args.hidden} on 128 x 9 windows, {os.cpu_count()} cores shared "
+        "with the clients\n"
     )
     print("| endpoint | clients | requests | errors | requests/s | p50 ms | p99 ms |")
     print("|---|---|---|---|---|---|---|")
