@@ -92,3 +92,22 @@ def test_health_info_and_docs(clients):
         paths
     )
     assert "/generate" in clients["charlm"].get("/openapi.json").json()["paths"]
+
+
+def test_extra_routers_and_a_static_page_at_the_root(runs, tmp_path):
+    from fastapi import APIRouter
+    from fastapi.staticfiles import StaticFiles
+    from fastapi.testclient import TestClient
+
+    from rnnlab.serve import make_app
+
+    (tmp_path / "index.html").write_text("<h1>live HAR</h1>")
+    demo = APIRouter()
+    demo.get("/demo/recording")(lambda: {"samples": [[0.0] * 9]})
+    app = make_app(runs["window"], routers=[demo], mounts={"/": StaticFiles(directory=tmp_path, html=True)})
+    c = TestClient(app)
+    assert "live HAR" in c.get("/").text
+    assert c.get("/demo/recording").json() == {"samples": [[0.0] * 9]}
+    assert c.get("/health").json()["task"] == "classify"
+    assert "GET /demo/recording" in c.get("/info").json()["endpoints"]
+    assert c.post("/sessions").status_code == 200

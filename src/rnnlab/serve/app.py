@@ -2,7 +2,8 @@
 and its kind's Served (rnnlab.serve.kind) adds the routes it answers; /health and /info are common to all.
 
 Extra pages or routes (the live HAR page, a /demo/recording endpoint) go in with `routers=[...]` (APIRouters
-included as they are) or `mounts={"/static": StaticFiles(directory=...)}`; GET / is left free for them.
+included as they are, listed in /info) or `mounts={"/": StaticFiles(directory=..., html=True)}` (mounted
+after every route, so a page at / hides none of them); GET / is left free for them.
 """
 
 from __future__ import annotations
@@ -55,8 +56,6 @@ def make_app(
     included = [*kind.routers(), *routers]
     for router in included:
         app.include_router(router)
-    for path, sub in (mounts or {}).items():
-        app.mount(path, sub)
     endpoints = [f"{m} {r.path}" for router in included for r in router.routes for m in _methods(r)]
 
     @app.get("/health", tags=["run"], summary="is the server up, and what it serves")
@@ -74,6 +73,8 @@ def make_app(
             **kind.info(),
         }
 
+    for path, sub in (mounts or {}).items():  # after every route, so a page mounted at / shadows none of them
+        app.mount(path, sub)
     install_error_handlers(app, endpoints + ["GET /health", "GET /info", "GET /docs"])
     app.add_middleware(RequestLimits, max_body=options.max_body)
     app.state.served = kind
