@@ -99,6 +99,7 @@ def test_websocket_session_sends_predictions_as_they_are_made(runs, clients, har
     assert [p["step"] for p in preds] == [WINDOW, WINDOW + WINDOW // 2]
     want = _probs(runs["recurrent"], [np.array(stream[:WINDOW]), np.array(stream[WINDOW // 2 :])])
     np.testing.assert_allclose(np.stack([_as_array(p) for p in preds]), want, atol=1e-5)
+    assert c.delete(f"/sessions/{sid}").status_code == 200
     with c.websocket_connect("/sessions/nope/ws") as ws:
         ws.send_json({"samples": [stream[0]]})
         assert "no session 'nope'" in ws.receive_json()["error"]

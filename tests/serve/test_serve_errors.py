@@ -117,6 +117,8 @@ def test_bodies_over_max_body_are_413_declared_or_streamed(runs):
         ("charlm", "/generate", {"temperature": 0}, 422, "temperature must be > 0"),
         ("charlm", "/generate", {"top_p": 1.5}, 422, "top_p must be in (0, 1]"),
         ("charlm", "/generate", {"length": "long"}, 422, "field 'length'"),
+        ("charlm", "/generate", {"seed": 2**64}, 422, "'seed' is 18446744073709551616"),
+        ("charlm", "/generate", {"seed": -1}, 422, "'seed' is -1"),
         ("forecast", "/predict", {}, 422, "field 'history' is missing"),
         ("forecast", "/predict", {"history": [[1.0, 2.0]] * 3}, 422, "the model needs the last 6"),
         ("forecast", "/predict", {"history": [[1.0, 2.0]] * 6}, 422, "send 'time'"),
@@ -156,3 +158,42 @@ def test_bodies_over_max_body_are_413_declared_or_streamed(runs):
 )
 def test_bad_requests_of_every_kind(clients, kind, path, body, status, needle):
     _error(clients[kind].post(path, json=body), status, needle)
+
+
+JUNK = [
+    b"null",
+    b"[]",
+    b'""',
+    b"{}",
+    b"\xff\xfe",
+    b'{"sequence": null}',
+    b'{"sequences": [[]]}',
+    b'{"texts": []}',
+    b'{"text": 5}',
+    b'{"samples": [[1e400, 0, 0, 0, 0, 0, 0, 0, 0]]}',
+    b'{"samples": []}',
+    b'{"prime": null}',
+    b'{"prime": "", "length": 1}',
+    b'{"history": [[]]}',
+    b'{"history": [[1, 2]], "future": [[1]]}',
+    b'{"image": [[]]}',
+    b'{"image": [[0.5]]}',
+    b'{"hop": "x"}',
+    b'{"sequence": [[1, 2, 3, 4, 5, 6, 7, 8, 9]], "extra": {"deep": [1, [2, [3]]]}}',
+]
+
+
+@pytest.mark.parametrize(
+    "kind", ["recurrent", "window", "text", "charlm", "forecast", "translate", "caption"]
+)
+def test_junk_bodies_never_break_any_endpoint(clients, kind):
+    c = clients[kind]  # TestClient re-raises any server exception, so a crash fails here
+    sid = c.post("/sessions").json().get("session", "none")
+    for path in ("/predict", "/generate", "/sessions", f"/sessions/{sid}/samples"):
+        for body in JUNK:
+            r = c.post(path, content=body, headers=JSON)
+            assert r.status_code < 500, (path, body, r.text)
+            if r.status_code >= 400:
+                _error(r, r.status_code)
+    if sid != "none":
+        c.delete(f"/sessions/{sid}")

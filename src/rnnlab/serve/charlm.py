@@ -45,6 +45,7 @@ class CharLMServed(Served):
     def chars(self, body: GenerateRequest) -> Iterator[str]:
         """The prime, then each sampled character as soon as its step is made (checked before the first)."""
         bounded(body.length, 1, MAX_LENGTH, "length")
+        bounded(body.seed, 0, 2**63 - 1, "seed")
         if not body.greedy:
             try:
                 check_sampling(body.temperature, body.top_k, body.top_p)
