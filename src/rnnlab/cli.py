@@ -272,6 +272,19 @@ def cmd_recipes(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from rnnlab.serve.app import make_app
+    except ImportError as e:
+        raise ConfigError(f"`rnnlab serve` needs {e.name}: pip install -e '.[serve]'") from None
+    app = make_app(args.run, max_sessions=args.max_sessions)
+    print(f"serving {args.run} on http://{args.host}:{args.port} (API docs at /docs)", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", ws_max_size=4 * 1024 * 1024)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, rest = parser.parse_known_args(argv)
@@ -296,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
             "translate": cmd_translate,
             "caption": cmd_caption,
             "export": cmd_export,
+            "serve": cmd_serve,
         }
         return handlers[args.command](args)
     except RnnlabError as e:

@@ -151,4 +151,15 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("run")
     ex.add_argument("--format", default="onnx", help="onnx (the only format so far)")
     ex.add_argument("--out", help="directory for the files (default RUN_DIR/export)")
+    se = sub.add_parser(
+        "serve", help="an HTTP server for a trained run (predict, generate, streaming sessions)"
+    )
+    se.add_argument("run")
+    se.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)"
+    )
+    se.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    se.add_argument(
+        "--max-sessions", type=int, default=64, help="live streaming sessions at most (default 64)"
+    )
     return p

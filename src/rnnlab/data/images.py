@@ -55,6 +55,12 @@ def read_image(path: str | Path, invert: bool | None = None, height: int = SIDE)
         raise DataError(f"cannot read image {path} ({type(e).__name__}); save it as a PNG again") from e
     if grey.size == 0:
         raise DataError(f"image {path} has no pixels; save a non-empty image")
+    return to_strip(grey, invert, height)
+
+
+def to_strip(grey: np.ndarray, invert: bool | None = None, height: int = SIDE) -> np.ndarray:
+    """A (H, W) grey image in [0, 1] -> the strip read_image makes (inverted if dark-on-light, `height` rows)."""
+    image = _pil()
     border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
     dark_on_light = bool(np.median(border) > 0.5) if invert is None else invert
     if dark_on_light:

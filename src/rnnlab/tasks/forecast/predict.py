@@ -24,7 +24,7 @@ from rnnlab.data.windows import CALENDAR, Series, Standardiser, Windows, calenda
 from rnnlab.errors import ConfigError, DataError
 from rnnlab.tasks.forecast.data import load_recipe_series
 from rnnlab.tasks.forecast.evaluate import interval_half_width, mc_dropout_var
-from rnnlab.train.rundir import open_run
+from rnnlab.train.rundir import RunFiles, open_run
 
 
 @dataclass
@@ -78,7 +78,7 @@ def forecast_run(
 ) -> Forecast:
     """Forecast `horizon` steps (at most the trained horizon) with the run's model; see the module docstring."""
     run = open_run(run_dir)
-    data, model = run.data, run.model
+    data = run.data
     if data.get("task") != "forecast":
         raise ConfigError(f"{run_dir} is not a forecasting run; use `rnnlab predict` for classifiers")
     recipe = recipe_from_dict(run.recipe)
@@ -109,24 +109,13 @@ def forecast_run(
             "after the origin - add rows with those values (or choose an earlier --origin)"
         )
     times = s.time[o : o + fut_rows].append(_next_times(s.time[: o + fut_rows], trained_h - fut_rows))
-    scaler = Standardiser(np.array(data["scaler"]["mean"]), np.array(data["scaler"]["std"]))
-    scaled = scaler.transform(values)
     fut_idx = [s.names.index(c) for c in data["future"]]
-    xf = np.zeros((trained_h, len(fut_idx)))
-    xf[:fut_rows] = scaled[o : o + fut_rows][:, fut_idx]
+    future = np.zeros((trained_h, len(fut_idx)))
+    future[:fut_rows] = values[o : o + fut_rows][:, fut_idx]
     for j, c in enumerate(data["future"]):
         if fut_rows < trained_h:  # calendar columns past the end of the series
-            raw = calendar_values(times[fut_rows:], c)
-            xf[fut_rows:, j] = (raw - scaler.mean[fut_idx[j]]) / scaler.std[fut_idx[j]]
-    x = torch.from_numpy(scaled[o - lookback : o]).float()[None]
-    xft = torch.from_numpy(xf).float()[None]
-    model.eval()
-    with torch.no_grad():
-        point = scaler.inverse(model(x, xft).numpy()[0], 0)
-    noise_sd = np.asarray(_results(Path(run_dir)).get("interval_noise_sd", [np.nan] * trained_h), dtype=float)
-    window = Windows(x.numpy(), xft.numpy(), np.zeros((1, trained_h), np.float32), np.array([o]))
-    mc_var = mc_dropout_var(model, _Unscale(scaler), window, recipe.model.mc_samples)
-    half = interval_half_width(mc_var, noise_sd**2)[0]
+            future[fut_rows:, j] = calendar_values(times[fut_rows:], c)
+    point, half = forecast_window(run, values[o - lookback : o], future, o)
     actual = values[o : o + h, 0] if fut_rows >= h else None
     return Forecast(
         times[:h],
@@ -138,6 +127,28 @@ def forecast_run(
         values[o - lookback : o, 0],
         data["target"],
     )
+
+
+def forecast_window(
+    run: RunFiles, history: np.ndarray, future: np.ndarray, origin: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """The point forecast and the half-width of its 80% interval (data units, the trained horizon) for one
+    window: `history` (lookback, columns) and `future` (horizon, future columns) in data units, scaled with the
+    run's train-only scaler; Monte-Carlo dropout spread plus the test residuals' noise (results.json)."""
+    data, model = run.data, run.model
+    trained_h = int(data["horizon"])
+    scaler = Standardiser(np.array(data["scaler"]["mean"]), np.array(data["scaler"]["std"]))
+    fut_idx = [data["columns"].index(c) for c in data["future"]]
+    x = torch.from_numpy(scaler.transform(history)).float()[None]
+    xf = (future - scaler.mean[fut_idx]) / scaler.std[fut_idx] if fut_idx else np.zeros((trained_h, 0))
+    xft = torch.from_numpy(np.asarray(xf)).float()[None]
+    model.eval()
+    with torch.no_grad():
+        point = scaler.inverse(model(x, xft).numpy()[0], 0)
+    noise_sd = np.asarray(_results(run.path).get("interval_noise_sd", [np.nan] * trained_h), dtype=float)
+    window = Windows(x.numpy(), xft.numpy(), np.zeros((1, trained_h), np.float32), np.array([origin]))
+    mc_var = mc_dropout_var(model, _Unscale(scaler), window, recipe_from_dict(run.recipe).model.mc_samples)
+    return point, interval_half_width(mc_var, noise_sd**2)[0]
 
 
 def _results(run: Path) -> dict:

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from rnnlab.data.captions import decode
-from rnnlab.data.images import read_image
+from rnnlab.data.images import read_image, to_strip
 from rnnlab.data.pairs import CharVocab
 from rnnlab.errors import ConfigError, DataError
 from rnnlab.train.rundir import RunFiles, open_run
 
 
-def _open(run: str | Path, kind: str) -> RunFiles:
-    files = open_run(run)
+def _open(run: str | Path | RunFiles, kind: str) -> RunFiles:
+    files = run if isinstance(run, RunFiles) else open_run(run)
     have = type(files.model).__name__
     if have != kind:
         cmd = "caption" if have == "Captioner" else "translate" if have == "Seq2Seq" else "predict"
@@ -31,7 +32,7 @@ def _decode(model, src: torch.Tensor, lengths: torch.Tensor, beam: int, max_len:
         return model.beam_search(src, lengths, beam=beam, max_len=max_len)
 
 
-def translate(run: str | Path, text: str, beam: int = 5) -> dict:
+def translate(run: str | Path | RunFiles, text: str, beam: int = 5) -> dict:
     """The run's output for one source line, its score, and its attention (output x source; None without
     attention) for `rnnlab translate --plot`."""
     files = _open(run, "Seq2Seq")
@@ -45,11 +46,12 @@ def translate(run: str | Path, text: str, beam: int = 5) -> dict:
     return {"output": output, "score": d.scores[0], "ended": d.ended[0], "source": text, "attention": d.attention[0]}
 
 
-def caption(run: str | Path, image: str | Path, beam: int = 5) -> dict:
-    """The run's caption for one image file (any size; resized to 28 rows, inverted if dark-on-light), its
-    score, the strip as read and the attention (words x columns) for `rnnlab caption --plot`."""
+def caption(run: str | Path | RunFiles, image: str | Path | np.ndarray, beam: int = 5) -> dict:
+    """The run's caption for one image file or (H, W) grey array in [0, 1] (any size; resized to 28 rows,
+    inverted if dark-on-light), its score, the strip as read and the attention (words x columns) for
+    `rnnlab caption --plot`."""
     files = _open(run, "Captioner")
-    strip = read_image(image)
+    strip = to_strip(np.asarray(image, dtype=np.float64)) if isinstance(image, np.ndarray) else read_image(image)
     src = torch.as_tensor(strip, dtype=torch.float32)[None, None]
     width = torch.tensor([strip.shape[1]])
     d = _decode(files.model, src, width, beam, int(files.data.get("max_caption_len", 5)) + 2)
