@@ -279,7 +279,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from rnnlab.serve.app import make_app
     except ImportError as e:
         raise ConfigError(f"`rnnlab serve` needs {e.name}: pip install -e '.[serve]'") from None
-    app = make_app(args.run, max_sessions=args.max_sessions)
+    app = make_app(args.run, max_sessions=args.max_sessions, demo=args.demo)
     print(f"serving {args.run} on http://{args.host}:{args.port} (API docs at /docs)", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", ws_max_size=4 * 1024 * 1024)
     return 0

@@ -162,4 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument(
         "--max-sessions", type=int, default=64, help="live streaming sessions at most (default 64)"
     )
+    se.add_argument(
+        "--demo",
+        help="an .npz (x (n, F) [, labels (n,)]) the live page at / plays (default: the run's own data; "
+        "a HAR run plays a held-out subject's raw recording)",
+    )
     return p

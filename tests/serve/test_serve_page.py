@@ -57,7 +57,7 @@ def test_a_users_npz_recording_is_checked(tmp_path: Path) -> None:
 
 
 def test_page_and_recording_routes(runs) -> None:
-    client = TestClient(make_app(runs["classify"], routers=[page_router(fixture_recording)]))
+    client = TestClient(make_app(runs["recurrent"], page=False, routers=[page_router(fixture_recording)]))
     page = client.get("/")
     assert page.status_code == 200 and "live activity recognition" in page.text
     rec = client.get("/demo/recording").json()
@@ -66,7 +66,7 @@ def test_page_and_recording_routes(runs) -> None:
     def missing():
         raise DataError("no archive here; fetch it first")
 
-    client = TestClient(make_app(runs["classify"], routers=[page_router(missing)]))
+    client = TestClient(make_app(runs["recurrent"], page=False, routers=[page_router(missing)]))
     r = client.get("/demo/recording")
     assert r.status_code == 404 and r.json()["error"] == "no demo recording: no archive here; fetch it first"
 
@@ -83,7 +83,7 @@ def test_live_page_in_headless_chromium(runs, tmp_path: Path) -> None:
     import uvicorn
 
     port = _free_port()
-    app = make_app(runs["classify"], routers=[page_router(fixture_recording)])
+    app = make_app(runs["recurrent"], page=False, routers=[page_router(fixture_recording)])
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

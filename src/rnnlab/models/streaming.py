@@ -53,7 +53,9 @@ class StepClassifier(nn.Module):
             raise ConfigError(f"this model cannot stream one step at a time: {reason}")
         self.model = model
         self.rnn = model.rnn
-        self.readout = getattr(model, "readout", "last") if type(model).__name__ == "SequenceClassifier" else "last"
+        self.readout = (
+            getattr(model, "readout", "last") if type(model).__name__ == "SequenceClassifier" else "last"
+        )
         self.state_names: tuple[str, ...] = (*("h", "c")[: self.rnn.state_size], *READOUT_STATE[self.readout])
 
     def init_state(self, batch: int, device=None) -> tuple[Tensor, ...]:
@@ -76,7 +78,9 @@ class StepClassifier(nn.Module):
     def forward(self, x_t: Tensor, *state: Tensor) -> tuple[Tensor, ...]:
         n = self.rnn.state_size
         if len(state) != len(self.state_names):
-            raise ValueError(f"expected {len(self.state_names)} state tensors {self.state_names}, got {len(state)}")
+            raise ValueError(
+                f"expected {len(self.state_names)} state tensors {self.state_names}, got {len(state)}"
+            )
         emb = getattr(self.model, "embedding", None)
         if emb is not None:
             x_t = emb((x_t[..., 0] if x_t.dim() == 2 else x_t).long())

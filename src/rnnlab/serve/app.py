@@ -1,9 +1,10 @@
 """make_app(RUN_DIR): a FastAPI app serving one trained run. The run is opened once (eval mode, no gradients)
 and its kind's Served (rnnlab.serve.kind) adds the routes it answers; /health and /info are common to all.
 
-Extra pages or routes (the live HAR page, a /demo/recording endpoint) go in with `routers=[...]` (APIRouters
-included as they are, listed in /info) or `mounts={"/": StaticFiles(directory=..., html=True)}` (mounted
-after every route, so a page at / hides none of them); GET / is left free for them.
+A sensor classifier's run gets the live page at / (rnnlab.serve.page: it plays a real recording through a
+session); `page=False` leaves / free. Extra pages or routes go in with `routers=[...]` (APIRouters included
+as they are, listed in /info) or `mounts={"/": StaticFiles(directory=..., html=True)}` (mounted after every
+route, so a page at / hides none of them); with nothing at /, GET / leads to the API docs.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import torch
 from fastapi import APIRouter, FastAPI
+from fastapi.responses import RedirectResponse
 from starlette.types import ASGIApp
 
 from rnnlab.serve.errors import install_error_handlers
@@ -37,15 +39,21 @@ def make_app(
     threads: int | None = None,
     routers: Iterable[APIRouter] = (),
     mounts: Mapping[str, ASGIApp] | None = None,
+    page: bool = True,
+    demo: str | Path | None = None,
 ) -> FastAPI:
-    """The app serving the run at `run_dir`; see the module docstring for `routers` and `mounts`."""
+    """The app serving the run at `run_dir`; see the module docstring for `routers` and `mounts`. `page`: a
+    sensor classifier's live page at / playing `demo` (an .npz) or the run's own data (rnnlab.serve.page);
+    any other run's / leads to the API docs."""
     torch.set_num_threads(threads or default_threads())
     files = open_run(run_dir)
     files.model.eval()
     for p in files.model.parameters():  # no autograd graph on any thread (grad mode is per thread)
         p.requires_grad_(False)
     task = of_run(files)
-    options = ServeOptions(int(max_sessions), float(session_ttl), int(max_body))
+    options = ServeOptions(
+        int(max_sessions), float(session_ttl), int(max_body), page, None if demo is None else str(demo)
+    )
     kind = served(files, task, options)
     model_kind = type(files.model).__name__
     app = FastAPI(
@@ -73,6 +81,12 @@ def make_app(
             **kind.info(),
         }
 
+    if not any(getattr(r, "path", None) == "/" for router in included for r in router.routes) and "/" not in (
+        mounts or {}
+    ):
+        app.add_api_route(
+            "/", lambda: RedirectResponse("/docs"), include_in_schema=False
+        )  # no page: the API docs
     for path, sub in (mounts or {}).items():  # after every route, so a page mounted at / shadows none of them
         app.mount(path, sub)
     install_error_handlers(app, endpoints + ["GET /health", "GET /info", "GET /docs"])

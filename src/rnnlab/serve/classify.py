@@ -125,7 +125,11 @@ class ClassifyServed(Served):
             self.mode,
             self.options.max_body,
         )
-        return [router, sessions]
+        if not self.options.page:
+            return [router, sessions]
+        from rnnlab.serve.page import page_router, run_recording
+
+        return [router, sessions, page_router(run_recording(self.files, self.options.demo))]
 
     def info(self) -> dict:
         if self.vocab is not None:

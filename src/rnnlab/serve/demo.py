@@ -63,7 +63,9 @@ def har_test_recording(seconds: float | None = None) -> Recording:
     raise DataError("the HAPT archive holds no test subject's recording; delete the cache and fetch again")
 
 
-def recording_from_npz(path: str | Path, features: list[str], classes: list[str], fs: float = 50.0) -> Recording:
+def recording_from_npz(
+    path: str | Path, features: list[str], classes: list[str], fs: float = 50.0
+) -> Recording:
     """The user's recording: an .npz with `x` (n, F) and optionally `labels` (n,) class ids (-1 = none)."""
     path = Path(path)
     try:
@@ -71,13 +73,17 @@ def recording_from_npz(path: str | Path, features: list[str], classes: list[str]
             x = np.asarray(z["x"], dtype=np.float32)
             labels = np.asarray(z["labels"], dtype=np.int64) if "labels" in z else np.full(len(x), -1)
     except (OSError, ValueError, KeyError) as e:
-        raise DataError(f"cannot read the demo recording {path} ({e}); give an .npz with x (n, F) [labels (n,)]") from None
+        raise DataError(
+            f"cannot read the demo recording {path} ({e}); give an .npz with x (n, F) [labels (n,)]"
+        ) from None
     if x.ndim != 2 or x.shape[1] != len(features):
         raise DataError(
             f"the demo recording {path} has x of shape {x.shape}; the model reads (n, {len(features)}) samples"
         )
     if len(labels) != len(x):
-        raise DataError(f"the demo recording {path} has {len(labels)} labels for {len(x)} samples; give one per sample")
+        raise DataError(
+            f"the demo recording {path} has {len(labels)} labels for {len(x)} samples; give one per sample"
+        )
     if not np.isfinite(x).all():
         raise DataError(f"the demo recording {path} holds NaN or infinite values; clean them first")
     return Recording(path.stem, x, labels, list(features), list(classes), fs)

@@ -23,11 +23,14 @@ SERVED = {  # task name -> module with served(files, task, options) -> Served
 
 @dataclass(frozen=True)
 class ServeOptions:
-    """Server limits: live streaming sessions, their idle expiry (seconds), request bodies (bytes)."""
+    """Server limits (live streaming sessions, their idle expiry in seconds, request bodies in bytes) and the
+    live page."""
 
     max_sessions: int = 64
     session_ttl: float = 600.0
     max_body: int = 4 * 1024 * 1024
+    page: bool = True  # a sensor classifier's live page at / (rnnlab.serve.page)
+    demo: str | None = None  # the recording that page plays (an .npz); None: the run's own data
 
 
 class Served:

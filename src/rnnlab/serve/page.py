@@ -18,7 +18,9 @@ from rnnlab.train.rundir import RunFiles
 PAGE = Path(__file__).parent / "static" / "index.html"
 
 
-def run_recording(files: RunFiles, demo: str | Path | None = None, max_windows: int = 60) -> Callable[[], Recording]:
+def run_recording(
+    files: RunFiles, demo: str | Path | None = None, max_windows: int = 60
+) -> Callable[[], Recording]:
     """What the page plays for this run, loaded on first request: the user's --demo file; for a HAR run a
     held-out subject's whole raw recording; for any other classifier its own test sequences back to back."""
     features, classes = list(files.data["features"]), list(files.data["classes"])
@@ -36,7 +38,9 @@ def run_recording(files: RunFiles, demo: str | Path | None = None, max_windows: 
         xs = [s.x[i, : int(s.lengths[i])] for i in range(n)]
         labels = [np.full(len(x), int(s.y[i])) for i, x in enumerate(xs)]
         name = f"{n} test sequences of {files.recipe.get('name', 'the run')} played back to back"
-        return Recording(name, np.concatenate(xs).astype(np.float32), np.concatenate(labels), features, classes, 50.0)
+        return Recording(
+            name, np.concatenate(xs).astype(np.float32), np.concatenate(labels), features, classes, 50.0
+        )
 
     return test_sequences
 
@@ -51,14 +55,18 @@ def page_router(recording: Callable[[], Recording]) -> APIRouter:
     def index() -> HTMLResponse:
         return HTMLResponse(PAGE.read_text(encoding="utf-8"))
 
-    @router.get("/demo/recording", summary="The recording the live page plays (samples, true labels, classes)")
+    @router.get(
+        "/demo/recording", summary="The recording the live page plays (samples, true labels, classes)"
+    )
     def demo_recording() -> JSONResponse:
         with lock:
             if "rec" not in cache:
                 try:
                     cache["rec"] = recording().to_json()
                 except (RnnlabError, OSError) as e:
-                    return JSONResponse({"error": f"no demo recording: {str(e).splitlines()[0]}"}, status_code=404)
+                    return JSONResponse(
+                        {"error": f"no demo recording: {str(e).splitlines()[0]}"}, status_code=404
+                    )
         return JSONResponse(cache["rec"])
 
     return router
