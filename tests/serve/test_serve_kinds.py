@@ -104,7 +104,9 @@ def test_extra_routers_and_a_static_page_at_the_root(runs, tmp_path):
     (tmp_path / "index.html").write_text("<h1>live HAR</h1>")
     demo = APIRouter()
     demo.get("/demo/recording")(lambda: {"samples": [[0.0] * 9]})
-    app = make_app(runs["window"], routers=[demo], mounts={"/": StaticFiles(directory=tmp_path, html=True)})
+    app = make_app(
+        runs["window"], page=False, routers=[demo], mounts={"/": StaticFiles(directory=tmp_path, html=True)}
+    )
     c = TestClient(app)
     assert "live HAR" in c.get("/").text
     assert c.get("/demo/recording").json() == {"samples": [[0.0] * 9]}

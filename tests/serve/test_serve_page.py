@@ -116,3 +116,16 @@ def test_live_page_in_headless_chromium(runs, tmp_path: Path) -> None:
     assert steps == list(range(24, 3001, 12))  # one prediction per hop after the first window (window 24)
     assert shown == len(steps) and now in CLASSES
     assert shot.stat().st_size > 20_000  # a drawn page, not a blank one
+
+
+def test_a_sensor_classifier_gets_the_page_and_other_runs_the_docs(runs, tmp_path: Path) -> None:
+    demo = tmp_path / "mine.npz"
+    np.savez(demo, x=np.ones((40, 9), np.float32), labels=np.full(40, 2))
+    client = TestClient(make_app(runs["window"], demo=demo))
+    assert "live activity recognition" in client.get("/").text
+    rec = client.get("/demo/recording").json()
+    assert rec["name"] == "mine" and len(rec["samples"]) == 40 and rec["labels"][0] == 2
+    lm = TestClient(make_app(runs["charlm"]))
+    r = lm.get("/", follow_redirects=False)
+    assert r.status_code == 307 and r.headers["location"] == "/docs"
+    assert TestClient(make_app(runs["text"])).get("/", follow_redirects=False).status_code == 307
