@@ -289,13 +289,13 @@ def table(summary: dict) -> list[str]:
     lines = [
         f"backtest: {summary['origins']} origins every {summary['step']} row(s), {summary['first_origin']} .. "
         f"{summary['last_origin']}, horizon {h}",
-        f"  {'':>16s} {'MAE':>9s} {'RMSE':>9s} {'MASE':>7s}",
+        f"  {'':>14s} {'MAE':>9s} {'RMSE':>9s} {'MASE':>7s}",
     ]
-    lines += [f"  {n:>16s} {m['mae']:9.4g} {m['rmse']:9.4g} {m['mase']:7.3f}" for n, m in e.items()]
+    lines += [f"  {n:>14s} {m['mae']:9.4g} {m['rmse']:9.4g} {m['mase']:7.3f}" for n, m in e.items()]
     shown = sorted(set(np.linspace(0, h - 1, min(h, 8)).round().astype(int).tolist()))
-    lines.append("  MAE by step " + " ".join(f"{k + 1:>8d}" for k in shown))
+    lines.append(f"  {'MAE at step':>14s} " + " ".join(f"{k + 1:>8d}" for k in shown))
     for n, m in e.items():
-        lines.append(f"  {n:>11s} " + " ".join(f"{m['by_horizon']['mae'][k]:8.4g}" for k in shown))
+        lines.append(f"  {n:>14s} " + " ".join(f"{m['by_horizon']['mae'][k]:8.4g}" for k in shown))
     if "interval_coverage" in summary:
         lines.append(f"  {summary['interval']:.0%} interval covers {summary['interval_coverage']:.1%}")
     return lines
