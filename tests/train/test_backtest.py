@@ -139,3 +139,37 @@ def test_bad_inputs_are_one_line_errors(run, tmp_path, capsys):
         backtest_run(run, step=-1)
     with pytest.raises(DataError):
         backtest_run(run, tmp_path / "short.csv")
+
+
+@pytest.mark.parametrize("decoder, conv", [("direct", 0), ("autoregressive", 4)])
+def test_mc_variance_equals_the_single_window_passes(decoder, conv):
+    """Every window gets the masks `forecast_window` draws for it alone, also with a dropout call per decoder
+    step and a convolutional front-end (reused across passes), over several batches."""
+    from rnnlab.tasks.forecast import backtest
+    from rnnlab.tasks.forecast.evaluate import mc_dropout_var
+    from rnnlab.tasks.forecast.predict import _Unscale
+
+    torch.manual_seed(0)
+    model = Forecaster(
+        3, H, n_future=1, hidden=6, layers=1, dropout=0.4, decoder=decoder, conv_channels=conv
+    ).eval()
+    rng = np.random.default_rng(0)
+    n = 7
+    w = Windows(
+        rng.standard_normal((n, 10, 3)).astype(np.float32),
+        rng.standard_normal((n, H, 1)).astype(np.float32),
+        np.zeros((n, H), np.float32),
+        np.arange(n),
+    )
+    scaler = Standardiser(np.array([2.0, 0, 0]), np.array([3.0, 1, 1]))
+    old, backtest.BATCH = backtest.BATCH, 3  # several batches share each pass's masks
+    try:
+        var, exact = mc_variance(model, w, scaler, 5)
+    finally:
+        backtest.BATCH = old
+    assert exact and var.min() > 0
+    for i in range(n):
+        one = Windows(w.x[i : i + 1], w.xf[i : i + 1], w.y[i : i + 1], w.origin[i : i + 1])
+        np.testing.assert_allclose(
+            var[i], mc_dropout_var(model, _Unscale(scaler), one, 5)[0], rtol=1e-5, atol=1e-9
+        )
