@@ -245,7 +245,14 @@ def backtest_run(run_dir: str | Path, csv_path: str | Path | None = None, step: 
     return Backtest(s.time[origins], y, point, lower, upper, baselines, summary, data["target"])
 
 
-def summarise(y, point, lower, upper, baselines: dict[str, np.ndarray], scale: float) -> dict:
+def summarise(
+    y: np.ndarray,
+    point: np.ndarray,
+    lower: np.ndarray | None,
+    upper: np.ndarray | None,
+    baselines: dict[str, np.ndarray],
+    scale: float,
+) -> dict:
     """MAE, RMSE, sMAPE, MASE overall and per horizon step for the model and each baseline; coverage."""
     errors = {"model": forecast_errors(y, point, scale)}
     errors.update({name: forecast_errors(y, p, scale) for name, p in baselines.items()})
