@@ -72,9 +72,11 @@ def origins_of(time: pd.DatetimeIndex, data: dict, step: int) -> np.ndarray:
     last_val = data.get("parts", {}).get("val", {}).get("last_forecast")
     start = max(_first_after(time, last_val, 0), lookback)
     if len(time) - start < h:
+        after = f"after the run's validation part (ends {last_val}) " if last_val else ""
         raise DataError(
-            f"the test span has {max(len(time) - start, 0)} rows after {lookback} rows of history, fewer than "
-            f"one horizon ({h}); give a longer series (--csv) reaching past {time[-1]}"
+            f"the test span {after}has {max(len(time) - start, 0)} rows with {lookback} rows of history "
+            f"before them, fewer than one horizon ({h}); the series ends {time[-1]}: give a CSV (with its "
+            "time column) that reaches further"
         )
     return np.arange(start, len(time) - h + 1, step)
 
