@@ -169,7 +169,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from rnnlab.inspect.figures import plt
     from rnnlab.tasks.forecast.backtest import backtest_run, origin_mae, table, write_backtest
 
-    bt = backtest_run(args.run, args.csv, args.step)
+    bt = backtest_run(args.run, args.csv, args.step, args.time)
     out = Path(args.out) if args.out else Path(args.run)
     files = write_backtest(out, bt)
     by_step = {n: m["by_horizon"]["mae"] for n, m in bt.summary["errors"].items()}

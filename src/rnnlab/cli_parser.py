@@ -115,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bt.add_argument("run")
     bt.add_argument("--csv", help="a newer CSV with the run's columns (default: the run's own series)")
+    bt.add_argument("--time", help="the CSV's time column (default: the recipe's), for calendar features")
     bt.add_argument(
         "--step", type=int, default=1, help="rows between forecast origins (default 1: every row)"
     )

@@ -173,3 +173,19 @@ def test_mc_variance_equals_the_single_window_passes(decoder, conv):
         np.testing.assert_allclose(
             var[i], mc_dropout_var(model, _Unscale(scaler), one, 5)[0], rtol=1e-5, atol=1e-9
         )
+
+
+def test_csv_with_another_time_column_name(run, tmp_path, capsys):
+    """A CSV whose time column is named otherwise: a one-line error, then --time names it."""
+    _csv(tmp_path / "renamed.csv")
+    df = pd.read_csv(tmp_path / "renamed.csv").rename(columns={"ts": "when"})
+    df.to_csv(tmp_path / "renamed.csv", index=False)
+    assert main(["backtest", str(run), "--csv", str(tmp_path / "renamed.csv"), "--out", str(tmp_path)]) == 2
+    assert "'ts'" in _err(capsys)
+    out = tmp_path / "o"
+    args = ["backtest", str(run), "--csv", str(tmp_path / "renamed.csv"), "--time", "when", "--out", str(out)]
+    assert main(args) == 0
+    got = json.loads((out / "backtest.json").read_text())
+    own = backtest_run(run).summary
+    assert got["origins"] == own["origins"]
+    assert got["errors"]["model"]["mae"] == pytest.approx(own["errors"]["model"]["mae"], abs=1e-6)

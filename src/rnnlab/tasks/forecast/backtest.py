@@ -20,8 +20,9 @@ import pandas as pd
 import torch
 from torch import nn
 
-from rnnlab.config import recipe_from_dict
-from rnnlab.data.windows import CALENDAR, Standardiser, Windows, fill_missing
+from rnnlab.config import Recipe, recipe_from_dict
+from rnnlab.data.forecastdata import load_series
+from rnnlab.data.windows import CALENDAR, Series, Standardiser, Windows, fill_missing
 from rnnlab.errors import ConfigError, DataError
 from rnnlab.metrics.forecast import forecast_errors, interval_coverage, seasonal_scale
 from rnnlab.models.baselines import LinearAR, last_value, seasonal_naive
@@ -45,6 +46,28 @@ class Backtest:
     baselines: dict[str, np.ndarray]
     summary: dict
     target: str
+
+
+def csv_series(data: dict, recipe: Recipe, path: str | Path, time_col: str | None) -> Series:
+    """A CSV read with the run's roles for its columns (built-in runs too), in the run's column order; calendar
+    features come from its time column (`time_col`, else the recipe's)."""
+    target, fut = data["target"], data["future"]
+    measured = [c for c in fut if c not in CALENDAR]
+    covs = [c for c in data["columns"] if c != target and c not in fut]
+    time_col = time_col or recipe.data.time_col
+    s = load_series("series", str(path), target, time_col, covs, measured, recipe.data.fill)
+    missing = [c for c in data["columns"] if c not in s.names]
+    if missing:
+        hint = (
+            " (calendar features: name the CSV's time column with --time COL)"
+            if set(missing) & set(CALENDAR)
+            else ""
+        )
+        raise DataError(
+            f"{Path(path).name} lacks the run's column(s) {missing}{hint}; the run reads {data['columns']}"
+        )
+    idx = [s.names.index(c) for c in data["columns"]]
+    return Series(s.values[:, idx], list(data["columns"]), s.time, list(fut), s.season)
 
 
 def open_forecast_run(run_dir: str | Path) -> RunFiles:
@@ -202,14 +225,21 @@ def run_baselines(
     return out
 
 
-def backtest_run(run_dir: str | Path, csv_path: str | Path | None = None, step: int = 1) -> Backtest:
-    """Rolling-origin evaluation of the run over its test span (or the same span of a newer CSV)."""
+def backtest_run(
+    run_dir: str | Path, csv_path: str | Path | None = None, step: int = 1, time_col: str | None = None
+) -> Backtest:
+    """Rolling-origin evaluation of the run over its test span (or the same span of a newer CSV, its time
+    column `time_col` or the recipe's)."""
     if step < 1:
         raise ConfigError(f"--step must be >= 1 (rows between origins), got {step}")
     run = open_forecast_run(run_dir)
     data, model = run.data, run.model
     recipe = recipe_from_dict(run.recipe)
-    s = _series_for_run(data, recipe, csv_path)
+    s = (
+        _series_for_run(data, recipe, None)
+        if csv_path is None
+        else csv_series(data, recipe, csv_path, time_col)
+    )
     values = fill_missing(s.values, s.names, recipe.data.fill)
     lookback, h = int(data["lookback"]), int(data["horizon"])
     origins = origins_of(s.time, data, step)
