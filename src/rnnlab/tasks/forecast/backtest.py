@@ -4,7 +4,8 @@ run's baselines on the same origins; all windows are cut by array indexing and r
 
 Monte-Carlo-dropout intervals match the single-forecast path too: `forecast_window` reseeds before its passes,
 so every origin sees the same `mc_samples` dropout masks; here each Dropout draws its mask for one window and
-broadcasts it over the batch (exact when Dropout modules are the only random draws, as in one-layer models).
+broadcasts it over the batch (exact when Dropout modules are the only random draws, as in one-layer models),
+and the parts that run before any dropout (the encoder) run once per batch, not once per pass.
 """
 
 from __future__ import annotations
