@@ -16,7 +16,8 @@ from rnnlab.cli import main
 from rnnlab.data.windows import Standardiser, Windows
 from rnnlab.errors import ConfigError, DataError
 from rnnlab.models.forecaster import Forecaster
-from rnnlab.tasks.forecast.backtest import backtest_run, mc_variance
+from rnnlab.tasks.forecast.backtest import backtest_run
+from rnnlab.tasks.forecast.mc_shared import mc_variance
 from rnnlab.tasks.forecast.predict import forecast_run
 
 N, LOOKBACK, H = 400, 24, 3
@@ -145,7 +146,6 @@ def test_bad_inputs_are_one_line_errors(run, tmp_path, capsys):
 def test_mc_variance_equals_the_single_window_passes(decoder, conv):
     """Every window gets the masks `forecast_window` draws for it alone, also with a dropout call per decoder
     step and a convolutional front-end (reused across passes), over several batches."""
-    from rnnlab.tasks.forecast import backtest
     from rnnlab.tasks.forecast.evaluate import mc_dropout_var
     from rnnlab.tasks.forecast.predict import _Unscale
 
@@ -162,11 +162,7 @@ def test_mc_variance_equals_the_single_window_passes(decoder, conv):
         np.arange(n),
     )
     scaler = Standardiser(np.array([2.0, 0, 0]), np.array([3.0, 1, 1]))
-    old, backtest.BATCH = backtest.BATCH, 3  # several batches share each pass's masks
-    try:
-        var, exact = mc_variance(model, w, scaler, 5)
-    finally:
-        backtest.BATCH = old
+    var, exact = mc_variance(model, w, scaler, 5, batch=3)  # several batches share each pass's masks
     assert exact and var.min() > 0
     for i in range(n):
         one = Windows(w.x[i : i + 1], w.xf[i : i + 1], w.y[i : i + 1], w.origin[i : i + 1])

@@ -2,24 +2,17 @@
 model's forecast from the `lookback` rows before it, exactly as `rnnlab forecast --origin` would give, and the
 run's baselines on the same origins; all windows are cut by array indexing and run in large batches.
 
-Monte-Carlo-dropout intervals match the single-forecast path too: `forecast_window` reseeds before its passes,
-so every origin sees the same `mc_samples` dropout masks; here each Dropout draws its mask for one window and
-broadcasts it over the batch (exact when Dropout modules are the only random draws, as in one-layer models),
-and the parts that run before any dropout (the encoder) run once per batch, not once per pass.
+Monte-Carlo-dropout intervals match the single-forecast path too (`mc_shared.py`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
-from torch import nn
 
 from rnnlab.config import Recipe, recipe_from_dict
 from rnnlab.data.forecastdata import load_series
@@ -27,8 +20,8 @@ from rnnlab.data.windows import CALENDAR, Series, Standardiser, Windows, fill_mi
 from rnnlab.errors import ConfigError, DataError
 from rnnlab.metrics.forecast import forecast_errors, interval_coverage, seasonal_scale
 from rnnlab.models.baselines import LinearAR, last_value, seasonal_naive
-from rnnlab.nn.recurrent import Recurrent
 from rnnlab.tasks.forecast.evaluate import INTERVAL, interval_half_width, predict_windows
+from rnnlab.tasks.forecast.mc_shared import mc_variance
 from rnnlab.tasks.forecast.predict import _results, _series_for_run
 from rnnlab.train.rundir import RunFiles, open_run, write_json
 
@@ -117,89 +110,6 @@ def cut_windows(
     return Windows(x, xf, y, origins)
 
 
-class SharedMasks:
-    """Dropout masks drawn for one window and reused over every batch: the k-th Dropout call of Monte-Carlo
-    pass s gets pass s's k-th mask, drawn in the order `forecast_window` draws them for its single window.
-    Outputs of the model's parts that run before any dropout (the encoder) are deterministic: each is
-    computed in a batch's first pass and reused by its other passes."""
-
-    def __init__(self) -> None:
-        self.masks: dict[int, list[torch.Tensor]] = {}
-        self.cache: list = []
-        self.pass_, self.calls, self.parts = 0, 0, 0
-
-    def new_batch(self) -> None:
-        self.cache = []
-
-    def start(self, pass_: int) -> None:
-        self.pass_, self.calls, self.parts = pass_, 0, 0
-        self.masks.setdefault(pass_, [])
-
-    def dropout(self, m: nn.Dropout, x: torch.Tensor) -> torch.Tensor:
-        if not m.training or m.p == 0:
-            return x
-        masks = self.masks[self.pass_]
-        if self.calls == len(masks):
-            masks.append(nn.functional.dropout(torch.ones((1, *x.shape[1:]), dtype=x.dtype), m.p, True))
-        self.calls += 1
-        return x * masks[self.calls - 1]
-
-    def part(self, forward, *args, **kwargs):
-        if self.calls:  # after a dropout the input differs from pass to pass
-            return forward(*args, **kwargs)
-        self.parts += 1
-        if self.parts > len(self.cache):
-            self.cache.append(forward(*args, **kwargs))
-        return self.cache[self.parts - 1]
-
-
-@contextlib.contextmanager
-def shared_dropout_masks(model: nn.Module) -> Iterator[tuple[SharedMasks, bool]]:
-    """While inside, every nn.Dropout applies the bank's shared masks (and, when that is exact, the parts
-    without randomness reuse their first pass's output). Yields the bank and whether MC passes are exact
-    (no other random draws: no recurrent inter-layer dropout)."""
-    bank = SharedMasks()
-    exact = not _recurrent_dropout(model)
-    drops = [m for m in model.modules() if isinstance(m, nn.Dropout)]
-    plain = [c for c in model.children() if exact and not any(isinstance(m, nn.Dropout) for m in c.modules())]
-    for m in drops:
-        m.forward = lambda x, m=m: bank.dropout(m, x)
-    for c in plain:
-        c.forward = lambda *a, f=c.forward, **k: bank.part(f, *a, **k)
-    try:
-        yield bank, exact
-    finally:
-        for m in drops + plain:
-            del m.forward  # back to the class's forward
-
-
-def _recurrent_dropout(model: nn.Module) -> bool:
-    return any(m.dropout > 0 and m.num_layers > 1 for m in model.modules() if isinstance(m, Recurrent))
-
-
-@torch.no_grad()
-def mc_variance(model: nn.Module, w: Windows, scaler: Standardiser, samples: int) -> tuple[np.ndarray, bool]:
-    """Per-point variance (data units) of `samples` dropout passes, seeded like `forecast_window`; and
-    whether it equals the single-window path exactly."""
-    drop = any(isinstance(m, nn.Dropout) and m.p > 0 for m in model.modules())
-    if samples < 2 or not (drop or _recurrent_dropout(model)):
-        return np.zeros(w.y.shape), True
-    torch.manual_seed(0)
-    x, xf = torch.from_numpy(w.x), torch.from_numpy(w.xf)
-    draws = np.empty((samples, *w.y.shape))
-    model.train()
-    try:
-        with shared_dropout_masks(model) as (bank, exact):
-            for i in range(0, len(w), BATCH):
-                bank.new_batch()
-                for s in range(samples):
-                    bank.start(s)
-                    draws[s, i : i + BATCH] = model(x[i : i + BATCH], xf[i : i + BATCH]).numpy()
-    finally:
-        model.eval()
-    return scaler.inverse(draws, 0).var(0), exact
-
-
 def run_baselines(
     scaled: np.ndarray, w: Windows, data: dict, fut: list[int], train_end: int
 ) -> dict[str, np.ndarray]:
@@ -255,7 +165,7 @@ def backtest_run(
     lower = upper = None
     exact = True
     if "interval_noise_sd" in res:
-        mc_var, exact = mc_variance(model, w, scaler, recipe.model.mc_samples)
+        mc_var, exact = mc_variance(model, w, scaler, recipe.model.mc_samples, BATCH)
         noise_sd = np.asarray(res["interval_noise_sd"], dtype=float)
         half = interval_half_width(mc_var, noise_sd**2)
         lower, upper = point - half, point + half
