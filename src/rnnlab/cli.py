@@ -164,6 +164,24 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from rnnlab.inspect.backtest_plot import backtest_figure
+    from rnnlab.inspect.figures import plt
+    from rnnlab.tasks.forecast.backtest import backtest_run, origin_mae, table, write_backtest
+
+    bt = backtest_run(args.run, args.csv, args.step, args.time)
+    out = Path(args.out) if args.out else Path(args.run)
+    files = write_backtest(out, bt)
+    by_step = {n: m["by_horizon"]["mae"] for n, m in bt.summary["errors"].items()}
+    fig = backtest_figure(by_step, bt.origin_time, origin_mae(bt), bt.target)
+    fig.savefig(out / "backtest.png", dpi=110)
+    plt.close(fig)
+    for line in table(bt.summary):
+        print(line)
+    print(f"wrote {files[0]}, {files[1]} and {out / 'backtest.png'}")
+    return 0
+
+
 def cmd_data(args: argparse.Namespace) -> int:
     from rnnlab.data import sources
 
@@ -303,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
             "inspect": cmd_inspect,
             "predict": cmd_predict,
             "forecast": cmd_forecast,
+            "backtest": cmd_backtest,
             "data": cmd_data,
             "recipes": cmd_recipes,
             "bench": cmd_bench,

@@ -109,6 +109,17 @@ def build_parser() -> argparse.ArgumentParser:
     fo.add_argument("--csv", help="a newer CSV with the same columns as the training series")
     fo.add_argument("--origin", help="forecast from this timestamp of the series instead of its end")
     fo.add_argument("--plot", help="PNG to write (default RUN/forecast_latest.png)")
+    bt = sub.add_parser(
+        "backtest",
+        help="rolling-origin evaluation of a forecasting run over its test span, with its baselines",
+    )
+    bt.add_argument("run")
+    bt.add_argument("--csv", help="a newer CSV with the run's columns (default: the run's own series)")
+    bt.add_argument("--time", help="the CSV's time column (default: the recipe's), for calendar features")
+    bt.add_argument(
+        "--step", type=int, default=1, help="rows between forecast origins (default 1: every row)"
+    )
+    bt.add_argument("--out", help="directory for backtest.csv/.json/.png (default RUN_DIR)")
     ins = sub.add_parser("inspect", help="write RUN_DIR/report.html: curves, errors, neurons, gradient flow")
     ins.add_argument("run", nargs="?", help="a finished run directory")
     ins.add_argument(
