@@ -24,6 +24,7 @@ SHORTCUTS = {  # convenience flags -> recipe keys
     "future": "data.future",
     "lookback": "data.lookback",
     "horizon": "data.horizon",
+    "season": "data.season",
 }
 
 

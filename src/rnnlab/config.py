@@ -25,8 +25,9 @@ class DataConfig:
     `target` column, `covariates` observed only up to now (default: every column), `future` columns known
     ahead (added to the series' calendar features), lookback/horizon in steps, chronological
     val/test fractions, `train_stride` between training windows, `straddle` lets val/test windows read their
-    lookback from the part before, `fill` for missing values (error, ffill, interpolate), `naive_season`
-    the seasonal-naive period (0: the series' season); `target_is_change` when the target is itself a change
+    lookback from the part before, `fill` for missing values (error, ffill, interpolate), `season`
+    the seasonal period (0: inferred from the time step; MASE's scale and seasonal naive), `naive_season`
+    the seasonal-naive period when it differs (0: `season`); `target_is_change` when the target is itself a change
     (a return): the random walk then forecasts zero and direction is the forecast's sign.
     Digits ('mnist-10k', 'mnist-5k', 'fashion'): `view` rows (28 steps of 28 pixels), pixels (784 steps of 1)
     or permuted (784 pixels in one fixed random order). Clinical ('pbc'): `landmark_years` keeps patients
@@ -60,6 +61,7 @@ class DataConfig:
     straddle: bool = False
     fill: str = "error"
     naive_season: int = 0
+    season: int = 0
     target_is_change: bool = False
     view: str = "rows"
     landmark_years: float | None = 2.0

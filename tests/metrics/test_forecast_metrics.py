@@ -75,4 +75,6 @@ def test_forecast_errors_by_horizon_and_mase():
     assert m["by_horizon"]["mase"] == pytest.approx(np.array([2 / 3, 1.0, 2 / 3]) / scale, abs=1e-6)
     # both zero: no error, not a division by zero
     assert m["by_horizon"]["smape"][2] == pytest.approx(200 / 3, abs=1e-4)  # (0 + 0 + 200) / 3
-    assert math.isnan(seasonal_scale(np.arange(3.0), 3))  # too short for one season: MASE is undefined
+    assert seasonal_scale(np.arange(3.0), 3) == 1.0  # too short for one season: lag 1
+    assert seasonal_scale(np.array([1.0, 2, 1, 2]), 2) == 1.0  # seasonal error 0: lag 1
+    assert math.isnan(seasonal_scale(np.ones(5), 2))  # constant: undefined

@@ -6,10 +6,16 @@ import numpy as np
 
 
 def seasonal_scale(train_series: np.ndarray, season: int) -> float:
-    """Mean absolute error of the seasonal-naive forecast on the training series: MASE's denominator."""
-    if len(train_series) <= season:
-        return float("nan")
-    return float(np.mean(np.abs(train_series[season:] - train_series[:-season])))
+    """Mean absolute error of the seasonal-naive forecast on the training series: MASE's denominator.
+
+    Falls back to lag 1 when the training series is not longer than a season or the seasonal error is 0;
+    nan only for fewer than 2 values or a constant series."""
+    for lag in dict.fromkeys((max(int(season), 1), 1)):
+        if len(train_series) > lag:
+            scale = float(np.mean(np.abs(train_series[lag:] - train_series[:-lag])))
+            if scale > 0:
+                return scale
+    return float("nan")
 
 
 def forecast_errors(y: np.ndarray, pred: np.ndarray, scale: float) -> dict:

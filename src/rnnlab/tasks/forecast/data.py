@@ -40,6 +40,7 @@ def make_series_datamodule(recipe: Recipe) -> ForecastDataModule:
         straddle=cfg.straddle,
         batch_size=cfg.batch_size,
         naive_season=cfg.naive_season,
+        season=cfg.season,
         target_is_change=cfg.target_is_change,
     )
 

@@ -25,7 +25,7 @@ from rnnlab.metrics.forecast import (
     interval_coverage,
     seasonal_scale,
 )
-from rnnlab.models.baselines import LinearAR, last_value, seasonal_naive
+from rnnlab.models.baselines import LinearAR, last_value, seasonal_naive, seasonal_naive_at
 from rnnlab.nn.recurrent import Recurrent
 from rnnlab.train.rundir import write_json
 
@@ -77,15 +77,25 @@ class ForecastEval:
     metrics: dict
 
 
+def seasonal_name(season: int) -> str:
+    """The seasonal-naive baseline's name in results: season 1 says that it is the last value."""
+    return "seasonal_naive" if season > 1 else "seasonal_naive (season 1 = last value)"
+
+
 def baseline_forecasts(dm: ForecastDataModule, part: str = "test") -> dict[str, np.ndarray]:
-    """Last value, seasonal naive and linear autoregressions fit on the training windows, in data units."""
+    """Last value, seasonal naive (always; read from the whole series when a season exceeds the lookback)
+    and linear autoregressions fit on the training windows, in data units."""
     tr, w, h = dm.parts["train"], dm.parts[part], dm.horizon
     hist = dm.unscale(w.x[:, :, 0])
     out = {"last_value": last_value(hist, h)}
     if dm.target_is_change:  # a return series: the random walk in prices is a zero change
         out["zero_change"] = np.zeros((len(w), h))
-    if dm.naive_season <= dm.lookback:
-        out["seasonal_naive"] = seasonal_naive(hist, h, dm.naive_season)
+    season = dm.naive_season
+    out[seasonal_name(season)] = (
+        seasonal_naive(hist, h, season)
+        if season <= dm.lookback
+        else seasonal_naive_at(dm.target_values(), w.origin, h, season)
+    )
     y_tr, hist_tr = dm.unscale(tr.y), dm.unscale(tr.x[:, :, 0])
     out["linear_ar"] = LinearAR().fit(hist_tr, y_tr).predict(hist)
     if w.xf.shape[2]:  # the same known-future covariates the model gets: a fair linear rival
@@ -106,7 +116,7 @@ def evaluate_forecast(
     half = interval_half_width(mc_var, noise_var)
     lower, upper = point - half, point + half
 
-    scale = seasonal_scale(dm.train_rows(), dm.series.season)
+    scale = seasonal_scale(dm.train_rows(), dm.season)
     hist = dm.unscale(test.x[:, :, 0])
     baselines = baseline_forecasts(dm)
     last = np.zeros(len(y)) if dm.target_is_change else hist[:, -1]
@@ -114,7 +124,7 @@ def evaluate_forecast(
     direction = {"model": directional_accuracy(last, y, point)}
     for name, p in baselines.items():
         test_metrics[name] = forecast_errors(y, p, scale)
-        if name not in ("last_value", "zero_change"):  # a random walk never moves: no direction to score
+        if name not in ("last_value", "zero_change", seasonal_name(1)):  # a random walk never moves: no direction to score
             direction[name] = directional_accuracy(last, y, p)
     metrics = {
         "test": test_metrics,
@@ -164,7 +174,7 @@ def write_examples(path: Path, dm: ForecastDataModule, ev: ForecastEval, k: int 
     time, origins, horizon = dm.series.time, dm.parts["test"].origin, dm.horizon
     season = dm.naive_season
     show = min(ev.history.shape[1], max(3 * horizon, 2 * season if season > 1 else 0, 20))
-    naive = "seasonal_naive" if "seasonal_naive" in ev.baselines else "last_value"
+    naive = next(n for n in (seasonal_name(season), "last_value") if n in ev.baselines)
     windows = []
     for i in example_windows(len(origins), k):
         o = int(origins[i])
