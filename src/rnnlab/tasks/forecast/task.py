@@ -68,7 +68,7 @@ class ForecastTask(Task):
         if f.writer:
             write_forecasts(f.run / "forecasts.csv", f.dm, ev)
             write_examples(f.run / "forecast_examples.json", f.dm, ev)
-        return dict(ev.metrics)
+        return {**ev.metrics, "normalize": f.model.config.get("normalize", "level")}
 
     def summary(self, r: dict) -> list[str]:
         h = len(r["coverage_by_horizon"])
