@@ -110,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     fo.add_argument("--csv", help="a newer CSV with the same columns as the training series")
     fo.add_argument("--origin", help="forecast from this timestamp of the series instead of its end")
     fo.add_argument("--plot", help="PNG to write (default RUN/forecast_latest.png)")
+    fo.add_argument(
+        "--fallback", action="store_true", help="forecast with the run's best forecaster on validation"
+    )
     ins = sub.add_parser("inspect", help="write RUN_DIR/report.html: curves, errors, neurons, gradient flow")
     ins.add_argument("run", nargs="?", help="a finished run directory")
     ins.add_argument(

@@ -1,5 +1,7 @@
 """Seasons of a user's series: inferred from the time step, overridable, seasonal naive always scored."""
 
+import json
+
 import numpy as np
 import pandas as pd
 
@@ -49,3 +51,29 @@ def test_auto_normalize_picks_window_for_a_drifting_target(tmp_path):
         "series", 24, 3, path=_weekly_csv(tmp_path, slope=0.0), target="value", time_col="date"
     )
     assert choose_normalize(ModelConfig(kind="Forecaster"), flat) == "level"
+
+
+def test_a_baseline_that_wins_on_validation_is_named_and_forecast_with_fallback(tmp_path, capsys):
+    from rnnlab.cli import main
+
+    n = 400
+    t = pd.date_range("2024-01-01", periods=n, freq="h")
+    v = np.tile(np.array([5.0, 1, 3, 8, 2, 7, 4, 6, 0, 9, 3, 1] * 2), n // 24 + 1)[:n]  # exactly daily
+    data = tmp_path / "periodic.csv"
+    pd.DataFrame({"ts": t.strftime("%Y-%m-%d %H:%M"), "v": v}).to_csv(data, index=False)
+    out = tmp_path / "r"
+    args = ["train", "forecast", "--csv", str(data), "--target", "v", "--time", "ts", "--lookback", "24"]
+    args += ["--horizon", "3", "--epochs", "1", "--model.hidden", "4", "--model.mc_samples", "2"]
+    assert main([*args, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    r = json.loads((out / "results.json").read_text())
+    assert r["best_on_validation"] == "seasonal_naive" and r["season"] == 24
+    assert "seasonal naive beats the model on validation" in printed and "--fallback" in printed
+    assert {"wql", "crps", "coverage"} <= set(r["test"]["model"]) and 0 <= r["test"]["model"]["wql"]
+    assert r["test"]["seasonal_naive"]["mase"] == 0.0 and r["test"]["seasonal_naive"]["coverage"] == 1.0
+    assert main(["forecast", str(out), "--fallback", "--plot", str(tmp_path / "p.png")]) == 0
+    captured = capsys.readouterr()
+    rows = [line.split(",") for line in captured.out.strip().splitlines()[1:]]
+    assert [float(r[1]) for r in rows] == list(v[n - 24 : n - 21])  # one season back
+    assert [float(r[2]) for r in rows] == list(v[n - 24 : n - 21])  # a zero-width conformal interval
+    assert "forecast by seasonal_naive" in captured.err

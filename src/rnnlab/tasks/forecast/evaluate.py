@@ -1,9 +1,11 @@
-"""Forecast evaluation: test errors against baselines on the same windows, Monte-Carlo-dropout prediction
-intervals with measured coverage, forecasts.csv, and the example windows inspect draws (forecast_examples.json).
+"""Forecast evaluation: test errors against baselines on the same windows, the model and every baseline
+compared on the validation windows (`best_on_validation`, the `--fallback`), prediction intervals with
+measured coverage, forecasts.csv, and the example windows inspect draws (forecast_examples.json).
 
-Intervals follow Zhu & Laptev (2017): the spread of `mc_samples` forward passes with dropout on (what the
-model is unsure of) plus the per-horizon-step noise variance of the point forecast's validation residuals
-(what no model can know), as a Gaussian interval around the point forecast.
+Intervals are split-conformal (the 80% interval is the point forecast +- the ceil((n+1) 0.8)-th smallest
+|validation residual| at that horizon step); wQL and CRPS come from the same conformal quantiles. The older
+Monte-Carlo-dropout interval (Zhu & Laptev 2017: dropout spread plus validation noise variance, Gaussian) is
+still measured beside it (`interval_coverage_mc`).
 """
 
 from __future__ import annotations
@@ -20,10 +22,16 @@ from torch import nn
 from rnnlab.data.forecastdata import ForecastDataModule
 from rnnlab.data.windows import Windows
 from rnnlab.metrics.forecast import (
+    CRPS_GRID,
+    QUANTILES,
+    conformal_half_width,
+    conformal_quantiles,
+    crps_from_quantiles,
     directional_accuracy,
     forecast_errors,
     interval_coverage,
     seasonal_scale,
+    weighted_quantile_loss,
 )
 from rnnlab.models.baselines import LinearAR, last_value, seasonal_naive, seasonal_naive_at
 from rnnlab.nn.recurrent import Recurrent
@@ -104,34 +112,91 @@ def baseline_forecasts(dm: ForecastDataModule, part: str = "test") -> dict[str, 
     return out
 
 
+def baseline_models(dm: ForecastDataModule) -> dict[str, dict]:
+    """What `rnnlab forecast RUN --fallback` needs to rerun a baseline: the linear maps' coefficients."""
+    tr, y_tr = dm.parts["train"], dm.unscale(dm.parts["train"].y)
+    hist = dm.unscale(tr.x[:, :, 0])
+    out = {"linear_ar": {"coef": LinearAR().fit(hist, y_tr).coef.tolist()}}
+    if tr.xf.shape[2]:
+        arx = np.hstack([hist, tr.xf.reshape(len(tr), -1)])
+        out["linear_arx"] = {"coef": LinearAR().fit(arx, y_tr).coef.tolist()}
+    return out
+
+
+def probabilistic(y: np.ndarray, point: np.ndarray, val_abs: np.ndarray) -> dict:
+    """Split-conformal 80% coverage, mean wQL (levels 0.1..0.9) and CRPS of one forecaster's test forecasts,
+    calibrated on its validation |residuals| per horizon step."""
+    half = conformal_half_width(val_abs, INTERVAL)
+    return {
+        "coverage": interval_coverage(y, point - half, point + half),
+        "wql": weighted_quantile_loss(y, conformal_quantiles(point, val_abs, QUANTILES)),
+        "crps": crps_from_quantiles(y, conformal_quantiles(point, val_abs, CRPS_GRID)),
+    }
+
+
+def fallback_line(best: str, val_mase: dict[str, float]) -> str | None:
+    """The summary's warning when a baseline beats the model on the validation windows (None when not)."""
+    if best == "model":
+        return None
+    return (
+        f"{best.replace('_', ' ')} beats the model on validation (MASE {val_mase[best]:.3g} vs "
+        f"{val_mase['model']:.3g}): `rnnlab forecast RUN --fallback` uses it"
+    )
+
+
 def evaluate_forecast(
     model: nn.Module, dm: ForecastDataModule, mc_samples: int = 100, seed: int = 0
 ) -> ForecastEval:
-    """Point forecasts, intervals and errors on the test windows, with every baseline on the same windows."""
+    """Point forecasts, intervals and errors on the test windows, with every baseline on the same windows;
+    every forecaster is also scored on the validation windows (`best_on_validation`) and calibrated there
+    (split-conformal intervals per horizon step, wQL and CRPS)."""
     val, test = dm.parts["val"], dm.parts["test"]
     point = dm.unscale(predict_windows(model, test))
-    y = dm.unscale(test.y)
-    noise_var = np.mean((dm.unscale(predict_windows(model, val)) - dm.unscale(val.y)) ** 2, axis=0)
+    y, yv = dm.unscale(test.y), dm.unscale(val.y)
+    val_point = dm.unscale(predict_windows(model, val))
+    noise_var = np.mean((val_point - yv) ** 2, axis=0)
     mc_var = mc_dropout_var(model, dm, test, mc_samples, seed)
-    half = interval_half_width(mc_var, noise_var)
-    lower, upper = point - half, point + half
+    mc_half = interval_half_width(mc_var, noise_var)
+    half = conformal_half_width(np.abs(val_point - yv), INTERVAL)
+    lower, upper = point - half[None, :], point + half[None, :]
 
     scale = seasonal_scale(dm.train_rows(), dm.season)
     hist = dm.unscale(test.x[:, :, 0])
     baselines = baseline_forecasts(dm)
+    val_forecasts = {"model": val_point, **baseline_forecasts(dm, "val")}
+    val_mase = {n: forecast_errors(yv, p, scale)["mase"] for n, p in val_forecasts.items()}
+    best = min(val_mase, key=lambda n: (val_mase[n], n != "model"))
     last = np.zeros(len(y)) if dm.target_is_change else hist[:, -1]
     test_metrics = {"model": forecast_errors(y, point, scale)}
     direction = {"model": directional_accuracy(last, y, point)}
     for name, p in baselines.items():
         test_metrics[name] = forecast_errors(y, p, scale)
-        if name not in ("last_value", "zero_change", seasonal_name(1)):  # a random walk never moves: no direction to score
+        if name not in ("last_value", "zero_change", seasonal_name(1)):  # a random walk never moves
             direction[name] = directional_accuracy(last, y, p)
+    for name, p in {"model": point, **baselines}.items():
+        test_metrics[name].update(probabilistic(y, p, np.abs(val_forecasts[name] - yv)))
+    best_half = conformal_half_width(np.abs(val_forecasts[best] - yv), INTERVAL)
     metrics = {
         "test": test_metrics,
+        "validation": {n: {"mase": m} for n, m in val_mase.items()},
+        "best_on_validation": best,
+        "fallback": {
+            "name": best,
+            "season": dm.naive_season,
+            "half_width": [round(float(v), 6) for v in best_half],
+            **baseline_models(dm).get(best, {}),
+        },
+        "fallback_line": fallback_line(best, val_mase),
+        "season": dm.season,
         "interval_coverage": {str(INTERVAL): interval_coverage(y, lower, upper)},
         "interval_width": {str(INTERVAL): float(np.mean(upper - lower))},
+        "interval_half_width": [round(float(v), 6) for v in half],
         "interval_noise_sd": [round(float(v), 6) for v in np.sqrt(noise_var)],
-        "interval_method": f"MC dropout ({mc_samples if mc_var.any() else 0} passes) + validation residual noise",
+        "interval_method": f"split conformal on {len(yv)} validation windows per horizon step",
+        "interval_coverage_mc": {
+            str(INTERVAL): interval_coverage(y, point - mc_half, point + mc_half),
+            "method": f"MC dropout ({mc_samples if mc_var.any() else 0} passes) + validation residual noise",
+        },
         "coverage_by_horizon": [
             round(interval_coverage(y[:, k], lower[:, k], upper[:, k]), 4) for k in range(y.shape[1])
         ],
