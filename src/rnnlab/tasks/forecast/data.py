@@ -67,7 +67,8 @@ def choose_normalize(cfg: ModelConfig, dm: ForecastDataModule) -> str:
 
 def make_forecaster(cfg: ModelConfig, dm: ForecastDataModule) -> Forecaster:
     """The recipe's Forecaster sized to the series (features, known-future columns, horizon)."""
-    if cfg.highway > dm.lookback:
+    highway = dm.lookback if cfg.highway < 0 else cfg.highway  # -1: the whole lookback
+    if highway > dm.lookback:
         raise ConfigError(f"model.highway {cfg.highway} exceeds data.lookback {dm.lookback}; lower it")
     return Forecaster(
         dm.n_features,
@@ -83,6 +84,6 @@ def make_forecaster(cfg: ModelConfig, dm: ForecastDataModule) -> Forecaster:
         conv_layers=cfg.conv_layers,
         conv_kernel=cfg.kernel,
         fast_path=cfg.fast_path,
-        highway=cfg.highway,
+        highway=highway,
         normalize=choose_normalize(cfg, dm),
     )

@@ -123,14 +123,21 @@ def baseline_models(dm: ForecastDataModule) -> dict[str, dict]:
     return out
 
 
-def probabilistic(y: np.ndarray, point: np.ndarray, val_abs: np.ndarray) -> dict:
+def window_spread(history: np.ndarray) -> np.ndarray:
+    """(N,) standard deviation of each window's target history (data units), floored so a flat window keeps
+    a nonzero interval: the unit of normalised-conformal residuals for per-window ('window') models."""
+    sd = np.std(history, axis=1)
+    return np.maximum(sd, 1e-3 * max(float(np.median(sd)), 1e-12))
+
+
+def probabilistic(y: np.ndarray, point: np.ndarray, val_abs: np.ndarray, spread: np.ndarray) -> dict:
     """Split-conformal 80% coverage, mean wQL (levels 0.1..0.9) and CRPS of one forecaster's test forecasts,
-    calibrated on its validation |residuals| per horizon step."""
-    half = conformal_half_width(val_abs, INTERVAL)
+    calibrated on its validation |residuals| per horizon step (in units of each window's `spread`)."""
+    half = conformal_half_width(val_abs, INTERVAL)[None, :] * spread[:, None]
     return {
         "coverage": interval_coverage(y, point - half, point + half),
-        "wql": weighted_quantile_loss(y, conformal_quantiles(point, val_abs, QUANTILES)),
-        "crps": crps_from_quantiles(y, conformal_quantiles(point, val_abs, CRPS_GRID)),
+        "wql": weighted_quantile_loss(y, conformal_quantiles(point, val_abs, QUANTILES, spread)),
+        "crps": crps_from_quantiles(y, conformal_quantiles(point, val_abs, CRPS_GRID, spread)),
     }
 
 
@@ -157,8 +164,14 @@ def evaluate_forecast(
     noise_var = np.mean((val_point - yv) ** 2, axis=0)
     mc_var = mc_dropout_var(model, dm, test, mc_samples, seed)
     mc_half = interval_half_width(mc_var, noise_var)
-    half = conformal_half_width(np.abs(val_point - yv), INTERVAL)
-    lower, upper = point - half[None, :], point + half[None, :]
+    relative = model.config.get("normalize") == "window"  # residuals in units of the window's spread
+    sv, st = (
+        (window_spread(dm.unscale(w.x[:, :, 0])) for w in (val, test))
+        if relative
+        else (np.ones(len(val)), np.ones(len(test)))
+    )
+    half = conformal_half_width(np.abs(val_point - yv) / sv[:, None], INTERVAL)
+    lower, upper = point - half[None, :] * st[:, None], point + half[None, :] * st[:, None]
 
     scale = seasonal_scale(dm.train_rows(), dm.season)
     hist = dm.unscale(test.x[:, :, 0])
@@ -174,8 +187,8 @@ def evaluate_forecast(
         if name not in ("last_value", "zero_change", seasonal_name(1)):  # a random walk never moves
             direction[name] = directional_accuracy(last, y, p)
     for name, p in {"model": point, **baselines}.items():
-        test_metrics[name].update(probabilistic(y, p, np.abs(val_forecasts[name] - yv)))
-    best_half = conformal_half_width(np.abs(val_forecasts[best] - yv), INTERVAL)
+        test_metrics[name].update(probabilistic(y, p, np.abs(val_forecasts[name] - yv) / sv[:, None], st))
+    best_half = conformal_half_width(np.abs(val_forecasts[best] - yv) / sv[:, None], INTERVAL)
     metrics = {
         "test": test_metrics,
         "validation": {n: {"mase": m} for n, m in val_mase.items()},
@@ -191,8 +204,10 @@ def evaluate_forecast(
         "interval_coverage": {str(INTERVAL): interval_coverage(y, lower, upper)},
         "interval_width": {str(INTERVAL): float(np.mean(upper - lower))},
         "interval_half_width": [round(float(v), 6) for v in half],
+        "interval_relative_to": "window_sd" if relative else None,
         "interval_noise_sd": [round(float(v), 6) for v in np.sqrt(noise_var)],
-        "interval_method": f"split conformal on {len(yv)} validation windows per horizon step",
+        "interval_method": f"split conformal on {len(yv)} validation windows per horizon step"
+        + (", residuals in units of each window's sd" if relative else ""),
         "interval_coverage_mc": {
             str(INTERVAL): interval_coverage(y, point - mc_half, point + mc_half),
             "method": f"MC dropout ({mc_samples if mc_var.any() else 0} passes) + validation residual noise",

@@ -24,7 +24,7 @@ from rnnlab.data.windows import CALENDAR, Series, Standardiser, Windows, calenda
 from rnnlab.errors import ConfigError, DataError
 from rnnlab.models.baselines import seasonal_naive_at
 from rnnlab.tasks.forecast.data import load_recipe_series
-from rnnlab.tasks.forecast.evaluate import interval_half_width, mc_dropout_var
+from rnnlab.tasks.forecast.evaluate import interval_half_width, mc_dropout_var, window_spread
 from rnnlab.train.rundir import RunFiles, open_run
 
 
@@ -161,7 +161,7 @@ def forecast_window(
         point = scaler.inverse(model(x, xft).numpy()[0], 0)
     results = _results(run.path)
     if "interval_half_width" in results:  # split-conformal on the validation windows
-        return point, np.asarray(results["interval_half_width"], dtype=float)
+        return point, _half_width(results, results["interval_half_width"], history[:, 0])
     noise_sd = np.asarray(results.get("interval_noise_sd", [np.nan] * trained_h), dtype=float)
     window = Windows(x.numpy(), xft.numpy(), np.zeros((1, trained_h), np.float32), np.array([origin]))
     mc_var = mc_dropout_var(model, _Unscale(scaler), window, recipe_from_dict(run.recipe).model.mc_samples)
@@ -190,7 +190,13 @@ def fallback_window(
         point = np.concatenate([*x, [1.0]]) @ np.asarray(best["coef"], dtype=float)
     else:
         raise ConfigError(f"this run's fallback {name!r} cannot forecast on its own; use the model")
-    return point, np.asarray(best["half_width"], dtype=float)
+    return point, _half_width(_results(run.path), best["half_width"], target[-lookback:])
+
+
+def _half_width(results: dict, half: list[float], history: np.ndarray) -> np.ndarray:
+    """The conformal half-width per step in data units (times the window's spread for a 'window' model)."""
+    h = np.asarray(half, dtype=float)
+    return h * float(window_spread(history[None, :])[0]) if results.get("interval_relative_to") else h
 
 
 def _results(run: Path) -> dict:
