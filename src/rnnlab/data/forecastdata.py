@@ -139,6 +139,13 @@ class ForecastDataModule(L.LightningDataModule):
                     f"the {part} part has no windows (data.{part}_fraction is 0 or the series is too short)"
                 )
         self.train_stride = train_stride  # the loader's subsample; baselines still fit on every window
+        first_val, _ = split_points(len(series.values), val_fraction, test_fraction)
+        tr = self.target_values()[:first_val]
+        if np.ptp(tr) == 0:
+            raise DataError(
+                f"target column {target!r} is constant ({tr[0]:g}) over all {len(tr)} training rows; there is "
+                "nothing to learn - check that --target names the series you mean"
+            )
 
     @property
     def n_features(self) -> int:

@@ -55,7 +55,8 @@ def _read_frame(path: Path) -> pd.DataFrame:
     df.columns = [str(c).strip() for c in df.columns]
     if len(df) < MIN_ROWS:
         raise DataError(
-            f"{path} has {len(df)} rows; a series needs at least {MIN_ROWS} rows, one per time step"
+            f"{path} has {len(df)} row{'s' if len(df) != 1 else ''}; a series needs at least {MIN_ROWS} rows, "
+            "one per time step"
         )
     return df
 
