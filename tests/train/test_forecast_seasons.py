@@ -104,3 +104,13 @@ def test_a_trending_monthly_series_trains_with_window_normalisation(tmp_path, ca
     assert r["normalize"] == "window" and r["season"] == 12 and "seasonal_naive" in r["test"]
     assert r["best_on_validation"] in r["test"] and r["interval_relative_to"] == "window_sd"
     assert np.isfinite([r["test"]["model"][k] for k in ("mase", "wql", "crps", "coverage")]).all()
+    # --fallback forecasts with the validation winner; a linear AR from its saved coefficients
+    capsys.readouterr()
+    assert main(["forecast", str(out), "--fallback", "--plot", str(tmp_path / "p.png")]) == 0
+    rows = [line.split(",") for line in capsys.readouterr().out.strip().splitlines()[1:]]
+    fb = r["fallback"]
+    if fb["name"] == "linear_ar":
+        hist = pd.read_csv(data)["value"].to_numpy()[-24:]
+        want = np.concatenate([hist, [1.0]]) @ np.asarray(fb["coef"])
+        np.testing.assert_allclose([float(x[1]) for x in rows], want, rtol=1e-5)
+    assert len(rows) == 6 and all(float(x[2]) <= float(x[1]) <= float(x[3]) for x in rows)
