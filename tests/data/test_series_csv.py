@@ -175,7 +175,11 @@ def test_check_length():
 
 
 def test_one_row_series_is_one_line(tmp_path):
-    _raises("has 1 row; a series needs at least 10 rows", _write(tmp_path, "time,load\n2024-01-01,1\n"), time="time")
+    _raises(
+        "has 1 row; a series needs at least 10 rows",
+        _write(tmp_path, "time,load\n2024-01-01,1\n"),
+        time="time",
+    )
 
 
 def test_irregular_steps_name_the_off_grid_row(tmp_path):
@@ -195,7 +199,9 @@ def test_constant_target_is_one_line():
     from rnnlab.data.windows import Series
 
     s = Series(np.full((100, 1), 3.0), ["v"], pd.date_range("2024-01-01", periods=100, freq="h"), [], 24)
-    with pytest.raises(DataError, match=r"target column 'v' is constant \(3\) over all 70 training rows") as e:
+    with pytest.raises(
+        DataError, match=r"target column 'v' is constant \(3\) over all 70 training rows"
+    ) as e:
         ForecastDataModule(s, "v", lookback=4, horizon=2)
     assert "\n" not in str(e.value)
 

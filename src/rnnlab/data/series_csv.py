@@ -103,7 +103,8 @@ def _parse_time(raw: pd.Series, col: str) -> pd.DatetimeIndex:
 
 def infer_offset(time: pd.DatetimeIndex) -> pd.DateOffset:
     """The step of an increasing time index: business days, calendar months/quarters/years, else the median step."""
-    time = pd.DatetimeIndex(time.to_numpy())  # no freq: a DateOffset freq breaks is_month_end ("Prefix not defined")
+    # without its freq: a DateOffset freq (a monthly grid) makes is_month_end raise "Prefix not defined"
+    time = pd.DatetimeIndex(time.to_numpy())
     step = pd.Series(time[1:] - time[:-1]).median()
     if step == DAY and (time.day_of_week < 5).all():
         return to_offset("B")

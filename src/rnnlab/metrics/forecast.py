@@ -94,7 +94,8 @@ def conformal_quantiles(
     With `scale` (N,), residuals are in units of each window's scale (normalised conformal)."""
     s = np.ones(len(point)) if scale is None else np.asarray(scale, dtype=float)
     return {
-        t: point + np.sign(t - 0.5) * conformal_half_width(abs_residuals, abs(2 * t - 1))[None, :] * s[:, None]
+        t: point
+        + np.sign(t - 0.5) * conformal_half_width(abs_residuals, abs(2 * t - 1))[None, :] * s[:, None]
         for t in taus
     }
 
