@@ -77,6 +77,11 @@ def test_a_baseline_that_wins_on_validation_is_named_and_forecast_with_fallback(
     assert [float(r[1]) for r in rows] == list(v[n - 24 : n - 21])  # one season back
     assert [float(r[2]) for r in rows] == list(v[n - 24 : n - 21])  # a zero-width conformal interval
     assert "forecast by seasonal_naive" in captured.err
+    # without --fallback the model forecasts, with its split-conformal half-width per step (what serving uses)
+    assert main(["forecast", str(out), "--plot", str(tmp_path / "p.png")]) == 0
+    rows = [line.split(",") for line in capsys.readouterr().out.strip().splitlines()[1:]]
+    half = [float(row[3]) - float(row[1]) for row in rows]
+    np.testing.assert_allclose(half, r["interval_half_width"], rtol=1e-4, atol=1e-4)
 
 
 def test_a_trending_monthly_series_trains_with_window_normalisation(tmp_path, capsys):
