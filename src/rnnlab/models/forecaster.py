@@ -2,9 +2,14 @@
 CNN-LSTM) and either a direct multi-horizon head or an autoregressive decoder.
 
 forward(x (B, L, F), xf (B, H, Ff) known-future covariates or None, y (B, H) or None) -> forecast (B, H), or
-(forecast, MSE loss) given y. Everything is in the scaled units the windows carry. Both heads predict the
-offset from the window's mean target value, so a level the training data never reached (a trend) does not
-have to be extrapolated by a saturating network (the mean, unlike the last value, carries little noise).
+(forecast, MSE loss) given y. Everything is in the scaled units the windows carry.
+
+`normalize` says what the network sees of the target's level, inside forward (so `rnnlab forecast`, serving
+and the ONNX graph get it for free): 'level' (the default) predicts the offset from the window's mean target
+value, so a level the training data never reached does not have to be extrapolated by a saturating network;
+'window' (RevIN-style, Kim et al. 2022) also feeds the encoder the window's target minus its mean divided by
+its spread and scales the forecast back, for series whose test range lies outside the training range;
+'none' is the plain network.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from rnnlab.models.frontends import ConvFrontEnd
 from rnnlab.nn.layers import make_layer
 
 DECODERS = ("direct", "autoregressive")
+NORMALIZE = ("level", "window", "none")
+EPS = 1e-4  # added to a window's variance (scaled units) so a flat window does not divide by zero
 
 
 class Forecaster(nn.Module):
@@ -40,6 +47,7 @@ class Forecaster(nn.Module):
         conv_kernel: int = 5,
         fast_path: str = "auto",
         highway: int = 0,
+        normalize: str = "level",
     ) -> None:
         super().__init__()
         if n_features < 1 or horizon < 1 or n_future < 0 or not 0 <= target_index < n_features:
@@ -49,6 +57,8 @@ class Forecaster(nn.Module):
             )
         if highway < 0:
             raise ConfigError(f"highway (number of target lags fed linearly) must be >= 0, got {highway}")
+        if normalize not in NORMALIZE:
+            raise ConfigError(f"normalize must be one of {NORMALIZE}, got {normalize!r}")
         if decoder not in DECODERS:
             raise ConfigError(f"decoder must be one of {DECODERS}, got {decoder!r}")
         self.config = constructor_config(Forecaster, locals())
@@ -84,27 +94,43 @@ class Forecaster(nn.Module):
             raise ValueError(
                 f"expected known-future covariates xf of shape (batch, {cfg['horizon']}, {cfg['n_future']}), got {got}"
             )
-        level = x[:, :, cfg["target_index"]].mean(1, keepdim=True)  # (B, 1): forecasts are offsets from it
+        loc, sc, x = self._normalize(x)
+        shift = loc if sc is None else torch.zeros_like(loc)  # what x's target values are offsets from
         h = self.frontend(x, None) if self.frontend is not None else x
         _, state = self.rnn(h)
         if cfg["decoder"] == "direct":
             z = [self.drop(state[0][-1])]
             if cfg["n_future"]:
                 z.append(xf.reshape(x.shape[0], -1))
-            pred = level + self.head(torch.cat(z, -1))
+            pred = self.head(torch.cat(z, -1))
         else:
-            prev, outs = x[:, -1, cfg["target_index"]].unsqueeze(-1), []
+            prev, outs = x[:, -1, cfg["target_index"]].unsqueeze(-1) - shift, []
             for t in range(cfg["horizon"]):
-                inp = torch.cat([prev - level, xf[:, t]], -1) if cfg["n_future"] else prev - level
+                inp = torch.cat([prev, xf[:, t]], -1) if cfg["n_future"] else prev
                 out, state = self.dec.step(inp, state)
-                prev = level + self.head(self.drop(out))
+                prev = self.head(self.drop(out))
                 outs.append(prev)
             pred = torch.cat(outs, -1)
         if self.highway is not None:
             lags = x[:, -cfg["highway"] :, cfg["target_index"]]
             if lags.shape[1] != cfg["highway"]:
                 raise ValueError(f"highway needs a lookback of at least {cfg['highway']}, got {x.shape[1]}")
-            pred = pred + self.highway(lags - level)
+            pred = pred + self.highway(lags - shift)
+        pred = loc + pred if sc is None else loc + sc * pred
         if y is None:
             return pred
         return pred, nn.functional.mse_loss(pred, y)
+
+    def _normalize(self, x: Tensor) -> tuple[Tensor, Tensor | None, Tensor]:
+        """(location (B, 1), spread (B, 1) or None, the input with its target column normalised for 'window')."""
+        t = self.config["target_index"]
+        mode = self.config.get("normalize", "level")
+        if mode == "none":
+            return torch.zeros_like(x[:, :1, t]), None, x
+        tgt = x[:, :, t]
+        loc = tgt.mean(1, keepdim=True)  # (B, 1): forecasts are offsets from it
+        if mode == "level":
+            return loc, None, x
+        sc = torch.sqrt(((tgt - loc) ** 2).mean(1, keepdim=True) + EPS)
+        xn = torch.cat([x[:, :, :t], ((tgt - loc) / sc).unsqueeze(-1), x[:, :, t + 1 :]], -1)
+        return loc, sc, xn

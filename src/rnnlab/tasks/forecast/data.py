@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from rnnlab.config import DataConfig, ModelConfig, Recipe
 from rnnlab.data.forecastdata import ForecastDataModule, load_series, make_forecast_datamodule
 from rnnlab.data.windows import Series
@@ -40,13 +42,33 @@ def make_series_datamodule(recipe: Recipe) -> ForecastDataModule:
         straddle=cfg.straddle,
         batch_size=cfg.batch_size,
         naive_season=cfg.naive_season,
+        season=cfg.season,
         target_is_change=cfg.target_is_change,
     )
 
 
+DRIFT = 0.5  # |mean of the last fifth - mean of the first fifth| of the training target, in its std
+
+
+def drift(train: np.ndarray) -> float:
+    """How far the training target's level moves: last fifth's mean minus first fifth's, in standard deviations."""
+    f = max(len(train) // 5, 1)
+    sd = float(np.std(train))
+    return float(abs(np.mean(train[-f:]) - np.mean(train[:f])) / sd) if sd > 0 else 0.0
+
+
+def choose_normalize(cfg: ModelConfig, dm: ForecastDataModule) -> str:
+    """model.normalize, with 'auto' resolved: 'window' when the training target drifts (a trend or a level
+    shift: the test range is likely outside the training range), else 'level'."""
+    if cfg.normalize != "auto":
+        return cfg.normalize
+    return "window" if drift(dm.train_rows()) > DRIFT else "level"
+
+
 def make_forecaster(cfg: ModelConfig, dm: ForecastDataModule) -> Forecaster:
     """The recipe's Forecaster sized to the series (features, known-future columns, horizon)."""
-    if cfg.highway > dm.lookback:
+    highway = dm.lookback if cfg.highway < 0 else cfg.highway  # -1: the whole lookback
+    if highway > dm.lookback:
         raise ConfigError(f"model.highway {cfg.highway} exceeds data.lookback {dm.lookback}; lower it")
     return Forecaster(
         dm.n_features,
@@ -62,5 +84,6 @@ def make_forecaster(cfg: ModelConfig, dm: ForecastDataModule) -> Forecaster:
         conv_layers=cfg.conv_layers,
         conv_kernel=cfg.kernel,
         fast_path=cfg.fast_path,
-        highway=cfg.highway,
+        highway=highway,
+        normalize=choose_normalize(cfg, dm),
     )

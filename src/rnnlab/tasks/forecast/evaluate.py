@@ -1,9 +1,11 @@
-"""Forecast evaluation: test errors against baselines on the same windows, Monte-Carlo-dropout prediction
-intervals with measured coverage, forecasts.csv, and the example windows inspect draws (forecast_examples.json).
+"""Forecast evaluation: test errors against baselines on the same windows, the model and every baseline
+compared on the validation windows (`best_on_validation`, the `--fallback`), prediction intervals with
+measured coverage, forecasts.csv, and the example windows inspect draws (forecast_examples.json).
 
-Intervals follow Zhu & Laptev (2017): the spread of `mc_samples` forward passes with dropout on (what the
-model is unsure of) plus the per-horizon-step noise variance of the point forecast's validation residuals
-(what no model can know), as a Gaussian interval around the point forecast.
+Intervals are split-conformal (the 80% interval is the point forecast +- the ceil((n+1) 0.8)-th smallest
+|validation residual| at that horizon step); wQL and CRPS come from the same conformal quantiles. The older
+Monte-Carlo-dropout interval (Zhu & Laptev 2017: dropout spread plus validation noise variance, Gaussian) is
+still measured beside it (`interval_coverage_mc`).
 """
 
 from __future__ import annotations
@@ -20,12 +22,18 @@ from torch import nn
 from rnnlab.data.forecastdata import ForecastDataModule
 from rnnlab.data.windows import Windows
 from rnnlab.metrics.forecast import (
+    CRPS_GRID,
+    QUANTILES,
+    conformal_half_width,
+    conformal_quantiles,
+    crps_from_quantiles,
     directional_accuracy,
     forecast_errors,
     interval_coverage,
     seasonal_scale,
+    weighted_quantile_loss,
 )
-from rnnlab.models.baselines import LinearAR, last_value, seasonal_naive
+from rnnlab.models.baselines import LinearAR, last_value, seasonal_naive, seasonal_naive_at
 from rnnlab.nn.recurrent import Recurrent
 from rnnlab.train.rundir import write_json
 
@@ -77,15 +85,25 @@ class ForecastEval:
     metrics: dict
 
 
+def seasonal_name(season: int) -> str:
+    """The seasonal-naive baseline's name in results: season 1 says that it is the last value."""
+    return "seasonal_naive" if season > 1 else "seasonal_naive (season 1 = last value)"
+
+
 def baseline_forecasts(dm: ForecastDataModule, part: str = "test") -> dict[str, np.ndarray]:
-    """Last value, seasonal naive and linear autoregressions fit on the training windows, in data units."""
+    """Last value, seasonal naive (always; read from the whole series when a season exceeds the lookback)
+    and linear autoregressions fit on the training windows, in data units."""
     tr, w, h = dm.parts["train"], dm.parts[part], dm.horizon
     hist = dm.unscale(w.x[:, :, 0])
     out = {"last_value": last_value(hist, h)}
     if dm.target_is_change:  # a return series: the random walk in prices is a zero change
         out["zero_change"] = np.zeros((len(w), h))
-    if dm.naive_season <= dm.lookback:
-        out["seasonal_naive"] = seasonal_naive(hist, h, dm.naive_season)
+    season = dm.naive_season
+    out[seasonal_name(season)] = (
+        seasonal_naive(hist, h, season)
+        if season <= dm.lookback
+        else seasonal_naive_at(dm.target_values(), w.origin, h, season)
+    )
     y_tr, hist_tr = dm.unscale(tr.y), dm.unscale(tr.x[:, :, 0])
     out["linear_ar"] = LinearAR().fit(hist_tr, y_tr).predict(hist)
     if w.xf.shape[2]:  # the same known-future covariates the model gets: a fair linear rival
@@ -94,34 +112,106 @@ def baseline_forecasts(dm: ForecastDataModule, part: str = "test") -> dict[str, 
     return out
 
 
+def baseline_models(dm: ForecastDataModule) -> dict[str, dict]:
+    """What `rnnlab forecast RUN --fallback` needs to rerun a baseline: the linear maps' coefficients."""
+    tr, y_tr = dm.parts["train"], dm.unscale(dm.parts["train"].y)
+    hist = dm.unscale(tr.x[:, :, 0])
+    out = {"linear_ar": {"coef": LinearAR().fit(hist, y_tr).coef.tolist()}}
+    if tr.xf.shape[2]:
+        arx = np.hstack([hist, tr.xf.reshape(len(tr), -1)])
+        out["linear_arx"] = {"coef": LinearAR().fit(arx, y_tr).coef.tolist()}
+    return out
+
+
+def window_spread(history: np.ndarray) -> np.ndarray:
+    """(N,) standard deviation of each window's target history (data units), floored so a flat window keeps
+    a nonzero interval: the unit of normalised-conformal residuals for per-window ('window') models."""
+    sd = np.std(history, axis=1)
+    return np.maximum(sd, 1e-3 * max(float(np.median(sd)), 1e-12))
+
+
+def probabilistic(y: np.ndarray, point: np.ndarray, val_abs: np.ndarray, spread: np.ndarray) -> dict:
+    """Split-conformal 80% coverage, mean wQL (levels 0.1..0.9) and CRPS of one forecaster's test forecasts,
+    calibrated on its validation |residuals| per horizon step (in units of each window's `spread`)."""
+    half = conformal_half_width(val_abs, INTERVAL)[None, :] * spread[:, None]
+    return {
+        "coverage": interval_coverage(y, point - half, point + half),
+        "wql": weighted_quantile_loss(y, conformal_quantiles(point, val_abs, QUANTILES, spread)),
+        "crps": crps_from_quantiles(y, conformal_quantiles(point, val_abs, CRPS_GRID, spread)),
+    }
+
+
+def fallback_line(best: str, val_mase: dict[str, float]) -> str | None:
+    """The summary's warning when a baseline beats the model on the validation windows (None when not)."""
+    if best == "model":
+        return None
+    return (
+        f"{best.replace('_', ' ')} beats the model on validation (MASE {val_mase[best]:.3g} vs "
+        f"{val_mase['model']:.3g}): `rnnlab forecast RUN --fallback` uses it"
+    )
+
+
 def evaluate_forecast(
     model: nn.Module, dm: ForecastDataModule, mc_samples: int = 100, seed: int = 0
 ) -> ForecastEval:
-    """Point forecasts, intervals and errors on the test windows, with every baseline on the same windows."""
+    """Point forecasts, intervals and errors on the test windows, with every baseline on the same windows;
+    every forecaster is also scored on the validation windows (`best_on_validation`) and calibrated there
+    (split-conformal intervals per horizon step, wQL and CRPS)."""
     val, test = dm.parts["val"], dm.parts["test"]
     point = dm.unscale(predict_windows(model, test))
-    y = dm.unscale(test.y)
-    noise_var = np.mean((dm.unscale(predict_windows(model, val)) - dm.unscale(val.y)) ** 2, axis=0)
+    y, yv = dm.unscale(test.y), dm.unscale(val.y)
+    val_point = dm.unscale(predict_windows(model, val))
+    noise_var = np.mean((val_point - yv) ** 2, axis=0)
     mc_var = mc_dropout_var(model, dm, test, mc_samples, seed)
-    half = interval_half_width(mc_var, noise_var)
-    lower, upper = point - half, point + half
+    mc_half = interval_half_width(mc_var, noise_var)
+    relative = model.config.get("normalize") == "window"  # residuals in units of the window's spread
+    sv, st = (
+        (window_spread(dm.unscale(w.x[:, :, 0])) for w in (val, test))
+        if relative
+        else (np.ones(len(val)), np.ones(len(test)))
+    )
+    half = conformal_half_width(np.abs(val_point - yv) / sv[:, None], INTERVAL)
+    lower, upper = point - half[None, :] * st[:, None], point + half[None, :] * st[:, None]
 
-    scale = seasonal_scale(dm.train_rows(), dm.series.season)
+    scale = seasonal_scale(dm.train_rows(), dm.season)
     hist = dm.unscale(test.x[:, :, 0])
     baselines = baseline_forecasts(dm)
+    val_forecasts = {"model": val_point, **baseline_forecasts(dm, "val")}
+    val_mase = {n: forecast_errors(yv, p, scale)["mase"] for n, p in val_forecasts.items()}
+    best = min(val_mase, key=lambda n: (val_mase[n], n != "model"))
     last = np.zeros(len(y)) if dm.target_is_change else hist[:, -1]
     test_metrics = {"model": forecast_errors(y, point, scale)}
     direction = {"model": directional_accuracy(last, y, point)}
     for name, p in baselines.items():
         test_metrics[name] = forecast_errors(y, p, scale)
-        if name not in ("last_value", "zero_change"):  # a random walk never moves: no direction to score
+        if name not in ("last_value", "zero_change", seasonal_name(1)):  # a random walk never moves
             direction[name] = directional_accuracy(last, y, p)
+    for name, p in {"model": point, **baselines}.items():
+        test_metrics[name].update(probabilistic(y, p, np.abs(val_forecasts[name] - yv) / sv[:, None], st))
+    best_half = conformal_half_width(np.abs(val_forecasts[best] - yv) / sv[:, None], INTERVAL)
     metrics = {
         "test": test_metrics,
+        "validation": {n: {"mase": m} for n, m in val_mase.items()},
+        "best_on_validation": best,
+        "fallback": {
+            "name": best,
+            "season": dm.naive_season,
+            "half_width": [round(float(v), 6) for v in best_half],
+            **baseline_models(dm).get(best, {}),
+        },
+        "fallback_line": fallback_line(best, val_mase),
+        "season": dm.season,
         "interval_coverage": {str(INTERVAL): interval_coverage(y, lower, upper)},
         "interval_width": {str(INTERVAL): float(np.mean(upper - lower))},
+        "interval_half_width": [round(float(v), 6) for v in half],
+        "interval_relative_to": "window_sd" if relative else None,
         "interval_noise_sd": [round(float(v), 6) for v in np.sqrt(noise_var)],
-        "interval_method": f"MC dropout ({mc_samples if mc_var.any() else 0} passes) + validation residual noise",
+        "interval_method": f"split conformal on {len(yv)} validation windows per horizon step"
+        + (", residuals in units of each window's sd" if relative else ""),
+        "interval_coverage_mc": {
+            str(INTERVAL): interval_coverage(y, point - mc_half, point + mc_half),
+            "method": f"MC dropout ({mc_samples if mc_var.any() else 0} passes) + validation residual noise",
+        },
         "coverage_by_horizon": [
             round(interval_coverage(y[:, k], lower[:, k], upper[:, k]), 4) for k in range(y.shape[1])
         ],
@@ -164,7 +254,7 @@ def write_examples(path: Path, dm: ForecastDataModule, ev: ForecastEval, k: int 
     time, origins, horizon = dm.series.time, dm.parts["test"].origin, dm.horizon
     season = dm.naive_season
     show = min(ev.history.shape[1], max(3 * horizon, 2 * season if season > 1 else 0, 20))
-    naive = "seasonal_naive" if "seasonal_naive" in ev.baselines else "last_value"
+    naive = next(n for n in (seasonal_name(season), "last_value") if n in ev.baselines)
     windows = []
     for i in example_windows(len(origins), k):
         o = int(origins[i])

@@ -22,8 +22,9 @@ from rnnlab.data.forecastdata import select_columns
 from rnnlab.data.series_csv import infer_offset
 from rnnlab.data.windows import CALENDAR, Series, Standardiser, Windows, calendar_values, fill_missing
 from rnnlab.errors import ConfigError, DataError
+from rnnlab.models.baselines import seasonal_naive_at
 from rnnlab.tasks.forecast.data import load_recipe_series
-from rnnlab.tasks.forecast.evaluate import interval_half_width, mc_dropout_var
+from rnnlab.tasks.forecast.evaluate import interval_half_width, mc_dropout_var, window_spread
 from rnnlab.train.rundir import RunFiles, open_run
 
 
@@ -39,6 +40,7 @@ class Forecast:
     history_time: pd.DatetimeIndex
     history: np.ndarray
     target: str
+    note: str = ""
 
     def rows(self) -> list[list]:
         return [
@@ -74,9 +76,14 @@ def _series_for_run(data: dict, recipe, csv: str | Path | None) -> Series:
 
 
 def forecast_run(
-    run_dir: str | Path, horizon: int | None = None, csv: str | Path | None = None, origin: str | None = None
+    run_dir: str | Path,
+    horizon: int | None = None,
+    csv: str | Path | None = None,
+    origin: str | None = None,
+    fallback: bool = False,
 ) -> Forecast:
-    """Forecast `horizon` steps (at most the trained horizon) with the run's model; see the module docstring."""
+    """Forecast `horizon` steps (at most the trained horizon) with the run's model, or with `fallback` its
+    best forecaster on the validation windows (results.json `best_on_validation`); see the module docstring."""
     run = open_run(run_dir)
     data = run.data
     if data.get("task") != "forecast":
@@ -115,7 +122,13 @@ def forecast_run(
     for j, c in enumerate(data["future"]):
         if fut_rows < trained_h:  # calendar columns past the end of the series
             future[fut_rows:, j] = calendar_values(times[fut_rows:], c)
-    point, half = forecast_window(run, values[o - lookback : o], future, o)
+    best = _results(run.path).get("fallback", {}) if fallback else {}
+    if best.get("name", "model") != "model":
+        point, half = fallback_window(run, best, values[:o, 0], future)
+        note = f"forecast by {best['name']} (the best on validation), not the model"
+    else:
+        point, half = forecast_window(run, values[o - lookback : o], future, o)
+        note = "the model is the best on validation: it forecasts" if fallback else ""
     actual = values[o : o + h, 0] if fut_rows >= h else None
     return Forecast(
         times[:h],
@@ -126,6 +139,7 @@ def forecast_run(
         s.time[o - lookback : o],
         values[o - lookback : o, 0],
         data["target"],
+        note,
     )
 
 
@@ -145,10 +159,44 @@ def forecast_window(
     model.eval()
     with torch.no_grad():
         point = scaler.inverse(model(x, xft).numpy()[0], 0)
-    noise_sd = np.asarray(_results(run.path).get("interval_noise_sd", [np.nan] * trained_h), dtype=float)
+    results = _results(run.path)
+    if "interval_half_width" in results:  # split-conformal on the validation windows
+        return point, _half_width(results, results["interval_half_width"], history[:, 0])
+    noise_sd = np.asarray(results.get("interval_noise_sd", [np.nan] * trained_h), dtype=float)
     window = Windows(x.numpy(), xft.numpy(), np.zeros((1, trained_h), np.float32), np.array([origin]))
     mc_var = mc_dropout_var(model, _Unscale(scaler), window, recipe_from_dict(run.recipe).model.mc_samples)
     return point, interval_half_width(mc_var, noise_sd**2)[0]
+
+
+def fallback_window(
+    run: RunFiles, best: dict, target: np.ndarray, future: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """A baseline's forecast from the target's history `target` (data units, up to the origin) and its
+    conformal 80% half-width: last value, zero change, seasonal naive, or a linear map's saved coefficients."""
+    data = run.data
+    h, lookback, name = int(data["horizon"]), int(data["lookback"]), best["name"]
+    if name == "last_value":
+        point = np.full(h, target[-1])
+    elif name == "zero_change":
+        point = np.zeros(h)
+    elif name.startswith("seasonal_naive"):
+        point = seasonal_naive_at(target, np.array([len(target)]), h, int(best["season"]))[0]
+    elif name in ("linear_ar", "linear_arx"):
+        x = [target[-lookback:]]
+        if name == "linear_arx":
+            scaler = Standardiser(np.array(data["scaler"]["mean"]), np.array(data["scaler"]["std"]))
+            fut_idx = [data["columns"].index(c) for c in data["future"]]
+            x.append(((future - scaler.mean[fut_idx]) / scaler.std[fut_idx]).reshape(-1))
+        point = np.concatenate([*x, [1.0]]) @ np.asarray(best["coef"], dtype=float)
+    else:
+        raise ConfigError(f"this run's fallback {name!r} cannot forecast on its own; use the model")
+    return point, _half_width(_results(run.path), best["half_width"], target[-lookback:])
+
+
+def _half_width(results: dict, half: list[float], history: np.ndarray) -> np.ndarray:
+    """The conformal half-width per step in data units (times the window's spread for a 'window' model)."""
+    h = np.asarray(half, dtype=float)
+    return h * float(window_spread(history[None, :])[0]) if results.get("interval_relative_to") else h
 
 
 def _results(run: Path) -> dict:

@@ -68,24 +68,39 @@ class ForecastTask(Task):
         if f.writer:
             write_forecasts(f.run / "forecasts.csv", f.dm, ev)
             write_examples(f.run / "forecast_examples.json", f.dm, ev)
-        return dict(ev.metrics)
+        return {**ev.metrics, "normalize": f.model.config.get("normalize", "level")}
 
     def summary(self, r: dict) -> list[str]:
         h = len(r["coverage_by_horizon"])
         lines = [
-            f"test ({r['n_windows']} windows x {h} steps)      MAE      RMSE   sMAPE%    MASE  direction"
+            f"test ({r['n_windows']} windows x {h} steps)      MAE      RMSE   sMAPE%    MASE   val MASE"
+            "     wQL     CRPS  cov80  direction"
         ]
+        val = r.get("validation", {})
         for name, m in r["test"].items():
             d = r["directional_accuracy"].get(name)
             da = f"{d['accuracy']:.3f}" if d and d["n"] else "   -"
+            v = val.get(name, {}).get("mase", float("nan"))
+            prob = (
+                f"{m['wql']:8.4f} {m['crps']:8.4g} {m['coverage']:6.1%}"
+                if "wql" in m
+                else f"{'-':>8} {'-':>8} {'-':>6}"
+            )
             lines.append(
-                f"  {name:>28s} {m['mae']:9.4g} {m['rmse']:9.4g} {m['smape']:8.2f} {m['mase']:7.3f}  {da}"
+                f"  {name[:28]:>28s} {m['mae']:9.4g} {m['rmse']:9.4g} {m['smape']:8.2f} {m['mase']:7.3f} "
+                f"{v:9.3f} {prob}  {da}"
             )
         cov = r["interval_coverage"]["0.8"]
+        mc = r.get("interval_coverage_mc", {}).get("0.8")
         lines.append(
-            f"80% interval covers {cov:.1%} of test points; {r['params']} params, {r['train_seconds']:.0f} s "
-            "training"
+            f"80% interval ({r.get('interval_method', 'MC dropout')}) covers {cov:.1%} of test points"
+            + (f" (MC dropout's: {mc:.1%})" if mc is not None else "")
+            + f"; {r['params']} params, {r['train_seconds']:.0f} s training"
         )
+        if r.get("fallback_line"):
+            lines.append(r["fallback_line"])
+        elif "best_on_validation" in r:
+            lines.append("the model beats every baseline on validation")
         lines.append(
             "forecasts.csv holds every test forecast; forecast.png and error_by_horizon.png draw them"
         )
