@@ -72,7 +72,7 @@ def test_batched_backtest_equals_single_forecasts(run):
     for i in (0, 7, bt.summary["origins"] - 1):
         fc = forecast_run(run, origin=str(bt.origin_time[i]))
         np.testing.assert_allclose(bt.point[i], fc.forecast, atol=1e-5)
-        np.testing.assert_allclose(bt.lower[i], fc.lower, atol=1e-5)  # the same MC-dropout masks
+        np.testing.assert_allclose(bt.lower[i], fc.lower, atol=1e-5)  # the same conformal half-width
         np.testing.assert_allclose(bt.upper[i], fc.upper, atol=1e-5)
         np.testing.assert_allclose(bt.y[i], fc.actual, atol=1e-9)
     assert (bt.upper - bt.lower).std() > 0  # the dropout spread varies by origin: not only the noise term

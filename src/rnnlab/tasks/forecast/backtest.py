@@ -20,7 +20,7 @@ from rnnlab.data.windows import CALENDAR, Series, Standardiser, Windows, fill_mi
 from rnnlab.errors import ConfigError, DataError
 from rnnlab.metrics.forecast import forecast_errors, interval_coverage, seasonal_scale
 from rnnlab.models.baselines import LinearAR, last_value, seasonal_naive
-from rnnlab.tasks.forecast.evaluate import INTERVAL, interval_half_width, predict_windows
+from rnnlab.tasks.forecast.evaluate import INTERVAL, interval_half_width, predict_windows, window_spread
 from rnnlab.tasks.forecast.mc_shared import mc_variance
 from rnnlab.tasks.forecast.predict import _results, _series_for_run
 from rnnlab.train.rundir import RunFiles, open_run, write_json
@@ -164,7 +164,13 @@ def backtest_run(
     res = _results(run.path)
     lower = upper = None
     exact = True
-    if "interval_noise_sd" in res:
+    if "interval_half_width" in res:  # split-conformal on the validation windows, as `rnnlab forecast`
+        half = np.asarray(res["interval_half_width"], dtype=float)[None, :h]
+        if res.get("interval_relative_to"):  # residuals in units of each window's spread
+            history = values[origins[:, None] - lookback + np.arange(lookback)[None, :], 0]
+            half = half * window_spread(history)[:, None]
+        lower, upper = point - half, point + half
+    elif "interval_noise_sd" in res:  # a run from before conformal intervals: MC dropout + noise
         mc_var, exact = mc_variance(model, w, scaler, recipe.model.mc_samples, BATCH)
         noise_sd = np.asarray(res["interval_noise_sd"], dtype=float)
         half = interval_half_width(mc_var, noise_sd**2)
