@@ -71,6 +71,9 @@ def test_page_and_recording_routes(runs) -> None:
     assert r.status_code == 404 and r.json()["error"] == "no demo recording: no archive here; fetch it first"
 
 
+EXPECTED = list(range(24, 3001, 12))  # the steps of 60 s at 50 Hz, window 24 (tests/serve/conftest.py), hop 12
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -99,8 +102,10 @@ def test_live_page_in_headless_chromium(runs, tmp_path: Path) -> None:
             page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: problems.append(str(e)))
             page.goto(f"http://127.0.0.1:{port}/?autoplay=1&speed=64")
-            page.wait_for_function("window.rnnlabDemo.state === 'done'", timeout=60_000)
-            page.wait_for_function("window.rnnlabDemo.predictions.length >= 200", timeout=20_000)
+            page.wait_for_function("window.rnnlabDemo.state === 'done'", timeout=90_000)
+            # every sample is sent by now; the last replies may still be on their way
+            page.wait_for_function(f"window.rnnlabDemo.predictions.length >= {len(EXPECTED)}", timeout=30_000)
+            page.wait_for_function(f"document.getElementById('pred-count').textContent == '{len(EXPECTED)}'")
             shot = tmp_path / "page.png"
             page.screenshot(path=str(shot))
             demo = page.evaluate("window.rnnlabDemo")
@@ -113,7 +118,7 @@ def test_live_page_in_headless_chromium(runs, tmp_path: Path) -> None:
     assert problems == [] and demo["errors"] == []
     assert demo["sent"] == 3000  # the whole recording went through the session
     steps = [p["step"] for p in demo["predictions"]]
-    assert steps == list(range(24, 3001, 12))  # one prediction per hop after the first window (window 24)
+    assert steps == EXPECTED  # one prediction per hop after the first window
     assert shown == len(steps) and now in CLASSES
     assert shot.stat().st_size > 20_000  # a drawn page, not a blank one
 
