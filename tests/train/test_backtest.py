@@ -185,3 +185,18 @@ def test_csv_with_another_time_column_name(run, tmp_path, capsys):
     own = backtest_run(run).summary
     assert got["origins"] == own["origins"]
     assert got["errors"]["model"]["mae"] == pytest.approx(own["errors"]["model"]["mae"], abs=1e-6)
+
+
+def test_backtest_scores_seasonal_naive_as_training_does_even_past_the_lookback():
+    from rnnlab.tasks.forecast.backtest import cut_windows, run_baselines
+
+    values = np.arange(100, dtype=float)[:, None]
+    scaled = (values - 50.0) / 10.0
+    data = {"lookback": 4, "horizon": 2, "scaler": {"mean": [50.0], "std": [10.0]}, "season": 12}
+    w = cut_windows(scaled, np.array([20, 30]), 4, 2, [])
+    out = run_baselines(values, scaled, w, data, [], train_end=60)
+    np.testing.assert_allclose(out["seasonal_naive"], [[8, 9], [18, 19]])  # a season back, from the series
+    np.testing.assert_allclose(out["last_value"], [[19, 19], [29, 29]])
+    assert set(out) == {"last_value", "seasonal_naive", "linear_ar"}
+    data["season"] = 1
+    assert "seasonal_naive (season 1 = last value)" in run_baselines(values, scaled, w, data, [], train_end=60)

@@ -19,8 +19,13 @@ from rnnlab.data.forecastdata import load_series
 from rnnlab.data.windows import CALENDAR, Series, Standardiser, Windows, fill_missing
 from rnnlab.errors import ConfigError, DataError
 from rnnlab.metrics.forecast import forecast_errors, interval_coverage, seasonal_scale
-from rnnlab.models.baselines import LinearAR, last_value, seasonal_naive
-from rnnlab.tasks.forecast.evaluate import INTERVAL, interval_half_width, predict_windows, window_spread
+from rnnlab.tasks.forecast.evaluate import (
+    INTERVAL,
+    baselines_on,
+    interval_half_width,
+    predict_windows,
+    window_spread,
+)
 from rnnlab.tasks.forecast.mc_shared import mc_variance
 from rnnlab.tasks.forecast.predict import _results, _series_for_run
 from rnnlab.train.rundir import RunFiles, open_run, write_json
@@ -111,29 +116,22 @@ def cut_windows(
 
 
 def run_baselines(
-    scaled: np.ndarray, w: Windows, data: dict, fut: list[int], train_end: int
+    values: np.ndarray, scaled: np.ndarray, w: Windows, data: dict, fut: list[int], train_end: int
 ) -> dict[str, np.ndarray]:
-    """The run's baselines (evaluate.baseline_forecasts) on the backtest windows; the linear ones fit on every
-    window whose forecast lies in the training rows [0, train_end)."""
+    """The run's baselines (evaluate.baselines_on, as `rnnlab train` scores them) on the backtest windows; the
+    linear ones fit on every window whose forecast lies in the training rows [0, train_end)."""
     lookback, h = int(data["lookback"]), int(data["horizon"])
     mean, std = float(data["scaler"]["mean"][0]), float(data["scaler"]["std"][0])
     unscale = lambda v: v * std + mean  # noqa: E731  (the target column back to data units)
-    hist = unscale(w.x[:, :, 0])
-    out = {"last_value": last_value(hist, h)}
-    if data.get("target_is_change"):
-        out["zero_change"] = np.zeros((len(w), h))
-    season = int(data.get("naive_season") or data.get("season") or 1)
-    if season <= lookback:
-        out["seasonal_naive"] = seasonal_naive(hist, h, season)
     tr_origins = np.arange(lookback, train_end - h + 1)
+    train = None
     if len(tr_origins) > lookback + 1:  # enough windows to fit a lookback-sized least-squares map
         tr = cut_windows(scaled, tr_origins, lookback, h, fut)
-        y_tr, hist_tr = unscale(tr.y), unscale(tr.x[:, :, 0])
-        out["linear_ar"] = LinearAR().fit(hist_tr, y_tr).predict(hist)
-        if fut:
-            arx = lambda v: np.hstack([unscale(v.x[:, :, 0]), v.xf.reshape(len(v), -1)])  # noqa: E731
-            out["linear_arx"] = LinearAR().fit(arx(tr), y_tr).predict(arx(w))
-    return out
+        train = (unscale(tr.x[:, :, 0]), unscale(tr.y), tr.xf)
+    season = int(data.get("naive_season") or data.get("season") or 1)
+    return baselines_on(
+        unscale(w.x[:, :, 0]), w.origin, values[:, 0], h, season, train, w.xf, bool(data.get("target_is_change"))
+    )
 
 
 def backtest_run(
@@ -176,7 +174,7 @@ def backtest_run(
         half = interval_half_width(mc_var, noise_sd**2)
         lower, upper = point - half, point + half
     train_end = _first_after(s.time, data.get("parts", {}).get("train", {}).get("last_forecast"), 0)
-    baselines = run_baselines(scaled, w, data, fut, train_end)
+    baselines = run_baselines(values, scaled, w, data, fut, train_end)
     scale = res.get("mase_scale")
     if scale is None:
         scale = seasonal_scale(values[:train_end, 0], int(data.get("season") or 1))

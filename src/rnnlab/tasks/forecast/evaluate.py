@@ -90,26 +90,47 @@ def seasonal_name(season: int) -> str:
     return "seasonal_naive" if season > 1 else "seasonal_naive (season 1 = last value)"
 
 
-def baseline_forecasts(dm: ForecastDataModule, part: str = "test") -> dict[str, np.ndarray]:
-    """Last value, seasonal naive (always; read from the whole series when a season exceeds the lookback)
-    and linear autoregressions fit on the training windows, in data units."""
-    tr, w, h = dm.parts["train"], dm.parts[part], dm.horizon
-    hist = dm.unscale(w.x[:, :, 0])
-    out = {"last_value": last_value(hist, h)}
-    if dm.target_is_change:  # a return series: the random walk in prices is a zero change
-        out["zero_change"] = np.zeros((len(w), h))
-    season = dm.naive_season
+def baselines_on(
+    hist: np.ndarray,
+    origin: np.ndarray,
+    target: np.ndarray,
+    horizon: int,
+    season: int,
+    train: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+    xf: np.ndarray,
+    change: bool = False,
+) -> dict[str, np.ndarray]:
+    """Every baseline's forecasts (data units) for windows whose target history is `hist` (N, lookback),
+    forecast from row `origin` (N,) of the whole target column `target`: last value, zero change (for a
+    return series), seasonal naive (always; read from `target` when the season exceeds the lookback) and, given
+    `train` = (history, y, xf) of the training windows, linear autoregressions (ARX with the known-future
+    covariates `xf`, when there are any). `rnnlab train` and `rnnlab backtest` both score these."""
+    out = {"last_value": last_value(hist, horizon)}
+    if change:  # a return series: the random walk in prices is a zero change
+        out["zero_change"] = np.zeros((len(hist), horizon))
     out[seasonal_name(season)] = (
-        seasonal_naive(hist, h, season)
-        if season <= dm.lookback
-        else seasonal_naive_at(dm.target_values(), w.origin, h, season)
+        seasonal_naive(hist, horizon, season)
+        if season <= hist.shape[1]
+        else seasonal_naive_at(target, origin, horizon, season)
     )
-    y_tr, hist_tr = dm.unscale(tr.y), dm.unscale(tr.x[:, :, 0])
+    if train is None:
+        return out
+    hist_tr, y_tr, xf_tr = train
     out["linear_ar"] = LinearAR().fit(hist_tr, y_tr).predict(hist)
-    if w.xf.shape[2]:  # the same known-future covariates the model gets: a fair linear rival
-        arx = lambda v: np.hstack([dm.unscale(v.x[:, :, 0]), v.xf.reshape(len(v), -1)])  # noqa: E731
-        out["linear_arx"] = LinearAR().fit(arx(tr), y_tr).predict(arx(w))
+    if xf.shape[2]:  # the same known-future covariates the model gets: a fair linear rival
+        arx = lambda h, f: np.hstack([h, f.reshape(len(f), -1)])  # noqa: E731
+        out["linear_arx"] = LinearAR().fit(arx(hist_tr, xf_tr), y_tr).predict(arx(hist, xf))
     return out
+
+
+def baseline_forecasts(dm: ForecastDataModule, part: str = "test") -> dict[str, np.ndarray]:
+    """The baselines (`baselines_on`) on one part's windows, the linear ones fit on the training windows."""
+    tr, w = dm.parts["train"], dm.parts[part]
+    train = (dm.unscale(tr.x[:, :, 0]), dm.unscale(tr.y), tr.xf)
+    return baselines_on(
+        dm.unscale(w.x[:, :, 0]), w.origin, dm.target_values(), dm.horizon, dm.naive_season, train, w.xf,
+        dm.target_is_change,
+    )  # fmt: skip
 
 
 def baseline_models(dm: ForecastDataModule) -> dict[str, dict]:
