@@ -27,7 +27,10 @@ def test_every_prefix_equals_the_whole_sequence_call(cell: str, readout: str) ->
     model = SequenceClassifier(5, 4, cell=cell, hidden=12, layers=2, readout=readout).eval()
     x = torch.randn(3, 9, 5)
     with torch.no_grad():
-        streamed = _stream(StepClassifier(model), x)
+        step = StepClassifier(model)
+        for t, d in zip(step.init_state(3), step.batch_dims, strict=True):
+            assert t.shape[d] == 3  # each state tensor's batch axis is where batch_dims says
+        streamed = _stream(step, x)
         for t in (1, 4, 9):
             whole = model(x[:, :t])
             torch.testing.assert_close(streamed[:, t - 1], whole, atol=1e-5, rtol=1e-5)

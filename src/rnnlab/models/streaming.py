@@ -57,6 +57,8 @@ class StepClassifier(nn.Module):
             getattr(model, "readout", "last") if type(model).__name__ == "SequenceClassifier" else "last"
         )
         self.state_names: tuple[str, ...] = (*("h", "c")[: self.rnn.state_size], *READOUT_STATE[self.readout])
+        # each state tensor's batch axis: (layers, B, H) for the recurrent state, (B, d) for the readout's
+        self.batch_dims: tuple[int, ...] = (1,) * self.rnn.state_size + (0,) * len(READOUT_STATE[self.readout])
 
     def init_state(self, batch: int, device=None) -> tuple[Tensor, ...]:
         """The state before the first step: zero recurrent state and empty readout accumulators."""

@@ -57,13 +57,6 @@ class RecurrentStream(Stream):
         self.start = [j * self.hop for j in range(self.k)]  # sample index where each slot's window begins
         self.fresh = self.step.init_state(1)
         self.state = list(self.step.init_state(self.k))
-        two = self.step.init_state(
-            2
-        )  # the batch axis of each state tensor: (layers, B, H) for h, (B, d) after
-        self.batch_dim = [
-            next(d for d, (a, b) in enumerate(zip(f.shape, t.shape, strict=True)) if a != b)
-            for f, t in zip(self.fresh, two, strict=True)
-        ]
 
     def steps(self, n: int) -> int:
         return n  # one batched step of the K states per sample
@@ -86,7 +79,7 @@ class RecurrentStream(Stream):
         return out
 
     def _restart(self, j: int) -> None:
-        for i, (d, f) in enumerate(zip(self.batch_dim, self.fresh, strict=True)):
+        for i, (d, f) in enumerate(zip(self.step.batch_dims, self.fresh, strict=True)):
             s = self.state[i].clone()
             s.select(d, j).copy_(f.select(d, 0))
             self.state[i] = s
