@@ -10,7 +10,9 @@ the speed ratios and the largest differences of point forecasts and interval hal
 from __future__ import annotations
 
 import argparse
+import json
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -56,9 +58,13 @@ def main() -> None:
     dp = max(np.abs(pt - bt.point[i]).max() for (pt, _), i in zip(single, pick, strict=True))
     dh = max(np.abs(hw - (bt.upper[i] - bt.point[i])).max() for (_, hw), i in zip(single, pick, strict=True))
     dr = max(np.abs(f.forecast - bt.point[i]).max() for f, i in zip(fcs, pick, strict=False))
-    print(
-        f"{len(origins)} origins x {h} steps, lookback {lb}, {recipe.model.mc_samples} MC-dropout passes, {a.threads} threads"
+    res = json.loads((Path(a.run) / "results.json").read_text())
+    interval = (
+        "split-conformal interval"
+        if "interval_half_width" in res
+        else f"{recipe.model.mc_samples} MC-dropout passes"
     )
+    print(f"{len(origins)} origins x {h} steps, lookback {lb}, {interval}, {a.threads} threads")
     print(
         f"batched backtest  {tb * 1e3:8.2f} ms/origin  ({tb * len(origins):.1f} s for all, files not written)"
     )
