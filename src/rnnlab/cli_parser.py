@@ -25,6 +25,7 @@ SHORTCUTS = {  # convenience flags -> recipe keys
     "lookback": "data.lookback",
     "horizon": "data.horizon",
     "season": "data.season",
+    "static": "data.static",
 }
 
 

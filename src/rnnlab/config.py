@@ -36,7 +36,10 @@ class DataConfig:
     and `label_col`): token `level` word or char, vocabulary from training documents (tokens seen `min_freq`+
     times, at most `vocab_size`), `max_tokens` truncates each document (null: keep all).
     Sequence to sequence ('captions': strips of 1-4 real MNIST digits and their digit words; 'folio': First
-    Folio -> modern Shakespeare lines): `n_train` training strips / at most that many training pairs."""
+    Folio -> modern Shakespeare lines): `n_train` training strips / at most that many training pairs.
+    Panels (task 'panel': 'visnights', 'prison', or 'panel' = a long-format CSV at `path`): `id_col`,
+    `time_col`, `target`, `static` per-series category columns; each series' last `horizon` steps are its
+    test window and the `val_origins` origins before them its validation windows."""
 
     name: str = "har"
     path: str | None = None
@@ -71,6 +74,8 @@ class DataConfig:
     max_tokens: int | None = None
     text_col: str = "text"
     n_train: int | None = None
+    static: list[str] | None = None
+    val_origins: int = 1
 
 
 @dataclass
@@ -82,7 +87,9 @@ class ModelConfig:
     'window' RevIN-style, 'none'; 'auto' picks 'window' when the training target drifts), mc_samples = Monte-Carlo dropout passes for the intervals.
     ragged: variable-length batches 'pack'ed (each sequence runs its own length) or 'mask'ed (padded block,
     masked readout); for text, `embed` is the token embedding width. Seq2Seq / Captioner: `attention`
-    bahdanau, luong or none; the Captioner's CNN has `channels` and `feature`-wide column vectors."""
+    bahdanau, luong or none; the Captioner's CNN has `channels` and `feature`-wide column vectors.
+    GlobalForecaster (panels): `likelihood` studentt or gaussian; `anchor` seasonal, last or none (what the
+    forecast is an offset from)."""
 
     kind: str = "SequenceClassifier"
     cell: str = "lstm"
@@ -105,6 +112,8 @@ class ModelConfig:
     ragged: str = "pack"
     attention: str = "luong"
     feature: int = 128
+    likelihood: str = "studentt"
+    anchor: str = "seasonal"
 
 
 @dataclass

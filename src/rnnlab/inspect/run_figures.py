@@ -1,5 +1,5 @@
 """The pictures a finished run directory shows beside its numbers, drawn from the files training wrote:
-forecast.png and error_by_horizon.png (forecast runs), attention_K.png (seq2seq runs). Training writes only
+forecast.png and error_by_horizon.png (forecast runs), panel.png (panel runs), attention_K.png (seq2seq runs). Training writes only
 CSV/JSON; `rnnlab train` and `rnnlab inspect` call draw_run_figures."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from rnnlab.errors import RunDirError
 from rnnlab.inspect.attention_plots import plot_caption_attention, plot_text_attention
 from rnnlab.inspect.figures import plt
 from rnnlab.inspect.forecast_plots import error_by_horizon, forecast_examples
+from rnnlab.inspect.panel_plot import panel_figure
 
 
 def _json(path: Path) -> dict | None:
@@ -38,6 +39,10 @@ def draw_run_figures(run: str | Path, only_missing: bool = False) -> list[Path]:
         by_h = {k: v["by_horizon"]["mae"] for k, v in results.get("test", {}).items() if "by_horizon" in v}
         if by_h:
             made.append(_save(error_by_horizon(by_h, examples["target"]), run / "error_by_horizon.png", plt))
+    panel = _json(run / "panel_examples.json")
+    if panel:
+        target = (_json(run / "data.json") or {}).get("target", "value")
+        made.append(_save(panel_figure(panel, target), run / "panel.png", plt))
     attention = _json(run / "attention.json")
     if attention is not None:
         for k, m in enumerate(attention.get("maps", [])):
@@ -59,6 +64,8 @@ def _save(fig, path: Path, plt) -> Path:
 def _missing(run: Path) -> bool:
     """Whether a picture the run's files call for is not drawn yet."""
     if (run / "forecast_examples.json").is_file() and not (run / "forecast.png").is_file():
+        return True
+    if (run / "panel_examples.json").is_file() and not (run / "panel.png").is_file():
         return True
     maps = (_json(run / "attention.json") or {}).get("maps", []) if (run / "attention.json").is_file() else []
     return any(not (run / f"attention_{k}.png").is_file() for k in range(len(maps)))

@@ -9,6 +9,7 @@ from rnnlab.models.baselines import CNN1dClassifier, MLPClassifier
 from rnnlab.models.captioner import Captioner
 from rnnlab.models.classifier import SequenceClassifier, SequenceTagger
 from rnnlab.models.forecaster import Forecaster
+from rnnlab.models.global_forecaster import GlobalForecaster
 from rnnlab.models.language import CharLM
 from rnnlab.models.seq2seq import Seq2Seq
 
@@ -19,6 +20,7 @@ MODELS: dict[str, type[nn.Module]] = {
     "CNN1dClassifier": CNN1dClassifier,
     "CharLM": CharLM,
     "Forecaster": Forecaster,
+    "GlobalForecaster": GlobalForecaster,
     "Seq2Seq": Seq2Seq,
     "Captioner": Captioner,
 }
@@ -37,6 +39,7 @@ __all__ = [
     "Captioner",
     "CharLM",
     "Forecaster",
+    "GlobalForecaster",
     "MLPClassifier",
     "SequenceClassifier",
     "Seq2Seq",

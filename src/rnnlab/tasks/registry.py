@@ -14,6 +14,7 @@ BUILTIN = {  # name -> module whose TASK attribute is the Task class
     "charlm": "rnnlab.tasks.charlm.task",
     "forecast": "rnnlab.tasks.forecast.task",
     "seq2seq": "rnnlab.tasks.seq2seq.task",
+    "panel": "rnnlab.tasks.panel.task",
 }
 _registered: dict[str, type[Task]] = {}
 

@@ -1,0 +1,1 @@
+"""Task 'panel': one global probabilistic forecaster over many series (DeepAR-style)."""
