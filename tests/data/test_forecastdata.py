@@ -164,8 +164,9 @@ def test_too_short_series_mentions_the_lookback(tmp_path):
     with pytest.raises(DataError, match="lookback 24"):
         _dm(_series(60))
     # loading a CSV by name, the message says how many rows are needed
-    t = pd.date_range("2024-01-01", periods=100, freq="h")
-    pd.DataFrame({"ts": t, "load": np.arange(100.0)}).to_csv(tmp_path / "s.csv", index=False)
+    # (100 rows would now work: validation and test straddle automatically; 40 leave too few training rows)
+    t = pd.date_range("2024-01-01", periods=40, freq="h")
+    pd.DataFrame({"ts": t, "load": np.arange(40.0)}).to_csv(tmp_path / "s.csv", index=False)
     csv = {"path": str(tmp_path / "s.csv"), "target": "load", "time_col": "ts"}
     with pytest.raises(DataError, match=r"lookback 24 \+ horizon 6 needs at least 300 rows"):
         make_forecast_datamodule("series", L_, H_, **csv, val_fraction=0.1)  # as in the forecast recipe

@@ -7,6 +7,8 @@ units and times (and baselines computed on exactly the same test windows).
 
 from __future__ import annotations
 
+import logging
+
 import lightning as L
 import numpy as np
 import torch
@@ -69,6 +71,10 @@ def select_columns(
     return Series(series.values[:, idx], keep, series.time, [c for c in fut if c in keep], series.season)
 
 
+log = logging.getLogger(__name__)
+FEW_VALIDATION = 20  # fewer validation windows make early stopping, calibration and baseline choice noisy
+
+
 class _WindowSet(Dataset):
     def __init__(self, w: Windows) -> None:
         self.x, self.xf, self.y = (torch.from_numpy(a) for a in (w.x, w.xf, w.y))
@@ -120,6 +126,7 @@ class ForecastDataModule(L.LightningDataModule):
         self.season = season or series.season  # MASE's scale and the seasonal-naive period
         self.naive_season = naive_season or self.season
         self.straddle, self.fill = straddle, fill
+        self.straddle_auto = False  # make_forecast_datamodule turned straddle on for a short series
         self.target_is_change = target_is_change
         self.parts, self.scaler = chronological_windows(
             series.values,
@@ -213,6 +220,7 @@ class ForecastDataModule(L.LightningDataModule):
             "start": str(time[0]),
             "end": str(time[-1]),
             "straddle": self.straddle,
+            "straddle_auto": self.straddle_auto,
             "target_is_change": self.target_is_change,
             "parts": parts,
             "scaler": self.scaler.to_dict(),
@@ -247,22 +255,16 @@ def make_forecast_datamodule(
     season: int = 0,
 ) -> ForecastDataModule:
     """Load the named series (see `load_series`), keep the asked-for columns and cut the windows; the target
-    defaults to the series' first column."""
+    defaults to the series' first column. A short series (no room for a validation window, or fewer than
+    FEW_VALIDATION of them) straddles automatically: validation and test lookbacks read the part before."""
     series = load_series(name, path, target, time_col, covariates, future, fill)
     target = target or series.names[0]
     series = select_columns(series, target, covariates, future)
-    if not straddle:  # a clear "too short" before cutting (straddling parts need only the horizon)
-        check_length(len(series.values), lookback, horizon, val_fraction, test_fraction)
-    return ForecastDataModule(
-        series,
-        target,
-        lookback,
-        horizon,
+    kwargs = dict(
         future=future,
         val_fraction=val_fraction,
         test_fraction=test_fraction,
         train_stride=train_stride,
-        straddle=straddle,
         fill=fill,
         batch_size=batch_size,
         naive_season=naive_season,
@@ -270,3 +272,31 @@ def make_forecast_datamodule(
         name=name,
         season=season,
     )
+    if straddle:
+        return ForecastDataModule(series, target, lookback, horizon, straddle=True, **kwargs)
+    plain, why = None, None
+    try:  # a clear "too short" before cutting (straddling parts need only the horizon)
+        check_length(len(series.values), lookback, horizon, val_fraction, test_fraction)
+        plain = ForecastDataModule(series, target, lookback, horizon, straddle=False, **kwargs)
+        if len(plain.parts["val"]) >= FEW_VALIDATION:
+            return plain
+        why = f"its validation part holds only {len(plain.parts['val'])} lookback + horizon windows"
+    except DataError as too_short:
+        why = too_short
+    # a short series: validation and test windows read their lookback from the part before
+    try:
+        wide = ForecastDataModule(series, target, lookback, horizon, straddle=True, **kwargs)
+    except DataError:
+        if plain is None:
+            raise why from None
+        return plain
+    if plain is not None and len(wide.parts["val"]) <= len(plain.parts["val"]):
+        return plain
+    wide.straddle_auto = True
+    log.warning(
+        "a short series (%d rows, %s): validation and test windows read their lookback from the part "
+        "before (data.straddle, chosen automatically)",
+        len(series.values),
+        why if isinstance(why, str) else f"lookback {lookback} + horizon {horizon} fit no part",
+    )
+    return wide

@@ -19,7 +19,7 @@ import torch
 from scipy.stats import norm
 from torch import nn
 
-from rnnlab.data.forecastdata import ForecastDataModule
+from rnnlab.data.forecastdata import FEW_VALIDATION, ForecastDataModule
 from rnnlab.data.windows import Windows
 from rnnlab.metrics.forecast import (
     CRPS_GRID,
@@ -172,6 +172,18 @@ def fallback_line(best: str, val_mase: dict[str, float]) -> str | None:
     )
 
 
+def validation_note(n_windows: int, val_mase: dict[str, float]) -> str | None:
+    """The summary's warning when too few validation windows decide between the model and the baselines."""
+    if n_windows >= FEW_VALIDATION:
+        return None
+    runner_up = sorted(val_mase, key=val_mase.get)[:2]
+    return (
+        f"only {n_windows} validation windows chose {runner_up[0].replace('_', ' ')} over "
+        f"{runner_up[1].replace('_', ' ')} (MASE {val_mase[runner_up[0]]:.3g} vs {val_mase[runner_up[1]]:.3g}): "
+        "too few to trust; compare them with `rnnlab backtest RUN` or raise data.val_fraction"
+    )
+
+
 def evaluate_forecast(
     model: nn.Module, dm: ForecastDataModule, mc_samples: int = 100, seed: int = 0
 ) -> ForecastEval:
@@ -221,6 +233,8 @@ def evaluate_forecast(
             **baseline_models(dm).get(best, {}),
         },
         "fallback_line": fallback_line(best, val_mase),
+        "validation_windows": len(yv),
+        "validation_note": validation_note(len(yv), val_mase),
         "season": dm.season,
         "interval_coverage": {str(INTERVAL): interval_coverage(y, lower, upper)},
         "interval_width": {str(INTERVAL): float(np.mean(upper - lower))},

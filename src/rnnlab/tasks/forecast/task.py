@@ -49,6 +49,7 @@ class ForecastTask(Task):
             f"lookback {dm.lookback} -> horizon {dm.horizon}, known ahead {dm.future or 'none'}; "
             f"windows train/val/test = {n['train']}/{n['val']}/{n['test']}"
             + (f" (every {dm.train_stride}th training window per epoch)" if dm.train_stride > 1 else "")
+            + ("; validation/test lookbacks read the part before (short series)" if dm.straddle_auto else "")
         )
 
     def model(self, recipe: Recipe, dm: ForecastDataModule) -> nn.Module:
@@ -101,6 +102,8 @@ class ForecastTask(Task):
             lines.append(r["fallback_line"])
         elif "best_on_validation" in r:
             lines.append("the model beats every baseline on validation")
+        if r.get("validation_note"):
+            lines.append(r["validation_note"])
         lines.append(
             "forecasts.csv holds every test forecast; forecast.png and error_by_horizon.png draw them"
         )
