@@ -33,7 +33,7 @@ def prison_run(tmp_path_factory):
 
 def test_panel_run_writes_scores_forecasts_and_picture(prison_run):
     r = json.loads((prison_run / "results.json").read_text())
-    assert set(r["test"]) == {"model", "seasonal naive (4)", "last value"}
+    assert set(r["test"]) == {"model", "model, conformal intervals", "seasonal naive (4)", "last value"}
     for m in r["test"].values():
         assert {"mae", "mase", "wql", "crps", "coverage"} <= set(m)
     assert r["n_series"] == 32 and r["horizon"] == 8
@@ -66,3 +66,14 @@ def test_panel_bad_input_is_a_one_line_error(tmp_path, capsys):
         main(["train", "panel", *ARGS, "--model.likelihood", "poisson", "--out", str(tmp_path / "r2")]) == 2
     )
     assert "poisson" in capsys.readouterr().err
+
+
+def test_predict_forecasts_every_series_past_the_end(prison_run, tmp_path):
+    out = tmp_path / "next.csv"
+    assert main(["predict", str(prison_run), "--data", str(PRISON), "--out", str(out)]) == 0
+    rows = list(csv.DictReader(open(out)))
+    assert len(rows) == 32 * 8 and rows[0]["time"] == "2017-01-01" and rows[7]["time"] == "2018-10-01"
+    assert all(float(r["q10"]) <= float(r["median"]) <= float(r["q90"]) for r in rows)
+    stranger = tmp_path / "stranger.csv"
+    stranger.write_text(PRISON.read_text().replace("ACT/Female/Remanded", "XYZ/Female/Remanded"))
+    assert main(["predict", str(prison_run), "--data", str(stranger)]) == 2

@@ -3,6 +3,8 @@ forecasts scored by wQL, CRPS and coverage against seasonal naive and last value
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from torch import nn
 
 from rnnlab.config import Recipe, TrainConfig
@@ -15,6 +17,8 @@ from rnnlab.tasks.contract import Fitted, Signature, Task, TensorSpec
 from rnnlab.tasks.panel.data import make_global_forecaster, make_panel_datamodule
 from rnnlab.tasks.panel.evaluate import evaluate_panel, write_panel_files
 from rnnlab.tasks.panel.module import PANEL_COLUMNS, PanelModule
+from rnnlab.tasks.panel.predict import predict_panel
+from rnnlab.train.rundir import RunFiles
 
 
 class PanelTask(Task):
@@ -91,6 +95,9 @@ class PanelTask(Task):
         )
         lines.append("forecasts.csv and panel_series.csv hold every test forecast; panel.png draws them")
         return lines
+
+    def predict_run(self, files: RunFiles, data: str | Path) -> tuple[list[str], list[list]]:
+        return predict_panel(files, data)
 
     def signature(self, model: nn.Module) -> Signature:
         c = model.config
