@@ -197,7 +197,8 @@ def evaluate_forecast(
     noise_var = np.mean((val_point - yv) ** 2, axis=0)
     mc_var = mc_dropout_var(model, dm, test, mc_samples, seed)
     mc_half = interval_half_width(mc_var, noise_var)
-    relative = model.config.get("normalize") == "window"  # residuals in units of the window's spread
+    # residuals in units of each window's spread: a 'window' model's level moves, and a return's volatility does
+    relative = model.config.get("normalize") == "window" or dm.target_is_change
     sv, st = (
         (window_spread(dm.unscale(w.x[:, :, 0])) for w in (val, test))
         if relative
