@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 import optuna
+from matplotlib.ticker import MaxNLocator
 from optuna.trial import TrialState
 
 from rnnlab.inspect import figures
@@ -52,6 +53,7 @@ def history_figure(study: optuna.Study, monitor: str):
     if pv:
         ax.scatter(*zip(*pv, strict=True), s=18, marker="x", color="#36c", label="pruned (last value)")
     ax.set_xlabel("trial")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(monitor)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
