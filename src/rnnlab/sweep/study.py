@@ -52,7 +52,9 @@ def open_study(sweep_dir: Path, base: Recipe, params: list[Param], monitor: str,
         study_name=STUDY,
         direction="minimize" if monitor_mode(monitor) == "min" else "maximize",
         load_if_exists=True,
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
+        pruner=optuna.pruners.MedianPruner(  # not in the first quarter of training: warm-up epochs are noise
+            n_startup_trials=3, n_warmup_steps=max(1, base.train.max_epochs // 4)
+        )
         if pruner == "median"
         else optuna.pruners.NopPruner(),
     )
