@@ -118,6 +118,19 @@ def test_the_budget_stops_new_trials(setup, tmp_path, capsys):
     assert len(_rows(out)) == 1  # the first trial starts; none after the budget
 
 
+def test_a_failing_trial_is_failed_and_the_sweep_goes_on(setup, tmp_path, capsys):
+    data, _ = setup
+    space = tmp_path / "zero.yaml"
+    space.write_text(
+        "model.layers: {choices: [0]}\nmodel.hidden: {choices: [8]}\n"
+    )  # passes the recipe checks
+    out = tmp_path / "sweep"
+    assert _sweep(data, space, out, 2) == 0
+    text = capsys.readouterr().out
+    assert text.count("failed: num_layers must be >= 1") == 2 and "no trial completed" in text
+    assert [r["state"] for r in _rows(out)] == ["FAIL", "FAIL"] and not (out / "best.yaml").exists()
+
+
 @pytest.mark.parametrize(
     "space_text, match",
     [

@@ -46,7 +46,7 @@ def open_study(sweep_dir: Path, base: Recipe, params: list[Param], monitor: str,
     trials left RUNNING by a killed process are marked failed and their values queued to run again."""
     sweep_dir.mkdir(parents=True, exist_ok=True)
     check_writable(sweep_dir, what="sweep directory")
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # each trial is one line of ours
     study = optuna.create_study(
         storage=f"sqlite:///{(sweep_dir / 'study.db').resolve()}",
         study_name=STUDY,
