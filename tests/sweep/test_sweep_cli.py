@@ -114,8 +114,13 @@ def test_a_trial_killed_mid_run_is_failed_and_run_again(setup, tmp_path, capsys)
 def test_the_budget_stops_new_trials(setup, tmp_path, capsys):
     data, space = setup
     out = tmp_path / "sweep"
-    assert _sweep(data, space, out, 5, "--budget", "0.001") == 0
-    assert len(_rows(out)) == 1  # the first trial starts; none after the budget
+    assert _sweep(data, space, out, 5, "--budget", "0.001", "--train.restore", "last") == 0
+    rows = _rows(out)
+    assert len(rows) == 1  # the first trial starts; none after the budget
+    with (out / rows[0]["run"] / "metrics.csv").open(newline="") as f:
+        last = list(csv.DictReader(f))[-1]
+    # under restore: last the trial's value is the last epoch's (the weights the run keeps)
+    assert float(rows[0]["value"]) == pytest.approx(float(last["val_loss"]), abs=1e-6)
 
 
 def test_a_failing_trial_is_failed_and_the_sweep_goes_on(setup, tmp_path, capsys):

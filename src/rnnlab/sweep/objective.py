@@ -25,13 +25,15 @@ class PruneOnValidation(Callback):
     def __init__(self, trial: optuna.trial.Trial, monitor: str) -> None:
         self.trial = trial
         self.monitor = monitor
+        self.last: float | None = None  # the last epoch's value (the trial's value under train.restore: last)
 
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         value = trainer.callback_metrics.get(self.monitor)
         if trainer.sanity_checking or value is None:
             return
         epoch = int(trainer.current_epoch)
-        self.trial.report(float(value), step=epoch)
+        self.last = float(value)
+        self.trial.report(self.last, step=epoch)
         if self.trial.should_prune():
             raise optuna.TrialPruned(f"pruned after epoch {epoch + 1}: {self.monitor}={float(value):.4g}")
 
@@ -50,7 +52,8 @@ def trial_recipe(base: Recipe, values: dict, max_time: float | None) -> Recipe:
 
 
 class Objective:
-    """optuna's objective: sample, train one run, return its best validation value (`best_val[monitor]`).
+    """optuna's objective: sample, train one run, return the validation value of the weights it keeps
+    (results.json's `best_val[monitor]`; the last epoch's value when the recipe says train.restore: last).
 
     `cap`: () -> minutes the trial may train (None: the recipe's own max_time), read when the trial starts.
     `say` gets one line per finished trial."""
@@ -70,17 +73,19 @@ class Objective:
         recipe = trial_recipe(self.base, values, self.cap())
         shown = " ".join(f"{k}={_short(v)}" for k, v in values.items())
         t0 = time.perf_counter()
+        prune = PruneOnValidation(trial, self.monitor)
         try:
-            result = fit_recipe(
-                recipe, out=run, checkpoint_every=0, callbacks=[PruneOnValidation(trial, self.monitor)]
-            )
+            result = fit_recipe(recipe, out=run, checkpoint_every=0, callbacks=[prune])
         except optuna.TrialPruned as e:
             self.say(f"trial {trial.number}: {e} [{time.perf_counter() - t0:.0f} s] {shown}")
             raise
         except RnnlabError as e:  # this trial's values fail (the sweep goes on; the trial is FAIL)
             self.say(f"trial {trial.number}: failed: {e} {shown}")
             raise
+        # the value of the weights the run keeps: the best epoch's, or the last one's under restore: last
         value = (result.results.get("best_val") or {}).get(self.monitor)
+        if recipe.train.restore == "last":
+            value = prune.last
         self.say(
             f"trial {trial.number}: {self.monitor}={_short(value)} [{time.perf_counter() - t0:.0f} s] {shown}"
         )
