@@ -115,6 +115,8 @@ def cmd_sweep(args: argparse.Namespace, rest: list[str]) -> int:
         raise ConfigError(f"--trials must be at least 1, got {args.trials}")
     if args.budget is not None and args.budget <= 0:
         raise ConfigError(f"--budget is in minutes and must be positive, got {args.budget}")
+    if args.trial_minutes is not None and args.trial_minutes <= 0:
+        raise ConfigError(f"--trial-minutes must be positive, got {args.trial_minutes}")
     recipe, overrides = _recipe_from_args(args, rest)
     task = get(recipe.task)
     from rnnlab.tasks.checks import check_recipe
@@ -128,7 +130,13 @@ def cmd_sweep(args: argparse.Namespace, rest: list[str]) -> int:
             raise ConfigError(f"cannot read --space {args.space}: {str(e).splitlines()[0]}") from None
         where = f"--space {args.space}"
     params = resolve_space(
-        recipe, task, load_sweep_section(args.recipe), file_space, fixed=tuple(overrides), where=where
+        recipe,
+        task,
+        load_sweep_section(args.recipe),
+        file_space,
+        fixed=tuple(overrides),
+        where=where,
+        say=print,
     )
     monitor = task.monitor(recipe.train)
     out = Path(args.out or f"runs/sweep-{recipe.name}")

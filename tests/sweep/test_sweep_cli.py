@@ -152,3 +152,19 @@ def test_a_bad_space_fails_before_any_trial(setup, tmp_path, capsys, space_text,
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and match in err and "--space" in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "extra, match",
+    [
+        (["--trials", "0"], "--trials must be at least 1"),
+        (["--budget", "-1"], "--budget is in minutes"),
+        (["--trial-minutes", "0"], "--trial-minutes must be positive"),
+        (["--model.cel", "gru"], "unknown recipe key 'model.cel'"),
+    ],
+)
+def test_bad_command_lines_are_one_line_errors(tmp_path, capsys, extra, match):
+    assert main(["sweep", "classify", "--out", str(tmp_path / "s"), *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and match in err
+    assert not (tmp_path / "s").exists()

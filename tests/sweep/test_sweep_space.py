@@ -87,6 +87,14 @@ def test_defaults_follow_the_model_and_skip_keys_fixed_on_the_command_line():
     assert "model.cell" not in cnn and "model.channels" in cnn
     fixed = {p.key for p in resolve_space(rec, get("classify"), fixed=("model.cell", "train.lr"))}
     assert "model.cell" not in fixed and "train.lr" not in fixed
+    said = []
+    mine = {"model.cell": {"choices": ["rnn", "gru"]}, "train.lr": {"low": 1e-4, "high": 1e-2}}
+    kept = resolve_space(
+        rec, get("classify"), file_space=mine, fixed=("model.cell",), where="x", say=said.append
+    )
+    assert [p.key for p in kept] == ["train.lr"] and said == [
+        "not searched, fixed on the command line: model.cell"
+    ]
     every = {k: {"choices": [v]} for k, v in (("model.cell", "gru"),)}
     with pytest.raises(ConfigError, match="searches nothing"):
         resolve_space(rec, get("classify"), file_space=every, fixed=("model.cell",))

@@ -210,13 +210,18 @@ def resolve_space(
     file_space: dict | None = None,
     fixed: tuple[str, ...] = (),
     where: str = "the sweep space",
+    say=None,
 ) -> list[Param]:
     """The space a sweep searches: `--space FILE` if given, else the recipe's `sweep:` section, else the
     defaults for its model; keys fixed on the command line are left out (they keep the given value)."""
     space = file_space if file_space is not None else section
     if space is None:
         space, where = default_space(recipe), "the default sweep space"
-    params = [p for p in parse_space(space, recipe, task, where) if p.key not in fixed]
+    every = parse_space(space, recipe, task, where)
+    params = [p for p in every if p.key not in fixed]
+    dropped = [p.key for p in every if p.key in fixed]
+    if dropped and say is not None and where != "the default sweep space":
+        say(f"not searched, fixed on the command line: {', '.join(dropped)}")
     if not params:
         raise ConfigError(
             f"{where} searches nothing: every key is fixed on the command line ({', '.join(fixed)})"
