@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 import pytest
+import yaml
 
 from rnnlab.cli import main
 
@@ -121,6 +122,8 @@ def test_the_budget_stops_new_trials(setup, tmp_path, capsys):
         last = list(csv.DictReader(f))[-1]
     # under restore: last the trial's value is the last epoch's (the weights the run keeps)
     assert float(rows[0]["value"]) == pytest.approx(float(last["val_loss"]), abs=1e-6)
+    best = yaml.safe_load((out / "best.yaml").read_text())
+    assert best["train"]["max_time"] == pytest.approx(0.05)  # the trial's cap is part of its recipe
 
 
 def test_a_failing_trial_is_failed_and_the_sweep_goes_on(setup, tmp_path, capsys):

@@ -71,6 +71,7 @@ class Objective:
         run = trial_dir(self.dir, trial.number)
         trial.set_user_attr("run", str(run.relative_to(self.dir)))
         recipe = trial_recipe(self.base, values, self.cap())
+        trial.set_user_attr("max_time", recipe.train.max_time)  # part of the trial's recipe (best.yaml)
         shown = " ".join(f"{k}={_short(v)}" for k, v in values.items())
         t0 = time.perf_counter()
         prune = PruneOnValidation(trial, self.monitor)

@@ -193,7 +193,9 @@ def write_outputs(sweep_dir: Path, study: optuna.Study, base: Recipe, monitor: s
     write_atomic(sweep_dir / "trials.csv", buf.getvalue())
     best = best_trial(study)
     if best is not None:
-        recipe = trial_recipe(base, best.params, None)
+        # the trial's own recipe, time cap included: under a time cap some schedules follow the clock
+        # (train/optim.py), so the same recipe and seed give the same run; raise train.max_time to train longer
+        recipe = trial_recipe(base, best.params, best.user_attrs.get("max_time"))
         head = (
             f"# rnnlab sweep: best of {len(rows)} trials in {sweep_dir}: trial {best.number}, "
             f"{monitor}={best.value:.6g} ({trial_dir(sweep_dir, best.number)})\n"
