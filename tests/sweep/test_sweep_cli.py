@@ -171,3 +171,17 @@ def test_bad_command_lines_are_one_line_errors(tmp_path, capsys, extra, match):
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and match in err
     assert not (tmp_path / "s").exists()
+
+
+def test_a_second_process_on_the_same_sweep_is_refused(setup, tmp_path, capsys):
+    import fcntl
+
+    data, space = setup
+    out = tmp_path / "sweep"
+    out.mkdir()
+    with (out / "sweep.lock").open("w") as held:  # what a running sweep holds
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert _sweep(data, space, out, 1) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "another rnnlab sweep is running" in err
+    assert not (out / "study.db").exists()

@@ -5,10 +5,13 @@ seeded TPE sampler, a median pruner, the time budget, and the files a sweep leav
 from __future__ import annotations
 
 import csv
+import fcntl
 import io
 import logging
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,6 +116,31 @@ def run_sweep(
     sweep) or `budget` minutes have passed (no trial starts after it). Each trial trains at most
     `trial_minutes` (default: twice an even share of the budget) and never past the budget's end."""
     sweep_dir = Path(sweep_dir)
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    with one_process(sweep_dir):
+        return _run(sweep_dir, base, params, monitor, trials, budget, trial_minutes, pruner, say)
+
+
+@contextmanager
+def one_process(sweep_dir: Path) -> Iterator[None]:
+    """Hold SWEEP_DIR/sweep.lock while sweeping: a second process on the same directory would take the first
+    one's running trial for a killed one. The kernel drops the lock when the process dies (kill -9 too)."""
+    f = (sweep_dir / "sweep.lock").open("w")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        raise ConfigError(
+            f"another rnnlab sweep is running in {sweep_dir}; wait for it to end or choose another --out"
+        ) from None
+    try:
+        yield
+    finally:
+        fcntl.flock(f, fcntl.LOCK_UN)
+        f.close()
+
+
+def _run(sweep_dir, base, params, monitor, trials, budget, trial_minutes, pruner, say) -> SweepResult:
     study = open_study(sweep_dir, base, params, monitor, pruner, trials)
     done = finished(study)
     remaining = max(0, trials - done)
