@@ -109,7 +109,8 @@ def test_a_trial_killed_mid_run_is_failed_and_run_again(setup, tmp_path, capsys)
     assert trials[killed.number].state.name == "FAIL" and trials[killed.number].user_attrs["interrupted"]
     rerun = trials[-1]
     assert rerun.state.name in ("COMPLETE", "PRUNED") and rerun.params == values  # its values ran again
-    assert [r["state"] for r in _rows(out)].count("FAIL") == 1
+    rows = _rows(out)
+    assert [r["state"] for r in rows].count("FAIL") == 1 and rows[killed.number]["seconds"] == ""
 
 
 def test_the_budget_stops_new_trials(setup, tmp_path, capsys):

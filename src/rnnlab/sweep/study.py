@@ -182,7 +182,8 @@ def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
 
 
 def seconds_of(t: optuna.trial.FrozenTrial) -> float | None:
-    if t.datetime_start and t.datetime_complete:
+    """How long the trial ran (None for one killed mid-run: its end is when the next run found it)."""
+    if t.datetime_start and t.datetime_complete and not t.user_attrs.get("interrupted"):
         return round((t.datetime_complete - t.datetime_start).total_seconds(), 2)
     return None
 
