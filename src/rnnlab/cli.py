@@ -37,10 +37,29 @@ def _silent(*args: object, **kwargs: object) -> None:
     """print() for the processes that stay quiet (data-parallel ranks other than 0)."""
 
 
-def cmd_train(args: argparse.Namespace, rest: list[str]) -> int:
-    from rnnlab import fit
+def _recipe_from_args(args: argparse.Namespace, rest: list[str]):
+    """RECIPE with `--section.key value` overrides and --data applied (train and sweep); returns the recipe
+    and the overrides by dotted key."""
     from rnnlab.config import apply_overrides, load_recipe
+
+    recipe = load_recipe(args.recipe)
+    overrides = parse_overrides(rest)
+    if args.data:
+        from rnnlab.data.textclass import TEXT_CLASS_DATA
+
+        overrides["data.path"] = args.data
+        if "data.name" not in overrides:  # a text recipe reads a text CSV; the others a sequence file
+            overrides["data.name"] = "textcsv" if recipe.data.name in TEXT_CLASS_DATA else "user"
+    apply_overrides(recipe, overrides)
+    if recipe.data.path:
+        recipe.data.path = str(Path(recipe.data.path).resolve())
+    return recipe, overrides
+
+
+def cmd_train(args: argparse.Namespace, rest: list[str]) -> int:
+    from rnnlab.inspect.run_figures import draw_run_figures
     from rnnlab.tasks import get
+    from rnnlab.tasks.fit import fit_recipe
     from rnnlab.train.distributed import end_process_group, is_global_zero
 
     say = print  # under torchrun every process runs this command; global rank 0 alone prints and writes
@@ -60,42 +79,79 @@ def cmd_train(args: argparse.Namespace, rest: list[str]) -> int:
             raise ConfigError(f"--out {args.out} and --resume {args.resume} differ; drop --out when resuming")
         recipe = resume_recipe(args.resume, args.recipe)
     else:
-        recipe = load_recipe(args.recipe)
-        overrides = parse_overrides(rest)
-        if args.data:
-            from rnnlab.data.textclass import TEXT_CLASS_DATA
-
-            overrides["data.path"] = args.data
-            if "data.name" not in overrides:  # a text recipe reads a text CSV; the others a sequence file
-                overrides["data.name"] = "textcsv" if recipe.data.name in TEXT_CLASS_DATA else "user"
-        apply_overrides(recipe, overrides)
-        if recipe.data.path:
-            recipe.data.path = str(Path(recipe.data.path).resolve())
+        recipe, _ = _recipe_from_args(args, rest)
     task = get(recipe.task)  # an unknown task kind fails here, before any data is read
     run_dir = args.resume or args.out
     if run_dir and is_global_zero():  # a read-only or full --out fails now, not after the data is loaded
         from rnnlab.train.rundir import check_writable
 
         check_writable(Path(run_dir), create=False)  # made by fit once the data loaded
-    import torch
-
-    torch.manual_seed(recipe.train.seed)  # the model's initial weights, too, come from the recipe's seed
-    dm = task.datamodule(recipe)
-    say(task.describe(dm))
-    model = task.model(recipe, dm)
-    result = fit(  # rnnlab.fit: the one driver, then the run's pictures (rank 0)
-        model,
-        dm,
-        recipe=recipe,
-        out=args.out,
-        resume=args.resume,
-        checkpoint_every=args.checkpoint_every,
-        task=task,
+    # the one driver (seed, data, model, fit), then the run's pictures (rank 0)
+    result = fit_recipe(
+        recipe, out=args.out, resume=args.resume, checkpoint_every=args.checkpoint_every, say=say
     )
+    if is_global_zero():
+        draw_run_figures(result.path)
     for line in task.summary(result.results):
         say(line)
     say(f"run directory: {result.path}")
     end_process_group()
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace, rest: list[str]) -> int:
+    try:
+        import optuna  # noqa: F401
+    except ImportError:
+        raise ConfigError("`rnnlab sweep` needs optuna: pip install -e '.[sweep]'") from None
+    import yaml
+
+    from rnnlab.config import load_sweep_section
+    from rnnlab.sweep.space import resolve_space
+    from rnnlab.sweep.study import run_sweep
+    from rnnlab.tasks import get
+
+    if args.trials < 1:
+        raise ConfigError(f"--trials must be at least 1, got {args.trials}")
+    if args.budget is not None and args.budget <= 0:
+        raise ConfigError(f"--budget is in minutes and must be positive, got {args.budget}")
+    if args.trial_minutes is not None and args.trial_minutes <= 0:
+        raise ConfigError(f"--trial-minutes must be positive, got {args.trial_minutes}")
+    recipe, overrides = _recipe_from_args(args, rest)
+    task = get(recipe.task)
+    from rnnlab.tasks.checks import check_recipe
+
+    check_recipe(recipe, task)  # the base recipe, then the space: both before any trial trains
+    file_space, where = None, f"the sweep: section of {args.recipe}"
+    if args.space:
+        try:
+            file_space = yaml.safe_load(Path(args.space).read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError, UnicodeDecodeError) as e:
+            raise ConfigError(f"cannot read --space {args.space}: {str(e).splitlines()[0]}") from None
+        where = f"--space {args.space}"
+    params = resolve_space(
+        recipe,
+        task,
+        load_sweep_section(args.recipe),
+        file_space,
+        fixed=tuple(overrides),
+        where=where,
+        say=print,
+    )
+    monitor = task.monitor(recipe.train)
+    out = Path(args.out or f"runs/sweep-{recipe.name}")
+    if not args.verbose:  # one line per trial instead of one per epoch
+        logging.getLogger("rnnlab.train").setLevel(logging.WARNING)
+    print(f"sweep {out}: {recipe.name}, {monitor}, searching {', '.join(p.key for p in params)}")
+    res = run_sweep(
+        out, recipe, params, monitor, args.trials, args.budget, args.trial_minutes, args.pruner, say=print
+    )
+    if res.best is not None:
+        print(f"best: trial {res.best.number}, {monitor}={res.best.value:.6g} ({res.seconds:.0f} s this run)")
+        print(f"train it: rnnlab train {out / 'best.yaml'}")
+    else:
+        print("no trial completed: no best.yaml")
+    print(f"sweep directory: {out} ({', '.join(p.name for p in res.files)})")
     return 0
 
 
@@ -308,7 +364,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, rest = parser.parse_known_args(argv)
-    if rest and args.command != "train":
+    if rest and args.command not in ("train", "sweep"):
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     _setup_logging(args.verbose, lightning_too=args.command != "generate")
     from rnnlab.runtime import keep_freed_memory
@@ -317,6 +373,8 @@ def main(argv: list[str] | None = None) -> int:
         keep_freed_memory()  # fresh pages per tensor cost as much as the arithmetic here: see rnnlab.runtime
         if args.command == "train":
             return cmd_train(args, rest)
+        if args.command == "sweep":
+            return cmd_sweep(args, rest)
         handlers = {
             "evaluate": cmd_evaluate,
             "generate": cmd_generate,

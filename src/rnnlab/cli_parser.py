@@ -86,6 +86,40 @@ def build_parser() -> argparse.ArgumentParser:
         "forecasting your own series: rnnlab train forecast --csv FILE --target COL [--time COL] "
         "[--covariates A,B] [--future C] [--lookback N] [--horizon H]"
     )
+    sw = sub.add_parser(
+        "sweep",
+        help="search a recipe's hyperparameters with optuna (TPE + pruning); resumable, writes best.yaml",
+    )
+    sw.add_argument("recipe", help="built-in recipe name or a .yaml file; recipe overrides fix keys")
+    sw.add_argument("--trials", type=int, default=20, help="trials to finish in all (default 20)")
+    sw.add_argument(
+        "--budget",
+        type=float,
+        metavar="MINUTES",
+        help="start no trial after this many minutes (default: none)",
+    )
+    sw.add_argument(
+        "--out", help="sweep directory (default runs/sweep-<recipe>); rerun the same command to resume"
+    )
+    sw.add_argument(
+        "--space",
+        metavar="FILE.yaml",
+        help="search space: dotted recipe keys -> {low, high, log} or {choices: [...]} (default: the "
+        "recipe's sweep: section, else a space for its model)",
+    )
+    sw.add_argument("--data", help="your own data, as for `rnnlab train --data`")
+    sw.add_argument(
+        "--trial-minutes",
+        type=float,
+        metavar="MINUTES",
+        help="training time cap per trial (default: twice the budget's even share per trial)",
+    )
+    sw.add_argument(
+        "--pruner",
+        choices=("median", "none"),
+        default="median",
+        help="stop weak trials early (default median)",
+    )
     g = sub.add_parser("generate", help="write text with a trained character model")
     g.add_argument("run")
     g.add_argument("--prime", default="\n", help="text to start from (default: a newline)")

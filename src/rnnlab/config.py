@@ -274,7 +274,19 @@ def builtin_recipes() -> dict[str, str]:
 
 
 def load_recipe(name_or_path: str) -> Recipe:
-    """A built-in recipe by name or a YAML file by path."""
+    """A built-in recipe by name or a YAML file by path. Its `sweep:` section (the search space of `rnnlab
+    sweep`, read by load_sweep_section) is not part of the run's settings and is skipped here."""
+    d = _recipe_mapping(name_or_path)
+    return recipe_from_dict({k: v for k, v in d.items() if k != "sweep"})
+
+
+def load_sweep_section(name_or_path: str) -> dict | None:
+    """The recipe's `sweep:` section (dotted recipe key -> range or choices), or None when it has none."""
+    return _recipe_mapping(name_or_path).get("sweep")
+
+
+def _recipe_mapping(name_or_path: str) -> dict:
+    """The recipe's YAML as a mapping: a built-in by name or a file by path (one-line errors)."""
     p = Path(name_or_path)
     if p.suffix in (".yaml", ".yml"):
         if not p.is_file():
@@ -302,4 +314,8 @@ def load_recipe(name_or_path: str) -> Recipe:
         raise ConfigError(
             f"recipe {name_or_path} is not valid YAML: {why or type(e).__name__}; fix the file"
         ) from None
-    return recipe_from_dict(d or {})
+    if d is None:
+        return {}
+    if not isinstance(d, dict):
+        recipe_from_dict(d)  # raises the one-line "'recipe' must be a mapping" error
+    return d

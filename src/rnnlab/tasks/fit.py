@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import torch
+from lightning import Callback
 from torch import nn
 
 from rnnlab.config import Recipe
@@ -41,6 +43,7 @@ def fit(
     resume: str | Path | None = None,
     checkpoint_every: float = 60.0,
     task: Task | str | None = None,
+    callbacks: list[Callback] | None = None,
     **train_overrides,
 ) -> RunResult:
     """Train `model` on `dm`, restore the best checkpoint, evaluate it, and write a self-describing run
@@ -50,7 +53,8 @@ def fit(
     `train_overrides` are TrainConfig fields (max_epochs=30, lr=..., max_time=minutes, ...). `resume`: a run
     directory whose training was killed; it continues exactly from checkpoints/last.ckpt with the same
     settings (docs/RELIABILITY.md). last.ckpt is also rewritten every `checkpoint_every` seconds mid-epoch
-    (0: only at epoch ends).
+    (0: only at epoch ends). `callbacks`: Lightning callbacks added after rnnlab's own (e.g. `rnnlab sweep`'s
+    pruning callback).
 
     Data-parallel (train.devices x train.num_nodes > 1, each process running this same call, for kinds whose
     data shards): every rank trains on its share of each epoch (`dm.set_shard`), validates and tests on the
@@ -68,6 +72,7 @@ def fit(
     out, ckpt_path, train_overrides = prepare_resume(recipe, out, resume, train_overrides)
     run, cfg = start_run(recipe, dm, out, train_overrides, data_parallel=task.data_parallel)
     guards = [NonFiniteGuard(cfg.nan_rollback, run / "checkpoints")] if cfg.nan_rollback else []
+    guards += list(callbacks or [])
     options = task.trainer_options(cfg)
     early = options.pop("early_stopping")
     monitor = task.monitor(cfg)
@@ -100,3 +105,31 @@ def fit(
             write_json(run / "results.json", results)
     log.debug("%s run finished in %.1f s -> %s", task.name, seconds, run)
     return RunResult(run, results)
+
+
+def fit_recipe(
+    recipe: Recipe,
+    out: str | Path | None = None,
+    resume: str | Path | None = None,
+    checkpoint_every: float = 60.0,
+    callbacks: list[Callback] | None = None,
+    say=None,
+) -> RunResult:
+    """A recipe's whole run, as `rnnlab train` does it: seed, the task's data (`say` gets its one-line
+    description) and model, then fit(). `rnnlab sweep` runs each trial through here too."""
+    task = get(recipe.task)
+    torch.manual_seed(recipe.train.seed)  # the model's initial weights, too, come from the recipe's seed
+    dm = task.datamodule(recipe)
+    if say is not None:
+        say(task.describe(dm))
+    model = task.model(recipe, dm)
+    return fit(
+        model,
+        dm,
+        recipe=recipe,
+        out=out,
+        resume=resume,
+        checkpoint_every=checkpoint_every,
+        task=task,
+        callbacks=callbacks,
+    )

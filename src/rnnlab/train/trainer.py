@@ -111,6 +111,15 @@ def train_and_restore(
     return seconds
 
 
+LOWER_IS_BETTER = ("loss", "bpc", "mase", "mae", "rmse", "perplexity")
+
+
+def monitor_mode(monitor: str) -> str:
+    """'min' for a monitored metric that should fall (val_loss, bpc, MASE, ...), 'max' for one that should rise
+    (val_acc, val_f1, val_exact): the best checkpoint, early stopping and `rnnlab sweep` all read it here."""
+    return "min" if monitor.lower().endswith(LOWER_IS_BETTER) else "max"
+
+
 def make_trainer(
     cfg: TrainConfig,
     run: Path,
@@ -130,7 +139,7 @@ def make_trainer(
     DistributedSampler stays off because rnnlab's loaders shard themselves (SequenceDataModule.set_shard).
     `extra_callbacks` (e.g. the NonFiniteGuard) run after rnnlab's own.
     """
-    mode = "min" if monitor.endswith("loss") else "max"
+    mode = monitor_mode(monitor)
     resumable = checkpoint_every is not None
     best = ModelCheckpoint(
         dirpath=run / "checkpoints",
