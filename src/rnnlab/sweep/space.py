@@ -15,7 +15,15 @@ from rnnlab.config import Recipe, _nearest, apply_overrides
 from rnnlab.errors import ConfigError, RnnlabError
 
 SPEC_FIELDS = ("low", "high", "log", "choices")
-RECURRENT_KINDS = ("SequenceClassifier", "SequenceTagger", "CharLM", "Forecaster", "Seq2Seq", "Captioner")
+RECURRENT_KINDS = (
+    "SequenceClassifier",
+    "SequenceTagger",
+    "CharLM",
+    "Forecaster",
+    "GlobalForecaster",
+    "Seq2Seq",
+    "Captioner",
+)
 CELLS = ["rnn", "lstm", "gru"]
 SECTIONS = ("data", "model", "train")
 
@@ -200,6 +208,9 @@ def default_space(recipe: Recipe) -> dict:
     space["model.layers"] = {"low": 1, "high": 2 if recipe.task == "seq2seq" else 3}
     if m.kind in RECURRENT_KINDS:
         space["model.cell"] = {"choices": list(CELLS)}
+    if m.kind == "GlobalForecaster":  # the likelihood and what the forecast is an offset from
+        space["model.likelihood"] = {"choices": ["studentt", "gaussian"]}
+        space["model.anchor"] = {"choices": ["seasonal", "last"]}
     return space
 
 
