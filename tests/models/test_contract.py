@@ -53,6 +53,13 @@ def _forecast_batch() -> Batch:
     return dict(x=x, xf=xf, y=x[:, -H:, 0].flip(1) + 0.5 * xf[..., 0])
 
 
+def _panel_batch() -> Batch:
+    g = _gen()
+    x, xf = torch.randn(6, L, 1 + 4, generator=g), torch.randn(6, H, 4, generator=g)
+    sid, static = torch.tensor([0, 1, 2, 0, 1, 2]), torch.tensor([[0], [1], [0], [1], [0], [1]])
+    return dict(x=x, xf=xf, log_scale=torch.zeros(6), sid=sid, static=static, y=x[:, -H:, 0].flip(1))
+
+
 def _target(g: torch.Generator, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
     tgt = torch.randint(3, V_TGT, (batch, TT + 1), generator=g)
     tgt[:, 0] = BOS
@@ -84,6 +91,13 @@ def _lm(model, b: Batch, targets: bool):
 
 def _forecast(model, b: Batch, targets: bool):
     return model(b["x"], b["xf"], b["y"]) if targets else (model(b["x"], b["xf"]), None)
+
+
+def _panel(model, b: Batch, targets: bool):
+    if targets:
+        loss, loc = model.nll(b)
+        return loc, loss
+    return model(b["x"], b["xf"], b["log_scale"], b["sid"], b["static"])[0], None
 
 
 def _seq2seq(model, b: Batch, targets: bool):
@@ -157,6 +171,10 @@ CLASSIFY = Task(
 TAG = Task("tag", dict(n_features=F, n_classes=C), _tag_batch, _classify, (6, T, C), garble=_garble_features)
 LM = Task("lm", dict(vocab_size=V), _lm_batch, _lm, (4, 10, V), streams=_lm_streams)
 FORECAST = Task("forecast", dict(n_features=F, horizon=H, n_future=NF), _forecast_batch, _forecast, (6, H))
+PANEL = Task(
+    "panel", dict(n_series=3, static_sizes=[2], n_calendar=4, lookback=L, horizon=H), _panel_batch, _panel, (6, H),
+    steps=80,
+)  # fmt: skip
 TRANSLATE = Task(
     "translate", dict(tgt_vocab=V_TGT, src_vocab=V_SRC), _translate_batch, _seq2seq, (4, TT, V_TGT),
     garble=_garble_tokens, streams=_seq2seq_streams,
@@ -189,6 +207,8 @@ CASES = [
     ("Forecaster", FORECAST, dict(hidden=16, layers=1, dropout=0.0)),
     ("Forecaster", FORECAST, dict(cell="gru", hidden=16, layers=2, decoder="autoregressive", conv_channels=4,
                                   conv_kernel=3, highway=3)),
+    ("GlobalForecaster", PANEL, dict(hidden=16, season=4, likelihood="gaussian")),
+    ("GlobalForecaster", PANEL, dict(cell="gru", hidden=16, layers=2, anchor="last")),
     ("Seq2Seq", TRANSLATE, dict(attention="luong", cell="lstm", hidden=16, embed=8, dropout=0.0)),
     ("Seq2Seq", TRANSLATE, dict(attention="bahdanau", cell="gru", bidirectional=True, hidden=16, embed=8)),
     ("Seq2Seq", TRANSLATE, dict(attention="none", bidirectional=True, layers=2, hidden=16, embed=8)),
