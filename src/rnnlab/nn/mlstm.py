@@ -268,7 +268,8 @@ class MLSTM(nn.Module):
             if probe:  # h is not fed back, so dLoss/dh_t is the gradient reaching the output at t
                 probes = [torch.zeros_like(out[:, 0], requires_grad=True) for _ in range(x.shape[1])]
                 added = torch.stack(probes, 1)  # processing order, as Trace.hidden_grads reads it
-                out = out + (reverse_padded(added, lengths) if d else added)
+                keep = 1.0 if valid is None else valid.unsqueeze(-1).to(out.dtype)
+                out = out + (reverse_padded(added, lengths) if d else added) * keep  # padding stays zero
                 trace.probes.append(probes)
             keep = 1.0 if valid is None else valid.unsqueeze(-1).to(out.dtype)
             steps = {"h": out}
