@@ -36,7 +36,11 @@ class DataConfig:
     and `label_col`): token `level` word or char, vocabulary from training documents (tokens seen `min_freq`+
     times, at most `vocab_size`), `max_tokens` truncates each document (null: keep all).
     Sequence to sequence ('captions': strips of 1-4 real MNIST digits and their digit words; 'folio': First
-    Folio -> modern Shakespeare lines): `n_train` training strips / at most that many training pairs."""
+    Folio -> modern Shakespeare lines): `n_train` training strips / at most that many training pairs.
+    Synthetic classification ('parity', 'mqar'; rnnlab.data.synthetic, the same data for every seed): parity
+    trains on `n_train` bit strings of 1..`train_len` bits and tests on strings of train_len+1..`test_len`
+    (0: 3 x train_len); mqar on `n_train` contexts of `train_len` key-value pairs over `vocab_size` keys and
+    values (None: 32), tested on contexts of `test_len` pairs (0: train_len)."""
 
     name: str = "har"
     path: str | None = None
@@ -71,6 +75,8 @@ class DataConfig:
     max_tokens: int | None = None
     text_col: str = "text"
     n_train: int | None = None
+    train_len: int = 0
+    test_len: int = 0
 
 
 @dataclass
