@@ -265,13 +265,12 @@ class MLSTM(nn.Module):
 
         def run(k: int, d: int, inp: Tensor, s0: State) -> tuple[Tensor, State]:
             out, s_n, gates = self._run(k, d, inp, s0, lengths, valid, "recurrent")
+            keep = 1.0 if valid is None else valid.unsqueeze(-1).to(out.dtype)
             if probe:  # h is not fed back, so dLoss/dh_t is the gradient reaching the output at t
                 probes = [torch.zeros_like(out[:, 0], requires_grad=True) for _ in range(x.shape[1])]
                 added = torch.stack(probes, 1)  # processing order, as Trace.hidden_grads reads it
-                keep = 1.0 if valid is None else valid.unsqueeze(-1).to(out.dtype)
                 out = out + (reverse_padded(added, lengths) if d else added) * keep  # padding stays zero
                 trace.probes.append(probes)
-            keep = 1.0 if valid is None else valid.unsqueeze(-1).to(out.dtype)
             steps = {"h": out}
             for g in ("i", "f", "o"):
                 t = gates[g] if g == "o" else gates[g].transpose(1, 2).repeat_interleave(self.head_size, -1)
