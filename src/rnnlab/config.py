@@ -39,7 +39,11 @@ class DataConfig:
     Folio -> modern Shakespeare lines): `n_train` training strips / at most that many training pairs.
     Panels (task 'panel': 'visnights', 'prison', or 'panel' = a long-format CSV at `path`): `id_col`,
     `time_col`, `target`, `static` per-series category columns; each series' last `horizon` steps are its
-    test window and the `val_origins` origins before them its validation windows."""
+    test window and the `val_origins` origins before them its validation windows.
+    Synthetic classification ('parity', 'mqar'; rnnlab.data.synthetic, the same data for every seed): parity
+    trains on `n_train` bit strings of 1..`train_len` bits and tests on strings of train_len+1..`test_len`
+    (0: 3 x train_len); mqar on `n_train` contexts of `train_len` key-value pairs over `vocab_size` keys and
+    values (None: 32), tested on contexts of `test_len` pairs (0: train_len)."""
 
     name: str = "har"
     path: str | None = None
@@ -76,6 +80,8 @@ class DataConfig:
     n_train: int | None = None
     static: list[str] | None = None
     val_origins: int = 1
+    train_len: int = 0
+    test_len: int = 0
 
 
 @dataclass

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnlab.errors import ConfigError
+from rnnlab.nn.stack import STATE_NAMES
 
 READOUT_STATE = {"last": (), "mean": ("sum", "count"), "attention": ("max", "norm", "acc")}
 
@@ -56,7 +57,7 @@ class StepClassifier(nn.Module):
         self.readout = (
             getattr(model, "readout", "last") if type(model).__name__ == "SequenceClassifier" else "last"
         )
-        self.state_names: tuple[str, ...] = (*("h", "c")[: self.rnn.state_size], *READOUT_STATE[self.readout])
+        self.state_names: tuple[str, ...] = (*STATE_NAMES[: self.rnn.state_size], *READOUT_STATE[self.readout])
         # each state tensor's batch axis: (layers, B, H) for the recurrent state, (B, d) for the readout's
         self.batch_dims: tuple[int, ...] = (1,) * self.rnn.state_size + (0,) * len(READOUT_STATE[self.readout])
 

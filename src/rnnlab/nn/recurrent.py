@@ -126,7 +126,7 @@ class Recurrent(nn.Module):
         for k in range(self.num_layers):
             in_k = self.input_size if k == 0 else self.hidden_size * self.num_directions
             for d in range(self.num_directions):
-                c = make_cell(cell, in_k, self.hidden_size, bias, nonlinearity)
+                c = self._new_cell(cell, in_k, bias, nonlinearity)
                 self._cells.append(c)
                 for name, p in c._parameters.items():
                     if p is not None:
@@ -140,6 +140,10 @@ class Recurrent(nn.Module):
             for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
             if self._parameters.get(self._torch_name(name, k, d)) is not None
         ]
+
+    def _new_cell(self, cell: str, input_size: int, bias: bool, nonlinearity: str) -> Cell:
+        """The cell of one (layer, direction); a layer with a cell of its own (sLSTM) overrides this."""
+        return make_cell(cell, input_size, self.hidden_size, bias, nonlinearity)
 
     @staticmethod
     def _torch_name(name: str, layer: int, direction: int) -> str:

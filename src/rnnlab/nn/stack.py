@@ -1,8 +1,10 @@
 """Stacking and bidirectional: the walk over layers and directions that `Recurrent` and `MinRNN` share.
 
 A stack has ``num_layers`` layers of ``num_directions`` directions (2 when bidirectional: forward, then
-reverse). Its state is a tuple of ``state_size`` tensors ((h,) or (h, c)), each (num_layers * num_directions,
-batch, hidden), layer k direction d at index k * num_directions + d (``torch.nn.LSTM``'s layout); parameters
+reverse). Its state is a tuple of ``state_size`` tensors ((h,), (h, c) or xLSTM's (h, c, n, m)), each
+(num_layers * num_directions, batch, width), layer k direction d at index k * num_directions + d
+(``torch.nn.LSTM``'s layout); width is hidden unless the layer says otherwise (``state_widths``: mLSTM's
+matrix memory is wider); parameters
 carry the suffix ``_l{k}[_reverse]``. A layer's directions read the same input and their outputs are
 concatenated; dropout sits between layers. What one layer or direction computes is passed in as a function,
 so the stack holds no parameters and the layers' state-dict keys stay PyTorch's.
@@ -20,7 +22,7 @@ from rnnlab.errors import ConfigError
 from rnnlab.nn.lengths import check_input
 
 State = tuple[Tensor, ...]
-STATE_NAMES = ("h", "c")
+STATE_NAMES = ("h", "c", "n", "m")  # the state tensors by position: hidden, cell, normaliser, stabiliser
 
 
 class Stacked(Protocol):
@@ -55,11 +57,16 @@ def check_arguments(input_size: int, hidden_size: int, num_layers: int, dropout:
         raise ConfigError(f"dropout must be in [0, 1), got {dropout}")
 
 
+def state_widths(m: Stacked) -> tuple[int, ...]:
+    """Last-axis width of each state tensor: the layer's ``state_widths`` if it has one, else hidden each."""
+    return tuple(getattr(m, "state_widths", (m.hidden_size,) * m.state_size))
+
+
 def zero_state(m: Stacked, batch: int, like: Tensor, device=None, dtype=None) -> State:
-    """Zero state: `state_size` tensors (layers * directions, batch, hidden) on `like`'s device and dtype."""
-    shape = (m.num_layers * m.num_directions, batch, m.hidden_size)
+    """Zero state: `state_size` tensors (layers * directions, batch, width) on `like`'s device and dtype."""
     device, dtype = device or like.device, dtype or like.dtype
-    return tuple(torch.zeros(shape, device=device, dtype=dtype) for _ in range(m.state_size))
+    rows = m.num_layers * m.num_directions
+    return tuple(torch.zeros((rows, batch, w), device=device, dtype=dtype) for w in state_widths(m))
 
 
 def check_state(m: Stacked, state, batch: int, like: Tensor) -> State:
@@ -73,11 +80,11 @@ def check_state(m: Stacked, state, batch: int, like: Tensor) -> State:
             f"state must be a {len(names)}-tuple ({', '.join(names)},), got {len(state)} tensor(s); "
             "start from init_state(batch)"
         )
-    want = (m.num_layers * m.num_directions, batch, m.hidden_size)
-    for name, s in zip(names, state, strict=True):
+    for name, width, s in zip(names, state_widths(m), state, strict=True):
+        want = (m.num_layers * m.num_directions, batch, width)
         if tuple(s.shape) != want:
             raise ValueError(
-                f"state {name} must have shape {want} (layers * directions, batch, hidden), "
+                f"state {name} must have shape {want} (layers * directions, batch, width), "
                 f"got {tuple(s.shape)}; start from init_state(batch)"
             )
     return state

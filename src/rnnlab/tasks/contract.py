@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from rnnlab.config import Recipe, TrainConfig
 from rnnlab.errors import ConfigError
+from rnnlab.nn.stack import STATE_NAMES
 
 if TYPE_CHECKING:  # annotations only: the contract imports no Lightning at run time
     from lightning import LightningDataModule, LightningModule, Trainer
@@ -58,8 +59,9 @@ def recurrent_state(model: nn.Module, batch: str = "batch") -> tuple[TensorSpec,
     if rnn is None or not hasattr(rnn, "init_state"):
         return ()
     zero = rnn.init_state(1)
-    names = ("h", "c", "n", "m")
-    return tuple(TensorSpec(names[i], (int(s.shape[0]), batch, int(s.shape[-1]))) for i, s in enumerate(zero))
+    return tuple(
+        TensorSpec(STATE_NAMES[i], (int(s.shape[0]), batch, int(s.shape[-1]))) for i, s in enumerate(zero)
+    )
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,9 @@
 dynamic batch and time, the recurrent state as named graph inputs and outputs, and example lengths.
 
 Only the cells with a fused kernel ('rnn', 'lstm', 'gru') export: the exporter turns that kernel into ONNX's
-LSTM/GRU/RNN ops (time and lengths stay dynamic); the layer-normalised cells (a custom autograd Function)
-and minGRU/minLSTM (a chunked scan) would be unrolled over the traced number of steps.
+LSTM/GRU/RNN ops (time and lengths stay dynamic); the layer-normalised cells (a custom autograd Function),
+minGRU/minLSTM (a chunked scan) and xLSTM's sLSTM/mLSTM (a Python loop over steps or chunks) would be
+unrolled over the traced number of steps.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from torch import Tensor, nn
 from rnnlab.errors import ConfigError
 from rnnlab.nn.cells import FUSED_KERNEL_CELLS
 from rnnlab.nn.minrnn import MinRNN
+from rnnlab.nn.mlstm import MLSTM
 from rnnlab.nn.recurrent import Recurrent
+from rnnlab.nn.stack import STATE_NAMES
 
 EXPORT_CELLS = FUSED_KERNEL_CELLS
 BATCH = {0: "batch"}
@@ -27,7 +30,7 @@ def inference_copy(model: nn.Module) -> nn.Module:
     reference loop, with time left dynamic) and no between-layer dropout, after checking every cell exports."""
     for m in model.modules():
         kind = m.kind if isinstance(m, MinRNN) else getattr(m, "cell_kind", None)
-        if isinstance(m, MinRNN | Recurrent) and kind not in EXPORT_CELLS:
+        if isinstance(m, MinRNN | Recurrent | MLSTM) and kind not in EXPORT_CELLS:
             raise ConfigError(
                 f"cell {kind!r} cannot be exported with a dynamic time axis; the cells that export are "
                 f"{', '.join(EXPORT_CELLS)} (retrain with --model.cell lstm, gru or rnn)"
@@ -41,7 +44,7 @@ def inference_copy(model: nn.Module) -> nn.Module:
 
 def state_names(rnn: nn.Module, prefix: str = "") -> tuple[str, ...]:
     """The recurrent layer's state tensors as graph names: h (and c for an LSTM), with a prefix."""
-    return tuple(prefix + n for n in ("h", "c")[: rnn.state_size])
+    return tuple(prefix + n for n in STATE_NAMES[: rnn.state_size])
 
 
 def state_dynamic(names: tuple[str, ...]) -> dict[str, dict[int, str]]:

@@ -14,6 +14,7 @@ from rnnlab.data.har import load_har
 from rnnlab.data.mnist import load_digits, pixel_set
 from rnnlab.data.pbc import PbcScaler, load_pbc, split_patients
 from rnnlab.data.sequences import SequenceSet
+from rnnlab.data.synthetic import mqar_set, parity_set
 from rnnlab.data.textclass import TEXT_CLASS_DATA, make_text_class_datamodule
 from rnnlab.data.userdata import read_user_data
 from rnnlab.errors import ConfigError
@@ -26,7 +27,8 @@ def _builtin_loaders() -> dict[str, Callable[[], tuple[SequenceSet, SequenceSet]
 
 DIGIT_DATA = ("mnist-10k", "mnist-5k", "fashion")
 DIGIT_VIEWS = ("rows", "pixels", "permuted")
-BUILTIN_DATA = ("har", "basic_motions", *DIGIT_DATA, "pbc")
+SYNTHETIC_DATA = ("parity", "mqar")
+BUILTIN_DATA = ("har", "basic_motions", *DIGIT_DATA, "pbc", *SYNTHETIC_DATA)
 
 
 def user_data_options(cfg: DataConfig) -> dict:
@@ -55,6 +57,8 @@ def load_sets(cfg: DataConfig) -> tuple[SequenceSet, SequenceSet | None]:
         return read_user_data(cfg.path, **user_data_options(cfg)), None
     if cfg.name == "pbc":
         return _pbc_sets(cfg)
+    if cfg.name in SYNTHETIC_DATA:
+        return synthetic_sets(cfg)
     loaders = _builtin_loaders()
     if cfg.name not in loaders:
         raise ConfigError(
@@ -73,6 +77,27 @@ def _pbc_sets(cfg: DataConfig) -> tuple[SequenceSet, SequenceSet]:
     train, test = split_patients(load_pbc(cfg.landmark_years), (0.8, 0.2), seed=0)
     scaler = PbcScaler.fit(train)
     return scaler.transform(train), scaler.transform(test)
+
+
+def synthetic_sets(cfg: DataConfig) -> tuple[SequenceSet, SequenceSet]:
+    """(train, test) of a synthetic task (rnnlab.data.synthetic) from fixed seeds: every run sees the same data.
+
+    parity: n_train (default 2000) strings of 1..train_len (20) bits; 1000 test strings of
+    train_len+1..test_len (3 x train_len) bits. mqar: n_train (1000) contexts of train_len (8) pairs; 200 test
+    contexts of test_len (train_len) pairs; vocab_size (32) keys and values."""
+    train_len = cfg.train_len or (20 if cfg.name == "parity" else 8)
+    if cfg.name == "parity":
+        test_len = cfg.test_len or 3 * train_len
+        if test_len <= train_len:
+            raise ConfigError(
+                f"data.test_len ({test_len}) must exceed data.train_len ({train_len}): parity is tested on longer strings"
+            )
+        return parity_set(cfg.n_train or 2000, 1, train_len, seed=0), parity_set(
+            1000, train_len + 1, test_len, seed=1
+        )
+    vocab = cfg.vocab_size or 32
+    train = mqar_set(cfg.n_train or 1000, train_len, vocab, seed=0)
+    return train, mqar_set(200, cfg.test_len or train_len, vocab, seed=1)
 
 
 def _text_options(cfg: DataConfig) -> dict:
