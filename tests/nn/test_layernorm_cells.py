@@ -157,9 +157,9 @@ def test_step_streams_what_forward_computes(kind):
     for t in range(9):
         h, state = layer.step(x[:, t], state)
         steps.append(h)
-    torch.testing.assert_close(torch.stack(steps, 1), out, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(torch.stack(steps, 1), out, rtol=1e-5, atol=1e-5)
     for a, b in zip(state, final, strict=True):
-        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
 
 
 def test_layer_kinds_names_and_trace():
