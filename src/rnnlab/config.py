@@ -90,7 +90,9 @@ class ModelConfig:
     ignored by kind. embed/tie: CharLM's embedding width (0 = hidden) and decoder tied to the embedding.
     Forecaster: decoder 'direct' or 'autoregressive', highway = target lags fed linearly to the output
     (LSTNet's autoregressive highway; 0 = none, -1 = the whole lookback), normalize = the target's level inside the model ('level',
-    'window' RevIN-style, 'none'; 'auto' picks 'window' when the training target drifts), mc_samples = Monte-Carlo dropout passes for the intervals.
+    'window' RevIN-style, 'none'; 'auto' picks 'window' when the training target drifts), mc_samples = Monte-Carlo dropout passes for the intervals,
+    head = 'point' (MSE) or 'quantile' (19 non-crossing quantiles 0.05..0.95 trained with the pinball loss;
+    the forecast is their median, wQL/CRPS come from them, their 80% interval is scored raw and conformalised).
     ragged: variable-length batches 'pack'ed (each sequence runs its own length) or 'mask'ed (padded block,
     masked readout); for text, `embed` is the token embedding width. Seq2Seq / Captioner: `attention`
     bahdanau, luong or none; the Captioner's CNN has `channels` and `feature`-wide column vectors.
@@ -119,6 +121,7 @@ class ModelConfig:
     attention: str = "luong"
     feature: int = 128
     likelihood: str = "studentt"
+    head: str = "point"
     anchor: str = "seasonal"
 
 

@@ -207,6 +207,7 @@ CASES = [
     ("Forecaster", FORECAST, dict(hidden=16, layers=1, dropout=0.0)),
     ("Forecaster", FORECAST, dict(cell="gru", hidden=16, layers=2, decoder="autoregressive", conv_channels=4,
                                   conv_kernel=3, highway=3)),
+    ("Forecaster", FORECAST, dict(hidden=16, layers=1, dropout=0.0, head="quantile", normalize="window")),
     ("GlobalForecaster", PANEL, dict(hidden=16, season=4, likelihood="gaussian")),
     ("GlobalForecaster", PANEL, dict(cell="gru", hidden=16, layers=2, anchor="last")),
     ("Seq2Seq", TRANSLATE, dict(attention="luong", cell="lstm", hidden=16, embed=8, dropout=0.0)),

@@ -24,6 +24,9 @@ from rnnlab.nn.layers import make_layer
 
 DECODERS = ("direct", "autoregressive")
 NORMALIZE = ("level", "window", "none")
+HEADS = ("point", "quantile")
+LEVELS = tuple(round(0.05 * k, 2) for k in range(1, 20))  # the quantile head's levels: 0.05 .. 0.95
+MEDIAN = LEVELS.index(0.5)
 EPS = 1e-4  # added to a window's variance (scaled units) so a flat window does not divide by zero
 
 
@@ -48,6 +51,7 @@ class Forecaster(nn.Module):
         fast_path: str = "auto",
         highway: int = 0,
         normalize: str = "level",
+        head: str = "point",
     ) -> None:
         super().__init__()
         if n_features < 1 or horizon < 1 or n_future < 0 or not 0 <= target_index < n_features:
@@ -61,6 +65,10 @@ class Forecaster(nn.Module):
             raise ConfigError(f"normalize must be one of {NORMALIZE}, got {normalize!r}")
         if decoder not in DECODERS:
             raise ConfigError(f"decoder must be one of {DECODERS}, got {decoder!r}")
+        if head not in HEADS:
+            raise ConfigError(f"head must be one of {HEADS}, got {head!r}")
+        if head == "quantile" and decoder != "direct":
+            raise ConfigError("the quantile head needs decoder 'direct'; set model.decoder direct")
         self.config = constructor_config(Forecaster, locals())
         self.frontend = (
             ConvFrontEnd(n_features, conv_channels, conv_layers, conv_kernel) if conv_channels else None
@@ -78,12 +86,40 @@ class Forecaster(nn.Module):
             self.head = nn.Sequential(
                 nn.Linear(hidden + horizon * n_future, hidden), nn.ReLU(), nn.Linear(hidden, horizon)
             )
+            # the quantile head: each level's distance from the median, positive and cumulative (no crossing)
+            self.quantile_offsets = (
+                nn.Linear(hidden + horizon * n_future, horizon * (len(LEVELS) - 1))
+                if head == "quantile"
+                else None
+            )
         else:
             self.dec = make_layer(cell, 1 + n_future, hidden, layers, fast_path=fast_path)
             self.head = nn.Linear(hidden, 1)
         self.highway = nn.Linear(highway, horizon) if highway else None
 
     def forward(self, x: Tensor, xf: Tensor | None = None, y: Tensor | None = None):
+        """The forecast (B, H) (the median for a quantile head), or (forecast, loss) given y: MSE for the point
+        head, the mean pinball loss over LEVELS for the quantile head."""
+        q = self._forecast(x, xf)
+        pred = q[..., MEDIAN] if q.dim() == 3 else q
+        if y is None:
+            return pred
+        if q.dim() == 2:
+            return pred, nn.functional.mse_loss(pred, y)
+        tau = torch.tensor(LEVELS, dtype=q.dtype, device=q.device)
+        d = y.unsqueeze(-1) - q
+        return pred, torch.maximum(tau * d, (tau - 1) * d).mean() * 2
+
+    def quantiles(self, x: Tensor, xf: Tensor | None = None) -> Tensor:
+        """(B, H, len(LEVELS)) quantile forecasts at LEVELS (scaled units); the quantile head's only."""
+        if self.config.get("head", "point") != "quantile":
+            raise ConfigError(
+                "this Forecaster has a point head; train with model.head quantile for quantiles"
+            )
+        return self._forecast(x, xf)
+
+    def _forecast(self, x: Tensor, xf: Tensor | None) -> Tensor:
+        """(B, H) point forecasts, or (B, H, len(LEVELS)) quantiles for the quantile head."""
         cfg = self.config
         if x.dim() != 3 or x.shape[2] != cfg["n_features"]:
             raise ValueError(
@@ -102,7 +138,8 @@ class Forecaster(nn.Module):
             z = [self.drop(state[0][-1])]
             if cfg["n_future"]:
                 z.append(xf.reshape(x.shape[0], -1))
-            pred = self.head(torch.cat(z, -1))
+            zc = torch.cat(z, -1)
+            pred = self.head(zc)
         else:
             prev, outs = x[:, -1, cfg["target_index"]].unsqueeze(-1) - shift, []
             for t in range(cfg["horizon"]):
@@ -116,10 +153,14 @@ class Forecaster(nn.Module):
             if lags.shape[1] != cfg["highway"]:
                 raise ValueError(f"highway needs a lookback of at least {cfg['highway']}, got {x.shape[1]}")
             pred = pred + self.highway(lags - shift)
-        pred = loc + pred if sc is None else loc + sc * pred
-        if y is None:
-            return pred
-        return pred, nn.functional.mse_loss(pred, y)
+        if getattr(self, "quantile_offsets", None) is not None:  # levels below and above the median
+            d = nn.functional.softplus(self.quantile_offsets(zc)).view(len(x), cfg["horizon"], 2, MEDIAN)
+            below, above = torch.cumsum(d[:, :, 0], -1).flip(-1), torch.cumsum(d[:, :, 1], -1)
+            m = pred.unsqueeze(-1)
+            pred = torch.cat([m - below, m, m + above], -1)
+            loc = loc.unsqueeze(-1)
+            sc = None if sc is None else sc.unsqueeze(-1)
+        return loc + pred if sc is None else loc + sc * pred
 
     def _normalize(self, x: Tensor) -> tuple[Tensor, Tensor | None, Tensor]:
         """(location (B, 1), spread (B, 1) or None, the input with its target column normalised for 'window')."""

@@ -86,4 +86,5 @@ def make_forecaster(cfg: ModelConfig, dm: ForecastDataModule) -> Forecaster:
         fast_path=cfg.fast_path,
         highway=highway,
         normalize=choose_normalize(cfg, dm),
+        head=cfg.head,
     )

@@ -34,6 +34,7 @@ from rnnlab.metrics.forecast import (
     weighted_quantile_loss,
 )
 from rnnlab.models.baselines import LinearAR, last_value, seasonal_naive, seasonal_naive_at
+from rnnlab.models.forecaster import LEVELS
 from rnnlab.nn.recurrent import Recurrent
 from rnnlab.train.rundir import write_json
 
@@ -255,7 +256,44 @@ def evaluate_forecast(
         "mase_scale": scale,
         "n_windows": int(len(y)),
     }
+    if model.config.get("head", "point") == "quantile":
+        qt, qv = (
+            np.stack([dm.unscale(v) for v in np.moveaxis(predict_quantiles(model, w), -1, 0)], -1)
+            for w in (test, val)
+        )
+        test_metrics["model"].update(quantile_head_scores(y, qt, yv, qv))
+        metrics["interval_coverage_quantile_head"] = test_metrics["model"].pop("head_coverage")
+        metrics["interval_coverage_cqr"] = test_metrics["model"].pop("cqr_coverage")
     return ForecastEval(y, point, lower, upper, hist, baselines, metrics)
+
+
+@torch.no_grad()
+def predict_quantiles(model: nn.Module, w: Windows, batch: int = 512) -> np.ndarray:
+    """The quantile head's (N, horizon, len(LEVELS)) forecasts in scaled units."""
+    model.eval()
+    out = [
+        model.quantiles(torch.from_numpy(w.x[i : i + batch]), torch.from_numpy(w.xf[i : i + batch]))
+        for i in range(0, len(w), batch)
+    ]
+    return torch.cat(out).numpy()
+
+
+def quantile_head_scores(y: np.ndarray, q: np.ndarray, yv: np.ndarray, qv: np.ndarray) -> dict:
+    """wQL and CRPS of the quantile head's own quantiles (N, H, levels), the coverage of its 80% interval
+    (levels 0.1 and 0.9), and that of the same interval conformalised on validation (CQR, Romano et al. 2019:
+    widened per horizon step by the ceil((n+1) 0.8)-th smallest max(q_lo - y, y - q_hi))."""
+    at = {t: k for k, t in enumerate(LEVELS)}
+    lo, hi = at[0.1], at[0.9]
+    score = np.maximum(qv[..., lo] - yv, yv - qv[..., hi])
+    n = len(score)
+    k = min(int(np.ceil((n + 1) * INTERVAL - 1e-9)), n)
+    margin = np.sort(score, 0)[k - 1] if n else np.zeros(y.shape[1])
+    return {
+        "wql": weighted_quantile_loss(y, {t: q[..., at[t]] for t in QUANTILES}),
+        "crps": crps_from_quantiles(y, {t: q[..., at[t]] for t in CRPS_GRID}),
+        "head_coverage": {str(INTERVAL): interval_coverage(y, q[..., lo], q[..., hi])},
+        "cqr_coverage": {str(INTERVAL): interval_coverage(y, q[..., lo] - margin, q[..., hi] + margin)},
+    }
 
 
 def write_forecasts(path: Path, dm: ForecastDataModule, ev: ForecastEval) -> None:

@@ -8,7 +8,8 @@ from torch import nn
 from rnnlab.config import Recipe, TrainConfig
 from rnnlab.data.forecastdata import SERIES_DATA, ForecastDataModule
 from rnnlab.errors import ConfigError
-from rnnlab.tasks.checks import check_recipe
+from rnnlab.models.forecaster import HEADS
+from rnnlab.tasks.checks import check_names, check_recipe
 from rnnlab.tasks.contract import Fitted, Graph, Signature, Task, TensorSpec
 from rnnlab.tasks.forecast.data import make_forecaster, make_series_datamodule
 from rnnlab.tasks.forecast.evaluate import evaluate_forecast, write_examples, write_forecasts
@@ -33,6 +34,9 @@ class ForecastTask(Task):
 
     def check(self, recipe: Recipe) -> None:
         d = recipe.data
+        check_names([("model.head", recipe.model.head, HEADS)])
+        if recipe.model.head == "quantile" and recipe.model.decoder != "direct":
+            raise ConfigError("model.head quantile needs model.decoder direct")
         if d.lookback < 1 or d.horizon < 1:
             raise ConfigError(
                 f"data.lookback and data.horizon must be >= 1, got {d.lookback} and {d.horizon}"
@@ -98,6 +102,11 @@ class ForecastTask(Task):
             + (f" (MC dropout's: {mc:.1%})" if mc is not None else "")
             + f"; {r['params']} params, {r['train_seconds']:.0f} s training"
         )
+        if "interval_coverage_quantile_head" in r:
+            lines.append(
+                f"quantile head: its own 80% interval covers {r['interval_coverage_quantile_head']['0.8']:.1%}, "
+                f"conformalised (CQR) {r['interval_coverage_cqr']['0.8']:.1%}; the model's wQL/CRPS are the head's"
+            )
         if r.get("fallback_line"):
             lines.append(r["fallback_line"])
         elif "best_on_validation" in r:
