@@ -13,6 +13,7 @@ from rnnlab.models.heads import READOUTS
 from rnnlab.models.seq2seq import ATTENTION_KINDS
 from rnnlab.nn.layers import LAYER_KINDS
 from rnnlab.nn.recurrent import FAST_PATH_MODES
+from rnnlab.nn.regularize import INITS, check_rate
 from rnnlab.tasks.contract import Task
 from rnnlab.train.optim import SCHEDULES
 
@@ -46,6 +47,17 @@ def check_recipe(recipe: Recipe, task: Task) -> None:
             ("data.fill", d.fill, FILL_METHODS),
         ]
     )
+    check_names([("model.init", m.init, INITS)])
+    for key, rate in (
+        ("model.weight_drop", m.weight_drop),
+        ("model.locked_dropout", m.locked_dropout),
+        ("model.embed_dropout", m.embed_dropout),
+        ("model.zoneout", m.zoneout),
+    ):
+        check_rate(key, rate)
+    if t.ar < 0 or t.tar < 0:
+        raise ConfigError(f"train.ar and train.tar must be >= 0 (0 = off), got {t.ar} and {t.tar}")
     if d.bptt < 1 or d.batch_size < 1:
         raise ConfigError(f"data.bptt and data.batch_size must be >= 1, got {d.bptt} and {d.batch_size}")
     task.check(recipe)
+
