@@ -102,8 +102,9 @@ class ModelConfig:
     (CharLM) outputs, replacing `dropout` there, `embed_dropout` drops whole embedding rows (CharLM),
     `zoneout` keeps each unit's previous h (and c) with that probability (runs the reference loop, and the
     model does not export), `residual` adds each stacked layer's input to its output, `forget_bias` the LSTM
-    forget-gate bias (null: PyTorch's init), `init` default or orthogonal (W_hh gate blocks). AR/TAR are
-    train.ar / train.tar."""
+    forget-gate bias (null: PyTorch's init), `init` default or orthogonal (W_hh gate blocks), `proj_size`
+    LSTM projections (torch.nn.LSTM's; 0 = none, else < hidden; does not export). AR/TAR are train.ar /
+    train.tar."""
 
     kind: str = "SequenceClassifier"
     cell: str = "lstm"
@@ -135,6 +136,7 @@ class ModelConfig:
     residual: bool = False
     forget_bias: float | None = None
     init: str = "default"
+    proj_size: int = 0
 
 
 @dataclass

@@ -257,3 +257,48 @@ def test_activation_penalty_is_ar_plus_tar():
     torch.testing.assert_close(activation_penalty(h, dropped, 2.0, 0.0), torch.tensor(2.0 * ar))
     torch.testing.assert_close(activation_penalty(h, dropped, 0.0, 0.5), torch.tensor(0.5 * tar))
     torch.testing.assert_close(activation_penalty(h, dropped, 2.0, 0.5), torch.tensor(2.0 * ar + 0.5 * tar))
+
+
+# --- LSTM projections -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("fast_path", ["auto", "off"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("ragged", [False, True])
+def test_projections_match_torch_lstm(fast_path, bidirectional, ragged):
+    torch.manual_seed(0)
+    ours = Recurrent("lstm", 4, 6, num_layers=2, bidirectional=bidirectional, proj_size=3, fast_path=fast_path)
+    tnn = torch.nn.LSTM(4, 6, num_layers=2, bidirectional=bidirectional, proj_size=3, batch_first=True)
+    assert list(ours.state_dict()) == list(tnn.state_dict())
+    tnn.load_state_dict(ours.state_dict())
+    x, lengths = _x(), (torch.tensor([7, 2, 5]) if ragged else None)
+    s0 = tuple(torch.randn_like(s) for s in ours.init_state(3))
+    assert [s.shape[-1] for s in s0] == [3, 6] and ours.output_size == 3 * (1 + bidirectional)
+    out, state = ours(x, lengths, s0)
+    if ragged:
+        packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        ref, ref_state = tnn(packed, s0)
+        ref, _ = torch.nn.utils.rnn.pad_packed_sequence(ref, batch_first=True, total_length=x.shape[1])
+    else:
+        ref, ref_state = tnn(x, s0)
+    torch.testing.assert_close(out, ref, **TOL)
+    for a, b in zip(state, ref_state, strict=True):
+        torch.testing.assert_close(a, b, **TOL)
+    grads = torch.autograd.grad(out.pow(2).sum(), list(ours.parameters()))
+    ref_grads = torch.autograd.grad(ref.pow(2).sum(), list(tnn.parameters()))
+    for a, b in zip(grads, ref_grads, strict=True):
+        torch.testing.assert_close(a, b, **TOL)
+
+
+def test_projections_stream_and_refuse_bad_sizes():
+    layer = Recurrent("lstm", 4, 6, num_layers=2, proj_size=2).eval()
+    x = _x()
+    out, final = layer(x)
+    steps, state = [], None
+    for t in range(x.shape[1]):
+        h, state = layer.step(x[:, t], state)
+        steps.append(h)
+    torch.testing.assert_close(torch.stack(steps, 1), out, **TOL)
+    torch.testing.assert_close(state[1], final[1], **TOL)
+    with pytest.raises(ConfigError, match=r"proj_size must be in \[0, hidden_size=6\)"):
+        Recurrent("lstm", 4, 6, proj_size=6)
+    with pytest.raises(ConfigError, match="proj_size applies to the 'lstm' cell"):
+        Recurrent("gru", 4, 6, proj_size=2)

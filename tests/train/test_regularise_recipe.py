@@ -66,6 +66,7 @@ def test_default_recipes_are_unchanged():
         ({"model.embed_dropout": "2"}, r"model.embed_dropout must be in"),
         ({"model.init": "xavier"}, "unknown model.init 'xavier'"),
         ({"train.ar": "-1"}, "train.ar and train.tar must be >= 0"),
+        ({"model.proj_size": "512"}, r"model.proj_size must be 0 \(none\) or in \[1, model.hidden=512\)"),
     ],
 )
 def test_bad_values_are_one_line_errors(overrides, match):
@@ -117,6 +118,9 @@ def test_regularised_models_export_and_stream_as_plain_ones():
     assert streamable(zoned) is None  # it steps (the zoneout expectation) but does not export
     with pytest.raises(ConfigError, match="retrain with --model.zoneout 0 to export"):
         inference_copy(zoned)
+    projected = build_model("CharLM", vocab_size=12, hidden=8, layers=1, proj_size=4)
+    with pytest.raises(ConfigError, match="retrain with --model.proj_size 0 to export"):
+        inference_copy(projected)
 
 
 def test_charlm_trains_with_the_kit_from_the_command_line(tmp_path):

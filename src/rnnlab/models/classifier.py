@@ -37,7 +37,7 @@ class SequenceClassifier(nn.Module):
     but the backward direction reads the padding first).
     Regularisers (rnnlab.nn.regularize): `locked_dropout` > 0 replaces `dropout` on the token embeddings and
     between layers with one mask per sequence (the head's dropout stays `dropout`); `weight_drop`, `zoneout`,
-    `residual`, `forget_bias`, `init` go to the recurrent layer (`make_layer`).
+    `residual`, `forget_bias`, `init`, `proj_size` (LSTM projections) go to the recurrent layer (`make_layer`).
     forward(x, lengths, y=None) -> logits, or (logits, loss) given y.
     """
 
@@ -64,6 +64,7 @@ class SequenceClassifier(nn.Module):
         residual: bool = False,
         forget_bias: float | None = None,
         init: str = "default",
+        proj_size: int = 0,
     ) -> None:
         super().__init__()
         _check_sizes(n_features, n_classes)
@@ -86,7 +87,7 @@ class SequenceClassifier(nn.Module):
         self.rnn = make_layer(
             cell, rnn_in, hidden, layers, bidirectional, 0.0 if locked_dropout else between,
             fast_path=fast_path, locked_dropout=between if locked_dropout else 0.0, weight_drop=weight_drop,
-            zoneout=zoneout, residual=residual, forget_bias=forget_bias, init=init,
+            zoneout=zoneout, residual=residual, forget_bias=forget_bias, init=init, proj_size=proj_size,
         )  # fmt: skip
         self.readout = readout
         self.pool = AttentionPool(self.rnn.output_size) if readout == "attention" else None
@@ -111,7 +112,7 @@ class SequenceClassifier(nn.Module):
         masked = self.config["ragged"] == "mask" and lengths is not None
         out, state = self.rnn(x, None if masked else lengths, state)
         if self.readout == "last" and masked:  # forward: the output at the real end; backward: at step 0
-            h = self.rnn.hidden_size
+            h = self.rnn.output_size // self.rnn.num_directions
             fwd = last_step(out[..., :h], lengths)
             return (torch.cat([fwd, out[:, 0, h:]], -1) if self.rnn.num_directions == 2 else fwd), state
         if self.readout == "last":

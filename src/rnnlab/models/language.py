@@ -35,7 +35,7 @@ class CharLM(nn.Module):
     AWD-LSTM's regularisers (rnnlab.nn.regularize): `embed_dropout` drops whole rows of the embedding matrix;
     `locked_dropout` > 0 replaces `dropout` on the embedded input, between layers and on the top layer's
     output with one mask per sequence; `weight_drop`, `zoneout`, `residual`, `forget_bias`, `init` go to the
-    recurrent layer (`make_layer`).
+    recurrent layer (`make_layer`); `proj_size` > 0 an LSTM with projections (the decoder reads proj_size).
     """
 
     def __init__(
@@ -55,17 +55,20 @@ class CharLM(nn.Module):
         residual: bool = False,
         forget_bias: float | None = None,
         init: str = "default",
+        proj_size: int = 0,
     ) -> None:
         super().__init__()
         if vocab_size < 2:
             raise ConfigError(
                 f"vocab_size must be >= 2, got {vocab_size}; the text needs 2+ distinct characters"
             )
-        if tie and embed not in (0, hidden):
+        width = proj_size or hidden  # what the decoder reads
+        if tie and embed not in (0, width):
             raise ConfigError(
-                f"tie=True shares the decoder with the embedding, so embed must be 0 or hidden ({hidden}), got {embed}"
+                f"tie=True shares the decoder with the embedding, so embed must be 0 or the output width "
+                f"({width}: proj_size or hidden), got {embed}"
             )
-        embed = embed or hidden  # the config records the resolved width
+        embed = embed or (width if tie else hidden)  # the config records the resolved width
         self.config = constructor_config(CharLM, locals())
         self.embed_dropout = check_rate("embed_dropout", embed_dropout)
         self.embedding = nn.Embedding(vocab_size, embed)
@@ -73,10 +76,10 @@ class CharLM(nn.Module):
         self.rnn = make_layer(
             cell, embed, hidden, layers, dropout=0.0 if locked_dropout else between, fast_path=fast_path,
             locked_dropout=between if locked_dropout else 0.0, weight_drop=weight_drop, zoneout=zoneout,
-            residual=residual, forget_bias=forget_bias, init=init,
+            residual=residual, forget_bias=forget_bias, init=init, proj_size=proj_size,
         )  # fmt: skip
         self.drop = LockedDropout(locked_dropout) if locked_dropout else nn.Dropout(dropout)
-        self.decoder = nn.Linear(hidden, vocab_size)
+        self.decoder = nn.Linear(width, vocab_size)
         if tie:
             self.decoder.weight = self.embedding.weight
 

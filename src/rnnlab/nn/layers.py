@@ -16,9 +16,9 @@ from rnnlab.nn.scan import KINDS
 from rnnlab.nn.xlstm import XLSTM_KINDS, make_xlstm
 
 LAYER_KINDS: tuple[str, ...] = (*CELLS, *KINDS, *XLSTM_KINDS)
-# Recurrent's regularisation / initialisation keywords and their defaults (off)
-REGULARISERS: dict[str, Any] = dict(
-    weight_drop=0.0, locked_dropout=0.0, zoneout=0.0, residual=False, forget_bias=None, init="default"
+# Recurrent's regularisation / initialisation / projection keywords and their defaults (off)
+LAYER_OPTIONS: dict[str, Any] = dict(
+    weight_drop=0.0, locked_dropout=0.0, zoneout=0.0, residual=False, forget_bias=None, init="default", proj_size=0
 )
 
 
@@ -37,20 +37,20 @@ def make_layer(
 
     `fast_path`: 'auto' runs each layer's fast path (PyTorch's fused kernel, the layer-normalised cells'
     whole-sequence loop, the chunked scan, the mLSTM's chunkwise form), 'off' the equations step by step (the
-    reference). `options`: `Recurrent`'s regularisation and initialisation keywords (REGULARISERS: weight_drop,
-    locked_dropout, zoneout, residual, forget_bias, init); a value other than the default for another layer
-    is a one-line error."""
-    unknown = sorted(set(options) - set(REGULARISERS))
+    reference). `options`: `Recurrent`'s regularisation, initialisation and projection keywords (LAYER_OPTIONS:
+    weight_drop, locked_dropout, zoneout, residual, forget_bias, init, proj_size); a value other than the
+    default for another layer is a one-line error."""
+    unknown = sorted(set(options) - set(LAYER_OPTIONS))
     if unknown:
-        raise ConfigError(f"unknown layer option {unknown[0]!r}; choose from {', '.join(REGULARISERS)}")
+        raise ConfigError(f"unknown layer option {unknown[0]!r}; choose from {', '.join(LAYER_OPTIONS)}")
     if cell in CELLS:
         return Recurrent(
             cell, input_size, hidden_size, num_layers, bidirectional, dropout, fast_path=fast_path, **options
         )
-    used = [k for k, v in options.items() if v != REGULARISERS[k]]
+    used = [k for k, v in options.items() if v != LAYER_OPTIONS[k]]
     if used:
         raise ConfigError(
-            f"{used[0]} applies to the cells {', '.join(CELLS)}, not {cell!r}; leave it at {REGULARISERS[used[0]]!r}"
+            f"{used[0]} applies to the cells {', '.join(CELLS)}, not {cell!r}; leave it at {LAYER_OPTIONS[used[0]]!r}"
         )
     if cell in XLSTM_KINDS:
         return make_xlstm(cell, input_size, hidden_size, num_layers, bidirectional, dropout, fast_path)

@@ -107,6 +107,7 @@ class Recurrent(nn.Module):
     layers with one mask per sequence (instead of `dropout`), `zoneout` of h (and c) per step (reference loop
     only: `path` says 'reference'), `residual` adds each layer's input to its output above the first layer.
     Initialisation: `init` 'orthogonal' W_hh gate blocks, `forget_bias` the LSTM forget-gate bias.
+    `proj_size` > 0 (lstm): torch.nn.LSTM's projections, h (and the output) proj_size wide, c hidden wide.
     """
 
     def __init__(
@@ -126,6 +127,7 @@ class Recurrent(nn.Module):
         residual: bool = False,
         forget_bias: float | None = None,
         init: str = "default",
+        proj_size: int = 0,
     ) -> None:
         super().__init__()
         stack.check_arguments(input_size, hidden_size, num_layers, dropout)
@@ -137,6 +139,7 @@ class Recurrent(nn.Module):
         self.residual = bool(residual)
         self.init = check_init(init)
         self.forget_bias = None if forget_bias is None else float(forget_bias)
+        self.proj_size = int(proj_size)
         if self.locked_dropout > 0 and dropout > 0:
             raise ConfigError(
                 f"dropout ({dropout}) and locked_dropout ({locked_dropout}) both set the dropout between "
@@ -162,7 +165,7 @@ class Recurrent(nn.Module):
         # state dict is torch.nn.LSTM's. `_cell()` re-binds them before use (this module owns the truth).
         self._cells: list[Cell] = []
         for k in range(self.num_layers):
-            in_k = self.input_size if k == 0 else self.hidden_size * self.num_directions
+            in_k = self.input_size if k == 0 else self.output_size
             for d in range(self.num_directions):
                 c = self._new_cell(cell, in_k, bias, nonlinearity)
                 self._cells.append(c)
@@ -175,7 +178,7 @@ class Recurrent(nn.Module):
             self._torch_name(name, k, d)
             for k in range(self.num_layers)
             for d in range(self.num_directions)
-            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
             if self._parameters.get(self._torch_name(name, k, d)) is not None
         ]
         self._dropped: dict[str, Tensor] | None = None  # this forward's dropped W_hh by name (weight_drop)
@@ -190,7 +193,7 @@ class Recurrent(nn.Module):
 
     def _new_cell(self, cell: str, input_size: int, bias: bool, nonlinearity: str) -> Cell:
         """The cell of one (layer, direction); a layer with a cell of its own (sLSTM) overrides this."""
-        return make_cell(cell, input_size, self.hidden_size, bias, nonlinearity)
+        return make_cell(cell, input_size, self.hidden_size, bias, nonlinearity, self.proj_size)
 
     @staticmethod
     def _torch_name(name: str, layer: int, direction: int) -> str:
@@ -232,7 +235,13 @@ class Recurrent(nn.Module):
 
     @property
     def output_size(self) -> int:
-        return self.hidden_size * self.num_directions
+        """Width of the output: directions x hidden (x proj_size with projections)."""
+        return (self.proj_size or self.hidden_size) * self.num_directions
+
+    @property
+    def state_widths(self) -> tuple[int, ...]:
+        """Last-axis width of each state tensor: (proj_size, hidden) for a projected LSTM, else hidden each."""
+        return getattr(self._cells[0], "state_widths", (self.hidden_size,) * self.state_size)
 
     @property
     def path(self) -> str:
@@ -355,8 +364,9 @@ class Recurrent(nn.Module):
         mode = mode or ("RNN_TANH" if self.nonlinearity == "tanh" else "RNN_RELU")
         with torch.cuda.device_of(first), torch.no_grad():
             torch._cudnn_rnn_flatten_weight(
-                weights, 4 if self.bias else 2, self.input_size, cudnn_rnn.get_cudnn_mode(mode),
-                self.hidden_size, 0, self.num_layers, True, self.bidirectional,
+                weights, (4 if self.bias else 2) + bool(self.proj_size), self.input_size,
+                cudnn_rnn.get_cudnn_mode(mode), self.hidden_size, self.proj_size, self.num_layers, True,
+                self.bidirectional,
             )  # fmt: skip
         self._cudnn_ptrs = tuple(w.data_ptr() for w in self.flat_weights())
 
@@ -411,6 +421,7 @@ class Recurrent(nn.Module):
                     ("residual", self.residual, False),
                     ("forget_bias", self.forget_bias, None),
                     ("init", self.init, "default"),
+                    ("proj_size", self.proj_size, 0),
                 )
                 if v != off
             )

@@ -55,6 +55,10 @@ def check_recipe(recipe: Recipe, task: Task) -> None:
         ("model.zoneout", m.zoneout),
     ):
         check_rate(key, rate)
+    if m.proj_size < 0 or (m.proj_size and m.proj_size >= m.hidden):
+        raise ConfigError(
+            f"model.proj_size must be 0 (none) or in [1, model.hidden={m.hidden}), got {m.proj_size}"
+        )
     if t.ar < 0 or t.tar < 0:
         raise ConfigError(f"train.ar and train.tar must be >= 0 (0 = off), got {t.ar} and {t.tar}")
     if d.bptt < 1 or d.batch_size < 1:

@@ -36,6 +36,11 @@ def inference_copy(model: nn.Module) -> nn.Module:
                 f"cell {kind!r} cannot be exported with a dynamic time axis; the cells that export are "
                 f"{', '.join(EXPORT_CELLS)} (retrain with --model.cell lstm, gru or rnn)"
             )
+        if isinstance(m, Recurrent) and m.proj_size > 0:
+            raise ConfigError(
+                f"an LSTM with projections (proj_size {m.proj_size}) has no ONNX operator; retrain with "
+                "--model.proj_size 0 to export"
+            )
         if isinstance(m, Recurrent) and m.zoneout > 0:
             raise ConfigError(
                 f"a model with zoneout ({m.zoneout}) runs its step loop (the expectation of zoneout), which "

@@ -14,4 +14,5 @@ def regularisers(m: ModelConfig) -> dict:
         residual=m.residual,
         forget_bias=m.forget_bias,
         init=m.init,
+        proj_size=m.proj_size,
     )
