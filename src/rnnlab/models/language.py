@@ -65,8 +65,8 @@ class CharLM(nn.Module):
         width = proj_size or hidden  # what the decoder reads
         if tie and embed not in (0, width):
             raise ConfigError(
-                f"tie=True shares the decoder with the embedding, so embed must be 0 or the output width "
-                f"({width}: proj_size or hidden), got {embed}"
+                f"tie=True shares the decoder with the embedding, so embed must be 0 or "
+                f"{'proj_size' if proj_size else 'hidden'} ({width}), got {embed}"
             )
         embed = embed or (width if tie else hidden)  # the config records the resolved width
         self.config = constructor_config(CharLM, locals())
