@@ -76,6 +76,18 @@ def test_bad_values_are_one_line_errors(overrides, match):
     assert "\n" not in str(e.value)
 
 
+def test_keys_a_model_would_ignore_are_errors():
+    r = apply_overrides(load_recipe("electricity"), {"model.weight_drop": "0.2"})
+    with pytest.raises(ConfigError, match="model.weight_drop applies to CharLM and SequenceClassifier, not"):
+        check_recipe(r, tasks.get("forecast"))
+    r = apply_overrides(load_recipe("har"), {"model.embed_dropout": "0.2"})
+    with pytest.raises(ConfigError, match="model.embed_dropout applies to CharLM, not SequenceClassifier"):
+        check_recipe(r, tasks.get("classify"))
+    r = apply_overrides(load_recipe("har"), {"train.ar": "1"})
+    with pytest.raises(ConfigError, match="train.ar and train.tar apply to task charlm, not classify"):
+        check_recipe(r, tasks.get("classify"))
+
+
 def test_model_level_errors():
     with pytest.raises(ConfigError, match="residual connects stacked layers"):
         build_model("CharLM", vocab_size=12, hidden=8, layers=1, residual=True)
