@@ -97,7 +97,16 @@ class ModelConfig:
     masked readout); for text, `embed` is the token embedding width. Seq2Seq / Captioner: `attention`
     bahdanau, luong or none; the Captioner's CNN has `channels` and `feature`-wide column vectors.
     GlobalForecaster (panels): `likelihood` studentt or gaussian; `anchor` seasonal, last or none (what the
-    forecast is an offset from)."""
+    forecast is an offset from).
+    Regularisation kit (AWD-LSTM, issue 18; CharLM and SequenceClassifier with rnn/lstm/gru/lnlstm/lngru
+    cells, all off by default): `weight_drop` DropConnect on the hidden-to-hidden weights (fused kernel
+    kept), `locked_dropout` one dropout mask per sequence on the recurrent layers' inputs, between layers and
+    (CharLM) outputs, replacing `dropout` there, `embed_dropout` drops whole embedding rows (CharLM),
+    `zoneout` keeps each unit's previous h (and c) with that probability (runs the reference loop, and the
+    model does not export), `residual` adds each stacked layer's input to its output, `forget_bias` the LSTM
+    forget-gate bias (null: PyTorch's init), `init` default or orthogonal (W_hh gate blocks), `proj_size`
+    LSTM projections (torch.nn.LSTM's; 0 = none, else < hidden; does not export). AR/TAR are train.ar /
+    train.tar."""
 
     kind: str = "SequenceClassifier"
     cell: str = "lstm"
@@ -123,6 +132,14 @@ class ModelConfig:
     likelihood: str = "studentt"
     head: str = "point"
     anchor: str = "seasonal"
+    weight_drop: float = 0.0
+    locked_dropout: float = 0.0
+    embed_dropout: float = 0.0
+    zoneout: float = 0.0
+    residual: bool = False
+    forget_bias: float | None = None
+    init: str = "default"
+    proj_size: int = 0
 
 
 @dataclass
@@ -138,7 +155,10 @@ class TrainConfig:
     processes; see docs/RELIABILITY.md.
     nan_rollback: 0 stops at the first NaN/inf training loss naming step and batch; N > 0 instead restores the
     last good state (end of the previous epoch), halves the learning rate and goes on, at most N times
-    (classification recipes, one process; docs/RELIABILITY.md)."""
+    (classification recipes, one process; docs/RELIABILITY.md).
+    ar/tar (charlm): activation regularisation ar * mean(h^2) of the top layer's dropped outputs and temporal
+    activation regularisation tar * mean((h_t - h_{t-1})^2) of its outputs, added to the training loss
+    (Merity et al. 2017; 0 = off; train_loss logs the cross-entropy alone)."""
 
     max_epochs: int = 30
     lr: float = 2e-3
@@ -162,6 +182,8 @@ class TrainConfig:
     num_nodes: int = 1
     strategy: str = "auto"
     nan_rollback: int = 0
+    ar: float = 0.0
+    tar: float = 0.0
 
 
 @dataclass

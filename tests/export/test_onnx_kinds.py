@@ -46,6 +46,10 @@ def test_forecast_graph_matches_pytorch(cfg, runtime, assert_close):
             dict(n_features=1, n_classes=4, cell="gru", hidden=8, vocab_size=20, readout="mean"),
         ),
         ("SequenceClassifier", dict(n_features=3, n_classes=4, hidden=8, conv_channels=4, ragged="mask")),
+        (  # the regularisation kit trains differently but exports as the plain model
+            "SequenceClassifier",
+            dict(n_features=3, n_classes=4, hidden=8, weight_drop=0.3, locked_dropout=0.2, residual=True),
+        ),
         ("SequenceTagger", dict(n_features=3, n_classes=4, hidden=8, layers=1, bidirectional=True)),
     ],
 )

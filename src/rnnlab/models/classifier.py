@@ -12,6 +12,7 @@ from rnnlab.models.heads import AttentionPool, check_readout, masked_cross_entro
 from rnnlab.nn.cells import State
 from rnnlab.nn.layers import make_layer
 from rnnlab.nn.lengths import last_step, masked_mean
+from rnnlab.nn.regularize import LockedDropout
 
 RAGGED = ("pack", "mask")
 
@@ -34,6 +35,9 @@ class SequenceClassifier(nn.Module):
     ragged: 'pack' runs each sequence over its own length only (packed; the backward direction starts at its
     real end); 'mask' runs the padded batch as one block and only masks the readout (cheaper bookkeeping,
     but the backward direction reads the padding first).
+    Regularisers (rnnlab.nn.regularize): `locked_dropout` > 0 replaces `dropout` on the token embeddings and
+    between layers with one mask per sequence (the head's dropout stays `dropout`); `weight_drop`, `zoneout`,
+    `residual`, `forget_bias`, `init`, `proj_size` (LSTM projections) go to the recurrent layer (`make_layer`).
     forward(x, lengths, y=None) -> logits, or (logits, loss) given y.
     """
 
@@ -54,6 +58,13 @@ class SequenceClassifier(nn.Module):
         vocab_size: int = 0,
         embed: int = 64,
         ragged: str = "pack",
+        locked_dropout: float = 0.0,
+        weight_drop: float = 0.0,
+        zoneout: float = 0.0,
+        residual: bool = False,
+        forget_bias: float | None = None,
+        init: str = "default",
+        proj_size: int = 0,
     ) -> None:
         super().__init__()
         _check_sizes(n_features, n_classes)
@@ -62,17 +73,26 @@ class SequenceClassifier(nn.Module):
         if vocab_size < 0 or (vocab_size and embed < 1):
             raise ConfigError(f"vocab_size must be >= 0 and embed >= 1, got {vocab_size} and {embed}")
         check_readout(readout)
+        if residual and readout == "last" and ragged == "mask":
+            raise ConfigError(
+                "residual with readout 'last' and ragged 'mask' would read the residual sum where 'pack' reads "
+                "the top layer's state; use ragged 'pack' or readout 'mean'/'attention'"
+            )
         self.config = constructor_config(SequenceClassifier, locals())
         self.embedding = nn.Embedding(vocab_size, embed, padding_idx=0) if vocab_size else None
         n_in = embed if vocab_size else n_features
         self.frontend = ConvFrontEnd(n_in, conv_channels, conv_layers, conv_kernel) if conv_channels else None
         rnn_in = conv_channels or n_in
+        between = 0.0 if layers < 2 else locked_dropout or dropout
         self.rnn = make_layer(
-            cell, rnn_in, hidden, layers, bidirectional, dropout if layers > 1 else 0.0, fast_path=fast_path
-        )
+            cell, rnn_in, hidden, layers, bidirectional, 0.0 if locked_dropout else between,
+            fast_path=fast_path, locked_dropout=between if locked_dropout else 0.0, weight_drop=weight_drop,
+            zoneout=zoneout, residual=residual, forget_bias=forget_bias, init=init, proj_size=proj_size,
+        )  # fmt: skip
         self.readout = readout
         self.pool = AttentionPool(self.rnn.output_size) if readout == "attention" else None
         self.drop = nn.Dropout(dropout)
+        self.drop_tokens = LockedDropout(locked_dropout) if locked_dropout else None
         self.head = nn.Linear(self.rnn.output_size, n_classes)
 
     def encode(self, x: Tensor, lengths: Tensor | None = None, state: State | None = None) -> Tensor:
@@ -85,13 +105,14 @@ class SequenceClassifier(nn.Module):
     ) -> tuple[Tensor, State]:
         """The summary vector and the recurrent layer's final state (what an exported graph hands back)."""
         if self.embedding is not None:
-            x = self.drop(self.embedding((x[..., 0] if x.dim() == 3 else x).long()))  # embedding dropout
+            drop = self.drop if self.drop_tokens is None else self.drop_tokens  # embedding dropout
+            x = drop(self.embedding((x[..., 0] if x.dim() == 3 else x).long()))
         if self.frontend is not None:
             x = self.frontend(x, lengths)
         masked = self.config["ragged"] == "mask" and lengths is not None
         out, state = self.rnn(x, None if masked else lengths, state)
         if self.readout == "last" and masked:  # forward: the output at the real end; backward: at step 0
-            h = self.rnn.hidden_size
+            h = self.rnn.output_size // self.rnn.num_directions
             fwd = last_step(out[..., :h], lengths)
             return (torch.cat([fwd, out[:, 0, h:]], -1) if self.rnn.num_directions == 2 else fwd), state
         if self.readout == "last":

@@ -17,18 +17,25 @@ from rnnlab.models.config import constructor_config
 from rnnlab.models.sampling import check_sampling, sample_next
 from rnnlab.nn.cells import State
 from rnnlab.nn.layers import make_layer
+from rnnlab.nn.regularize import LockedDropout, check_rate, embedding_dropout
 
 
 class LMOutput(NamedTuple):
     logits: Tensor  # (B, T, V)
     state: State
     loss: Tensor | None  # mean cross-entropy in nats per token, when targets were given
+    hidden: Tensor | None = None  # (B, T, H) the top layer's outputs, before the output dropout (TAR)
+    dropped: Tensor | None = None  # (B, T, H) the same after the output dropout, what the decoder reads (AR)
 
 
 class CharLM(nn.Module):
     """Embedding, `layers` x `cell` of width `hidden`, dropout, linear decoder (tied to the embedding if `tie`).
 
     With tie=True the embedding has `hidden` columns so the decoder can share its matrix (Press & Wolf 2017).
+    AWD-LSTM's regularisers (rnnlab.nn.regularize): `embed_dropout` drops whole rows of the embedding matrix;
+    `locked_dropout` > 0 replaces `dropout` on the embedded input, between layers and on the top layer's
+    output with one mask per sequence; `weight_drop`, `zoneout`, `residual`, `forget_bias`, `init` go to the
+    recurrent layer (`make_layer`); `proj_size` > 0 an LSTM with projections (the decoder reads proj_size).
     """
 
     def __init__(
@@ -41,24 +48,38 @@ class CharLM(nn.Module):
         dropout: float = 0.2,
         tie: bool = False,
         fast_path: str = "auto",
+        embed_dropout: float = 0.0,
+        locked_dropout: float = 0.0,
+        weight_drop: float = 0.0,
+        zoneout: float = 0.0,
+        residual: bool = False,
+        forget_bias: float | None = None,
+        init: str = "default",
+        proj_size: int = 0,
     ) -> None:
         super().__init__()
         if vocab_size < 2:
             raise ConfigError(
                 f"vocab_size must be >= 2, got {vocab_size}; the text needs 2+ distinct characters"
             )
-        if tie and embed not in (0, hidden):
+        width = proj_size or hidden  # what the decoder reads
+        if tie and embed not in (0, width):
             raise ConfigError(
-                f"tie=True shares the decoder with the embedding, so embed must be 0 or hidden ({hidden}), got {embed}"
+                f"tie=True shares the decoder with the embedding, so embed must be 0 or "
+                f"{'proj_size' if proj_size else 'hidden'} ({width}), got {embed}"
             )
-        embed = embed or hidden  # the config records the resolved width
+        embed = embed or (width if tie else hidden)  # the config records the resolved width
         self.config = constructor_config(CharLM, locals())
+        self.embed_dropout = check_rate("embed_dropout", embed_dropout)
         self.embedding = nn.Embedding(vocab_size, embed)
+        between = 0.0 if layers < 2 else locked_dropout or dropout
         self.rnn = make_layer(
-            cell, embed, hidden, layers, dropout=dropout if layers > 1 else 0.0, fast_path=fast_path
-        )
-        self.drop = nn.Dropout(dropout)
-        self.decoder = nn.Linear(hidden, vocab_size)
+            cell, embed, hidden, layers, dropout=0.0 if locked_dropout else between, fast_path=fast_path,
+            locked_dropout=between if locked_dropout else 0.0, weight_drop=weight_drop, zoneout=zoneout,
+            residual=residual, forget_bias=forget_bias, init=init, proj_size=proj_size,
+        )  # fmt: skip
+        self.drop = LockedDropout(locked_dropout) if locked_dropout else nn.Dropout(dropout)
+        self.decoder = nn.Linear(width, vocab_size)
         if tie:
             self.decoder.weight = self.embedding.weight
 
@@ -73,12 +94,14 @@ class CharLM(nn.Module):
         """x (B, T) token ids -> logits (B, T, V), final state, and the loss when y (B, T) is given."""
         if x.dim() != 2:
             raise ValueError(f"expected token ids of shape (batch, time), got {tuple(x.shape)}")
-        h, state = self.rnn(self.drop(self.embedding(x)), state=state)
-        logits = self.decoder(self.drop(h))
+        emb = embedding_dropout(self.embedding, x, self.embed_dropout, self.training)
+        h, state = self.rnn(self.drop(emb), state=state)
+        dropped = self.drop(h)
+        logits = self.decoder(dropped)
         loss = None
         if y is not None:
             loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
-        return LMOutput(logits, state, loss)
+        return LMOutput(logits, state, loss, h, dropped)
 
     def step(self, token: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         """One token per sequence (B,) -> next-token logits (B, V) and the new state: O(1) per call."""

@@ -122,12 +122,35 @@ class LSTMCell(Cell):
     g_t = tanh(W_ig x_t + b_ig + W_hg h_{t-1} + b_hg)   candidate cell
     o_t = σ(W_io x_t + b_io + W_ho h_{t-1} + b_ho)      output gate
     c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t
-    h_t = o_t ⊙ tanh(c_t)
+    h_t = o_t ⊙ tanh(c_t)                               (proj_size P > 0: h_t = (o_t ⊙ tanh(c_t)) W_hr^T)
+
+    With projections (Sak et al. 2014, torch.nn.LSTM's proj_size) h is P wide: W_hh is (4H, P) and
+    `weight_hr` (P, H); the state is (h (B, P), c (B, H)).
     """
 
     n_gates = 4
     gate_names = ("i", "f", "g", "o")
     state_size = 2
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, proj_size: int = 0) -> None:
+        if not 0 <= int(proj_size) < int(hidden_size):
+            raise ConfigError(f"proj_size must be in [0, hidden_size={hidden_size}) (0 = none), got {proj_size}")
+        self.proj_size = int(proj_size)
+        super().__init__(input_size, hidden_size, bias)
+        if self.proj_size:
+            self.weight_hh = nn.Parameter(torch.empty(4 * self.hidden_size, self.proj_size))
+            self.weight_hr = nn.Parameter(torch.empty(self.proj_size, self.hidden_size))
+            self.reset_parameters()
+
+    @property
+    def state_widths(self) -> tuple[int, int]:
+        """Widths of (h, c): (P, H) with projections, else (H, H)."""
+        return (self.proj_size or self.hidden_size, self.hidden_size)
+
+    def init_state(self, batch: int, device=None, dtype=None) -> State:
+        """Zero (h, c) of widths `state_widths`."""
+        dtype = dtype or self.weight_hh.dtype
+        return tuple(torch.zeros(batch, w, device=device, dtype=dtype) for w in self.state_widths)
 
     def recur(self, xp: Tensor, state: State) -> tuple[State, dict[str, Tensor]]:
         h, c = state
@@ -135,7 +158,12 @@ class LSTMCell(Cell):
         i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
         c = f * c + i * g
         h = o * torch.tanh(c)
+        if self.proj_size:
+            h = nn.functional.linear(h, self.weight_hr)
         return (h, c), {"i": i, "f": f, "g": g, "o": o}
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + (f", proj_size={self.proj_size}" if self.proj_size else "")
 
 
 class GRUCell(Cell):
@@ -252,11 +280,21 @@ FUSED_KERNEL_CELLS = ("rnn", "lstm", "gru")
 
 
 def make_cell(
-    kind: str, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh"
+    kind: str,
+    input_size: int,
+    hidden_size: int,
+    bias: bool = True,
+    nonlinearity: str = "tanh",
+    proj_size: int = 0,
 ) -> Cell:
-    """Build a cell by name ('rnn', 'lstm', 'gru', 'lnlstm', 'lngru'); an unknown name is an error listing the valid ones."""
+    """Build a cell by name ('rnn', 'lstm', 'gru', 'lnlstm', 'lngru'); an unknown name is an error listing the
+    valid ones. `proj_size` > 0: an LSTM with projections (only 'lstm' has them)."""
     if kind not in CELLS:
         raise ConfigError(f"unknown cell {kind!r}; choose one of {sorted(CELLS)}")
+    if proj_size and kind != "lstm":
+        raise ConfigError(f"proj_size applies to the 'lstm' cell, not {kind!r}; leave it at 0")
     if kind == "rnn":
         return RNNCell(input_size, hidden_size, bias, nonlinearity)
+    if kind == "lstm":
+        return LSTMCell(input_size, hidden_size, bias, proj_size)
     return CELLS[kind](input_size, hidden_size, bias)

@@ -4,6 +4,8 @@ trace, init_state)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import nn
 
 from rnnlab.errors import ConfigError
@@ -14,6 +16,10 @@ from rnnlab.nn.scan import KINDS
 from rnnlab.nn.xlstm import XLSTM_KINDS, make_xlstm
 
 LAYER_KINDS: tuple[str, ...] = (*CELLS, *KINDS, *XLSTM_KINDS)
+# Recurrent's regularisation / initialisation / projection keywords and their defaults (off)
+LAYER_OPTIONS: dict[str, Any] = dict(
+    weight_drop=0.0, locked_dropout=0.0, zoneout=0.0, residual=False, forget_bias=None, init="default", proj_size=0
+)
 
 
 def make_layer(
@@ -24,20 +30,31 @@ def make_layer(
     bidirectional: bool = False,
     dropout: float = 0.0,
     fast_path: str = "auto",
+    **options: Any,
 ) -> nn.Module:
     """`Recurrent` for 'rnn'/'lstm'/'gru' and the layer-normalised 'lnlstm'/'lngru', `MinRNN` (chunked parallel scan) for
     'mingru'/'minlstm', `SLSTM` / `MLSTM` for xLSTM's 'slstm'/'mlstm'.
 
     `fast_path`: 'auto' runs each layer's fast path (PyTorch's fused kernel, the layer-normalised cells'
     whole-sequence loop, the chunked scan, the mLSTM's chunkwise form), 'off' the equations step by step (the
-    reference)."""
+    reference). `options`: `Recurrent`'s regularisation, initialisation and projection keywords (LAYER_OPTIONS:
+    weight_drop, locked_dropout, zoneout, residual, forget_bias, init, proj_size); a value other than the
+    default for another layer is a one-line error."""
+    unknown = sorted(set(options) - set(LAYER_OPTIONS))
+    if unknown:
+        raise ConfigError(f"unknown layer option {unknown[0]!r}; choose from {', '.join(LAYER_OPTIONS)}")
+    if cell in CELLS:
+        return Recurrent(
+            cell, input_size, hidden_size, num_layers, bidirectional, dropout, fast_path=fast_path, **options
+        )
+    used = [k for k, v in options.items() if v != LAYER_OPTIONS[k]]
+    if used:
+        raise ConfigError(
+            f"{used[0]} applies to the cells {', '.join(CELLS)}, not {cell!r}; leave it at {LAYER_OPTIONS[used[0]]!r}"
+        )
     if cell in XLSTM_KINDS:
         return make_xlstm(cell, input_size, hidden_size, num_layers, bidirectional, dropout, fast_path)
     if cell in KINDS:
         scan = "sequential" if fast_path == "off" else "chunked"
         return MinRNN(cell, input_size, hidden_size, num_layers, bidirectional, dropout, scan=scan)
-    if cell in CELLS:
-        return Recurrent(
-            cell, input_size, hidden_size, num_layers, bidirectional, dropout, fast_path=fast_path
-        )
     raise ConfigError(f"unknown cell {cell!r}; choose one of {', '.join(LAYER_KINDS)}")

@@ -18,6 +18,8 @@ to it, the fused kernel or the sequence loop. The walk over layers and direction
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 from torch import _VF, Tensor, nn
@@ -28,6 +30,7 @@ from rnnlab.nn import stack
 from rnnlab.nn.cells import FUSED_KERNEL_CELLS, Cell, State, make_cell
 from rnnlab.nn.layernorm_seq import InputProjection, LayerNormGRUSequence, LayerNormLSTMSequence
 from rnnlab.nn.lengths import mask, reverse_padded
+from rnnlab.nn.regularize import check_init, check_rate, drop_weight, init_recurrent, zoneout
 from rnnlab.nn.trace import Trace
 
 log = logging.getLogger(__name__)
@@ -46,10 +49,14 @@ def run_cell(
     reverse: bool,
     keep: bool,
     probes: list[Tensor] | None = None,
+    zone: float = 0.0,
+    training: bool = False,
 ):
     """Run one cell over time: hoisted input projection, then `recur` per step with length masking.
 
     With a `probes` list, a zero tensor that requires grad is added to each step's h (recorded in step order).
+    `zone` > 0: zoneout of every state tensor at that rate (a Bernoulli mask per step in `training`, the
+    expectation otherwise).
     """
     if reverse:
         x = reverse_padded(x, lengths)
@@ -60,6 +67,8 @@ def run_cell(
     kept: dict[str, list[Tensor]] = {}
     for t in range(t_max):
         new, gates = cell.recur(xp[:, t], state)
+        if zone:
+            new = zoneout(new, state, zone, training)
         if probes is not None:
             zero = torch.zeros_like(new[0], requires_grad=True)
             probes.append(zero)
@@ -92,6 +101,13 @@ class Recurrent(nn.Module):
     reference loop, 'require' raises when the fused kernel cannot be used. For the layer-normalised cells the
     fast path is the whole-sequence loop ('auto': C++ where it builds, else the same loop in torch ops;
     'require': the C++ loop or an error on CPU).
+
+    Regularisation (rnnlab.nn.regularize; all off by default): `weight_drop` DropConnect on every W_hh (a fresh
+    mask per forward in training; the dropped weights go to the same fused kernel), `locked_dropout` between
+    layers with one mask per sequence (instead of `dropout`), `zoneout` of h (and c) per step (reference loop
+    only: `path` says 'reference'), `residual` adds each layer's input to its output above the first layer.
+    Initialisation: `init` 'orthogonal' W_hh gate blocks, `forget_bias` the LSTM forget-gate bias.
+    `proj_size` > 0 (lstm): torch.nn.LSTM's projections, h (and the output) proj_size wide, c hidden wide.
     """
 
     def __init__(
@@ -105,11 +121,36 @@ class Recurrent(nn.Module):
         nonlinearity: str = "tanh",
         bias: bool = True,
         fast_path: str = "auto",
+        weight_drop: float = 0.0,
+        locked_dropout: float = 0.0,
+        zoneout: float = 0.0,
+        residual: bool = False,
+        forget_bias: float | None = None,
+        init: str = "default",
+        proj_size: int = 0,
     ) -> None:
         super().__init__()
         stack.check_arguments(input_size, hidden_size, num_layers, dropout)
         if fast_path not in FAST_PATH_MODES:
             raise ConfigError(f"fast_path must be one of {FAST_PATH_MODES}, got {fast_path!r}")
+        self.weight_drop = check_rate("weight_drop", weight_drop)
+        self.locked_dropout = check_rate("locked_dropout", locked_dropout)
+        self.zoneout = check_rate("zoneout", zoneout)
+        self.residual = bool(residual)
+        self.init = check_init(init)
+        self.forget_bias = None if forget_bias is None else float(forget_bias)
+        self.proj_size = int(proj_size)
+        if self.locked_dropout > 0 and dropout > 0:
+            raise ConfigError(
+                f"dropout ({dropout}) and locked_dropout ({locked_dropout}) both set the dropout between "
+                "layers; set one of them to 0"
+            )
+        if self.zoneout > 0 and fast_path == "require":
+            raise ConfigError("zoneout runs the reference loop (no fused kernel has it); use fast_path 'auto'")
+        if self.residual and int(num_layers) < 2:
+            raise ConfigError("residual connects stacked layers; it needs num_layers >= 2 (or residual false)")
+        if self.forget_bias is not None and cell != "lstm":
+            raise ConfigError(f"forget_bias applies to the 'lstm' cell, not {cell!r}; leave it unset")
         self.cell_kind = cell
         self.input_size = int(input_size)
         self.hidden_size = int(hidden_size)
@@ -124,7 +165,7 @@ class Recurrent(nn.Module):
         # state dict is torch.nn.LSTM's. `_cell()` re-binds them before use (this module owns the truth).
         self._cells: list[Cell] = []
         for k in range(self.num_layers):
-            in_k = self.input_size if k == 0 else self.hidden_size * self.num_directions
+            in_k = self.input_size if k == 0 else self.output_size
             for d in range(self.num_directions):
                 c = self._new_cell(cell, in_k, bias, nonlinearity)
                 self._cells.append(c)
@@ -137,13 +178,22 @@ class Recurrent(nn.Module):
             self._torch_name(name, k, d)
             for k in range(self.num_layers)
             for d in range(self.num_directions)
-            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
             if self._parameters.get(self._torch_name(name, k, d)) is not None
         ]
+        self._dropped: dict[str, Tensor] | None = None  # this forward's dropped W_hh by name (weight_drop)
+        if self.init != "default" or self.forget_bias is not None:
+            init_recurrent(
+                dict(self.named_parameters()),
+                self.hidden_size,
+                self._cells[0].n_gates,
+                self.init,
+                self.forget_bias,
+            )
 
     def _new_cell(self, cell: str, input_size: int, bias: bool, nonlinearity: str) -> Cell:
         """The cell of one (layer, direction); a layer with a cell of its own (sLSTM) overrides this."""
-        return make_cell(cell, input_size, self.hidden_size, bias, nonlinearity)
+        return make_cell(cell, input_size, self.hidden_size, bias, nonlinearity, self.proj_size)
 
     @staticmethod
     def _torch_name(name: str, layer: int, direction: int) -> str:
@@ -151,10 +201,32 @@ class Recurrent(nn.Module):
 
     def _cell(self, layer: int, direction: int) -> Cell:
         c = self._cells[layer * self.num_directions + direction]
+        dropped = self._dropped or {}
         for name in c._parameters:
             if c._parameters[name] is not None:
-                c._parameters[name] = self._parameters[self._torch_name(name, layer, direction)]
+                full = self._torch_name(name, layer, direction)
+                c._parameters[name] = dropped.get(full, self._parameters[full])
         return c
+
+    @contextmanager
+    def _weights_dropped(self) -> Iterator[None]:
+        """Within: every W_hh DropConnected at `weight_drop` (training only; one mask per forward, shared by
+        every step); after: the cells bound to the parameters again, so nothing keeps a dropped tensor."""
+        if not (self.training and self.weight_drop > 0):
+            yield
+            return
+        self._dropped = {
+            name: drop_weight(p, self.weight_drop, True)
+            for name, p in self._parameters.items()
+            if name.startswith("weight_hh")
+        }
+        try:
+            yield
+        finally:
+            self._dropped = None
+            for k in range(self.num_layers):
+                for d in range(self.num_directions):
+                    self._cell(k, d)
 
     @property
     def state_size(self) -> int:
@@ -163,19 +235,27 @@ class Recurrent(nn.Module):
 
     @property
     def output_size(self) -> int:
-        return self.hidden_size * self.num_directions
+        """Width of the output: directions x hidden (x proj_size with projections)."""
+        return (self.proj_size or self.hidden_size) * self.num_directions
+
+    @property
+    def state_widths(self) -> tuple[int, ...]:
+        """Last-axis width of each state tensor: (proj_size, hidden) for a projected LSTM, else hidden each."""
+        return getattr(self._cells[0], "state_widths", (self.hidden_size,) * self.state_size)
 
     @property
     def path(self) -> str:
         """Which path `forward` runs: 'fused' (PyTorch's kernel), 'sequence' (the layer-normalised cells'
-        whole-sequence loop) or 'reference' (the equations step by step)."""
-        if self.fast_path == "off":
+        whole-sequence loop) or 'reference' (the equations step by step; always with zoneout)."""
+        if self.fast_path == "off" or self.zoneout > 0:
             return "reference"
         return "fused" if self.cell_kind in FUSED_KERNEL_CELLS else "sequence"
 
-    def flat_weights(self) -> list[Tensor]:
-        """All parameters in the order the fused kernels take them."""
-        return [self._parameters[name] for name in self._flat_names]
+    def flat_weights(self, names: list[str] | None = None) -> list[Tensor]:
+        """All parameters (or those `names`) in the order the fused kernels take them, W_hh dropped within
+        `_weights_dropped`."""
+        dropped = self._dropped or {}
+        return [dropped.get(name, self._parameters[name]) for name in names or self._flat_names]
 
     def init_state(self, batch: int, device=None, dtype=None) -> State:
         """Zero state: a tuple of `state_size` tensors (num_layers * num_directions, batch, hidden)."""
@@ -186,12 +266,13 @@ class Recurrent(nn.Module):
     ) -> tuple[Tensor, State]:
         """Run over a padded batch; returns (output (B, T, D*H), final state)."""
         lengths, state = stack.check_call(self, x, lengths, state)
-        if self.path == "fused":
-            return self._forward_fused(x, lengths, state)
-        if self.path == "sequence":
-            return self._forward_sequence(x, lengths, state)
-        out, new_state, _ = self._forward_reference(x, lengths, state, keep=False)
-        return out, new_state
+        with self._weights_dropped():
+            if self.path == "fused":
+                return self._forward_fused(x, lengths, state)
+            if self.path == "sequence":
+                return self._forward_sequence(x, lengths, state)
+            out, new_state, _ = self._forward_reference(x, lengths, state, keep=False)
+            return out, new_state
 
     def trace(
         self, x: Tensor, lengths: Tensor | None = None, state: State | None = None, probe: bool = False
@@ -202,7 +283,8 @@ class Recurrent(nn.Module):
         gives dLoss/dh_t for every step: the gradient-through-time picture.
         """
         lengths, state = stack.check_call(self, x, lengths, state)
-        return self._forward_reference(x, lengths, state, keep=True, probe=probe)
+        with self._weights_dropped():
+            return self._forward_reference(x, lengths, state, keep=True, probe=probe)
 
     # --- reference path: the equations, step by step -------------------------------------------------
     def _forward_reference(
@@ -213,8 +295,9 @@ class Recurrent(nn.Module):
         def run(k: int, d: int, inp: Tensor, s0: State) -> tuple[Tensor, State]:
             probes: list[Tensor] | None = [] if probe else None
             out, s_n, steps = run_cell(
-                self._cell(k, d), inp, lengths, s0, reverse=bool(d), keep=keep, probes=probes
-            )
+                self._cell(k, d), inp, lengths, s0, reverse=bool(d), keep=keep, probes=probes,
+                zone=self.zoneout, training=self.training,
+            )  # fmt: skip
             trace.steps.append(steps)
             if probes is not None:
                 trace.probes.append(probes)
@@ -225,11 +308,26 @@ class Recurrent(nn.Module):
 
     # --- fused path: PyTorch's kernel with the same parameters -----------------------------------------
     def _forward_fused(self, x: Tensor, lengths: Tensor | None, state: State) -> tuple[Tensor, State]:
+        if self.locked_dropout > 0 or self.residual:  # one kernel call per layer; stack.over_layers between
+            names = self._flat_names
+            per_layer = len(names) // self.num_layers
+
+            def run_layer(k: int, inp: Tensor, s0: State) -> tuple[Tensor, State]:
+                weights = self.flat_weights(names[k * per_layer : (k + 1) * per_layer])
+                return self._fused_call(inp, lengths, s0, weights, 1, 0.0)
+
+            return stack.over_layers(self, x, state, run_layer)
         weights = self.flat_weights()
-        if x.is_cuda:
+        if x.is_cuda and self._dropped is None:  # dropped weights are fresh tensors, not the parameters
             self._flatten_for_cudnn(weights)
+        return self._fused_call(x, lengths, state, weights, self.num_layers, self.dropout)
+
+    def _fused_call(
+        self, x: Tensor, lengths: Tensor | None, state: State, weights: list[Tensor], layers: int, dropout: float
+    ) -> tuple[Tensor, State]:
+        """One call of the fused kernel over `layers` layers with these weights (packed when ragged)."""
         hx = state if self.cell_kind == "lstm" else state[0]
-        args = (weights, self.bias, self.num_layers, self.dropout, self.training, self.bidirectional)
+        args = (weights, self.bias, layers, dropout, self.training, self.bidirectional)
         if lengths is None:
             res = _kernel(self.cell_kind, self.nonlinearity)(x, hx, *args, True)
             return res[0], tuple(res[1:])
@@ -266,8 +364,9 @@ class Recurrent(nn.Module):
         mode = mode or ("RNN_TANH" if self.nonlinearity == "tanh" else "RNN_RELU")
         with torch.cuda.device_of(first), torch.no_grad():
             torch._cudnn_rnn_flatten_weight(
-                weights, 4 if self.bias else 2, self.input_size, cudnn_rnn.get_cudnn_mode(mode),
-                self.hidden_size, 0, self.num_layers, True, self.bidirectional,
+                weights, (4 if self.bias else 2) + bool(self.proj_size), self.input_size,
+                cudnn_rnn.get_cudnn_mode(mode), self.hidden_size, self.proj_size, self.num_layers, True,
+                self.bidirectional,
             )  # fmt: skip
         self._cudnn_ptrs = tuple(w.data_ptr() for w in self.flat_weights())
 
@@ -303,14 +402,29 @@ class Recurrent(nn.Module):
 
         def step_layer(k: int, inp: Tensor, s_k: State) -> State:
             cell = self._cell(k, 0)
-            return cell.recur(cell.project(inp), s_k)[0]
+            new = cell.recur(cell.project(inp), s_k)[0]
+            return zoneout(new, s_k, self.zoneout, self.training)
 
-        return stack.step_layers(self, x_t, state, reset, step_layer)
+        with self._weights_dropped():
+            return stack.step_layers(self, x_t, state, reset, step_layer)
 
     def extra_repr(self) -> str:
         return (
             f"{self.cell_kind}, {self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, "
             f"bidirectional={self.bidirectional}, dropout={self.dropout}, fast_path={self.fast_path!r}"
+            + "".join(
+                f", {k}={v!r}"
+                for k, v, off in (
+                    ("weight_drop", self.weight_drop, 0.0),
+                    ("locked_dropout", self.locked_dropout, 0.0),
+                    ("zoneout", self.zoneout, 0.0),
+                    ("residual", self.residual, False),
+                    ("forget_bias", self.forget_bias, None),
+                    ("init", self.init, "default"),
+                    ("proj_size", self.proj_size, 0),
+                )
+                if v != off
+            )
         )
 
 

@@ -6,7 +6,8 @@ reverse). Its state is a tuple of ``state_size`` tensors ((h,), (h, c) or xLSTM'
 (``torch.nn.LSTM``'s layout); width is hidden unless the layer says otherwise (``state_widths``: mLSTM's
 matrix memory is wider); parameters
 carry the suffix ``_l{k}[_reverse]``. A layer's directions read the same input and their outputs are
-concatenated; dropout sits between layers. What one layer or direction computes is passed in as a function,
+concatenated; dropout (standard or locked) sits between layers, and with ``residual`` every layer above the
+first adds its input to its output. What one layer or direction computes is passed in as a function,
 so the stack holds no parameters and the layers' state-dict keys stay PyTorch's.
 """
 
@@ -20,6 +21,7 @@ from torch import Tensor, nn
 
 from rnnlab.errors import ConfigError
 from rnnlab.nn.lengths import check_input
+from rnnlab.nn.regularize import locked_dropout
 
 State = tuple[Tensor, ...]
 STATE_NAMES = ("h", "c", "n", "m")  # the state tensors by position: hidden, cell, normaliser, stabiliser
@@ -109,12 +111,21 @@ def over_layers(
     finals: list[list[Tensor]] = [[] for _ in state]
     inp = x
     for k in range(m.num_layers):
-        inp, s_n = run_layer(k, inp, tuple(s[k * nd : (k + 1) * nd] for s in state))
+        out, s_n = run_layer(k, inp, tuple(s[k * nd : (k + 1) * nd] for s in state))
         for f, s in zip(finals, s_n, strict=True):
             f.extend(s)
-        if k < m.num_layers - 1 and m.dropout > 0:
-            inp = nn.functional.dropout(inp, m.dropout, m.training)
+        inp = out + inp if k > 0 and getattr(m, "residual", False) else out
+        if k < m.num_layers - 1:
+            inp = between_layers(m, inp)
     return inp, tuple(torch.stack(f) for f in finals)
+
+
+def between_layers(m: Stacked, x: Tensor) -> Tensor:
+    """The dropout between two layers: locked (one mask per sequence, `locked_dropout`) or standard."""
+    locked = getattr(m, "locked_dropout", 0.0)
+    if locked > 0:
+        return locked_dropout(x, locked, m.training)
+    return nn.functional.dropout(x, m.dropout, m.training) if m.dropout > 0 else x
 
 
 def over_directions(
@@ -159,7 +170,7 @@ def step_layers(
         s_k = step_layer(k, inp, tuple(s[k] for s in state))
         for n, s in zip(new, s_k, strict=True):
             n.append(s)
-        inp = s_k[0]
-        if k < m.num_layers - 1 and m.dropout > 0:
-            inp = nn.functional.dropout(inp, m.dropout, m.training)
+        inp = s_k[0] + inp if k > 0 and getattr(m, "residual", False) else s_k[0]
+        if k < m.num_layers - 1:
+            inp = between_layers(m, inp)
     return inp, tuple(torch.stack(n) for n in new)

@@ -11,8 +11,9 @@ from rnnlab.models.classifier import RAGGED
 from rnnlab.models.forecaster import DECODERS
 from rnnlab.models.heads import READOUTS
 from rnnlab.models.seq2seq import ATTENTION_KINDS
-from rnnlab.nn.layers import LAYER_KINDS
+from rnnlab.nn.layers import LAYER_KINDS, LAYER_OPTIONS
 from rnnlab.nn.recurrent import FAST_PATH_MODES
+from rnnlab.nn.regularize import INITS, check_rate
 from rnnlab.tasks.contract import Task
 from rnnlab.train.optim import SCHEDULES
 
@@ -46,6 +47,37 @@ def check_recipe(recipe: Recipe, task: Task) -> None:
             ("data.fill", d.fill, FILL_METHODS),
         ]
     )
+    check_names([("model.init", m.init, INITS)])
+    for key, rate in (
+        ("model.weight_drop", m.weight_drop),
+        ("model.locked_dropout", m.locked_dropout),
+        ("model.embed_dropout", m.embed_dropout),
+        ("model.zoneout", m.zoneout),
+    ):
+        check_rate(key, rate)
+    if m.proj_size < 0 or (m.proj_size and m.proj_size >= m.hidden):
+        raise ConfigError(
+            f"model.proj_size must be 0 (none) or in [1, model.hidden={m.hidden}), got {m.proj_size}"
+        )
+    if t.ar < 0 or t.tar < 0:
+        raise ConfigError(f"train.ar and train.tar must be >= 0 (0 = off), got {t.ar} and {t.tar}")
+    check_kit_applies(recipe)
     if d.bptt < 1 or d.batch_size < 1:
         raise ConfigError(f"data.bptt and data.batch_size must be >= 1, got {d.bptt} and {d.batch_size}")
     task.check(recipe)
+
+
+
+def check_kit_applies(recipe: Recipe) -> None:
+    """The regularisation kit's keys (issue 18) only where a model reads them, so none is silently ignored:
+    the layer options on CharLM and SequenceClassifier, embed_dropout on CharLM, train.ar/tar on task charlm."""
+    m, t = recipe.model, recipe.train
+    kinds = {k: ("CharLM", "SequenceClassifier") for k in LAYER_OPTIONS} | {"embed_dropout": ("CharLM",)}
+    for key, where in kinds.items():
+        default = LAYER_OPTIONS.get(key, 0.0)
+        if getattr(m, key) != default and m.kind not in where:
+            raise ConfigError(
+                f"model.{key} applies to {' and '.join(where)}, not {m.kind}; leave it at {default!r}"
+            )
+    if (t.ar or t.tar) and recipe.task != "charlm":
+        raise ConfigError(f"train.ar and train.tar apply to task charlm, not {recipe.task}; leave them at 0")

@@ -27,7 +27,8 @@ BATCH = {0: "batch"}
 
 def inference_copy(model: nn.Module) -> nn.Module:
     """A deep copy in eval mode with every recurrent layer on its fused kernel (the same numbers as the
-    reference loop, with time left dynamic) and no between-layer dropout, after checking every cell exports."""
+    reference loop, with time left dynamic) and no between-layer dropout, after checking every cell exports
+    (and that no layer zones out)."""
     for m in model.modules():
         kind = m.kind if isinstance(m, MinRNN) else getattr(m, "cell_kind", None)
         if isinstance(m, MinRNN | Recurrent | MLSTM) and kind not in EXPORT_CELLS:
@@ -35,10 +36,20 @@ def inference_copy(model: nn.Module) -> nn.Module:
                 f"cell {kind!r} cannot be exported with a dynamic time axis; the cells that export are "
                 f"{', '.join(EXPORT_CELLS)} (retrain with --model.cell lstm, gru or rnn)"
             )
+        if isinstance(m, Recurrent) and m.proj_size > 0:
+            raise ConfigError(
+                f"an LSTM with projections (proj_size {m.proj_size}) has no ONNX operator; retrain with "
+                "--model.proj_size 0 to export"
+            )
+        if isinstance(m, Recurrent) and m.zoneout > 0:
+            raise ConfigError(
+                f"a model with zoneout ({m.zoneout}) runs its step loop (the expectation of zoneout), which "
+                "would be unrolled over the traced steps; retrain with --model.zoneout 0 to export"
+            )
     model = copy.deepcopy(model).eval()
     for m in model.modules():
-        if isinstance(m, Recurrent):
-            m.dropout, m.fast_path = 0.0, "auto"
+        if isinstance(m, Recurrent):  # in eval, weight drop and locked dropout are off: the plain layer
+            m.dropout, m.locked_dropout, m.fast_path = 0.0, 0.0, "auto"
     return model
 
 

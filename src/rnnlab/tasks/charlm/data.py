@@ -9,6 +9,7 @@ from rnnlab.data.shakespeare import load_shakespeare
 from rnnlab.data.text import TextCorpus, make_corpus, read_text
 from rnnlab.data.textstream import TextDataModule
 from rnnlab.models.language import CharLM
+from rnnlab.tasks.regularisers import regularisers
 
 
 def load_corpus(recipe: Recipe) -> TextCorpus:
@@ -38,4 +39,6 @@ def make_lm(cfg: ModelConfig, dm: TextDataModule) -> CharLM:
         dropout=cfg.dropout,
         tie=cfg.tie,
         fast_path=cfg.fast_path,
+        **regularisers(cfg),
+        embed_dropout=cfg.embed_dropout,
     )

@@ -18,6 +18,7 @@ from torch import Tensor
 from rnnlab.config import TrainConfig
 from rnnlab.models.language import CharLM
 from rnnlab.nn.cells import State
+from rnnlab.nn.regularize import activation_penalty
 from rnnlab.train.module import TaskModule
 
 LM_COLUMNS = ("epoch", "train_loss", "val_loss", "val_bpc", "lr", "chars", "seconds")
@@ -28,13 +29,16 @@ def _detach(state: State | None) -> State | None:
 
 
 class LanguageModelModule(TaskModule):
-    """Next-token cross-entropy (nats/token) with stateful carry; logs train/val loss and bits per token."""
+    """Next-token cross-entropy (nats/token) with stateful carry; logs train/val loss and bits per token.
+    Training minimises the cross-entropy plus AR/TAR (cfg.ar, cfg.tar; `activation_penalty`); train_loss logs
+    the cross-entropy alone, comparable with val_loss."""
 
     def __init__(self, model: CharLM, cfg: TrainConfig, steps_per_epoch: int, carry: bool = True) -> None:
         super().__init__(model, cfg, steps_per_epoch)
         self.carry = carry
         self.states: dict[str, State | None] = {"train": None, "val": None}
         self.chars_seen = 0
+        self.ar, self.tar = float(cfg.ar), float(cfg.tar)
 
     def _step(self, batch: dict[str, Tensor], split: str) -> Tensor | None:
         """The chunk's loss, or None for a non-finite training loss the rollback guard takes over (the
@@ -50,6 +54,8 @@ class LanguageModelModule(TaskModule):
         self.log(f"{split}_loss", out.loss, on_step=False, on_epoch=True, batch_size=n, prog_bar=True, sync_dist=self.trainer.world_size > 1)
         if split != "train":
             self.log(f"{split}_bpc", out.loss / math.log(2), on_step=False, on_epoch=True, batch_size=n)
+        if split == "train" and (self.ar > 0 or self.tar > 0):
+            return out.loss + activation_penalty(out.hidden, out.dropped, self.ar, self.tar)
         return out.loss
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor | None:

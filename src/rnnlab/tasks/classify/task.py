@@ -19,6 +19,7 @@ from rnnlab.tasks.classify.evaluate import evaluate, predict_table, test_fitted
 from rnnlab.tasks.classify.export import classify_graphs
 from rnnlab.tasks.classify.module import ClassificationModule
 from rnnlab.tasks.contract import Fitted, Graph, Signature, Task, TensorSpec
+from rnnlab.tasks.regularisers import regularisers
 from rnnlab.train.rundir import RunFiles
 
 
@@ -129,6 +130,7 @@ def make_model(cfg: ModelConfig, dm: SequenceDataModule) -> nn.Module:
             vocab_size=getattr(dm, "vocab_size", 0),
             embed=cfg.embed or 64,
             ragged=cfg.ragged,
+            **regularisers(cfg),
         )
     elif cfg.kind == "MLPClassifier":
         args = dict(max_len=dm.max_len, hidden=cfg.hidden, layers=cfg.layers, dropout=cfg.dropout)

@@ -1,0 +1,149 @@
+"""The regularisation kit from a recipe (issue 18): keys reach the models, bad values are one-line errors,
+AR/TAR join the charlm training loss, and a regularised model exports and streams as a plain one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from rnnlab import tasks
+from rnnlab.cli import main
+from rnnlab.config import TrainConfig, apply_overrides, load_recipe
+from rnnlab.errors import ConfigError
+from rnnlab.models import build_model
+from rnnlab.models.streaming import streamable
+from rnnlab.nn.regularize import activation_penalty
+from rnnlab.tasks.charlm.data import make_lm
+from rnnlab.tasks.charlm.module import LanguageModelModule
+from rnnlab.tasks.checks import check_recipe
+from rnnlab.tasks.classify.task import make_model
+from rnnlab.tasks.exportable import inference_copy
+
+AWD = {
+    "model.weight_drop": "0.3",
+    "model.locked_dropout": "0.25",
+    "model.embed_dropout": "0.1",
+    "model.residual": "true",
+    "model.forget_bias": "1.0",
+    "model.init": "orthogonal",
+}
+TEXT = Path(__file__).resolve().parents[1] / "fixtures" / "coriolanus_120k.txt"
+
+
+def test_recipe_keys_reach_the_language_model():
+    r = apply_overrides(load_recipe("shakespeare"), {**AWD, "model.hidden": "16", "model.layers": "2"})
+    check_recipe(r, tasks.get("charlm"))
+    lm = make_lm(r.model, SimpleNamespace(n_tokens=12))
+    assert lm.config["weight_drop"] == 0.3 and lm.config["embed_dropout"] == 0.1
+    assert (lm.rnn.weight_drop, lm.rnn.locked_dropout, lm.rnn.dropout) == (0.3, 0.25, 0.0)
+    assert lm.rnn.residual and lm.rnn.forget_bias == 1.0 and lm.rnn.init == "orthogonal"
+    assert lm.rnn.path == "fused"
+
+
+def test_recipe_keys_reach_the_classifier():
+    r = apply_overrides(load_recipe("har"), {"model.zoneout": "0.1", "model.weight_drop": "0.2"})
+    check_recipe(r, tasks.get("classify"))
+    model = make_model(r.model, SimpleNamespace(n_features=3, n_classes=4))
+    assert (model.rnn.zoneout, model.rnn.weight_drop, model.rnn.path) == (0.1, 0.2, "reference")
+
+
+def test_default_recipes_are_unchanged():
+    for name in ("shakespeare", "har"):
+        m = load_recipe(name).model
+        assert (m.weight_drop, m.locked_dropout, m.embed_dropout, m.zoneout) == (0.0, 0.0, 0.0, 0.0)
+        assert (m.residual, m.forget_bias, m.init) == (False, None, "default")
+
+
+@pytest.mark.parametrize(
+    "overrides,match",
+    [
+        ({"model.weight_drop": "-0.1"}, r"model.weight_drop must be in \[0, 1\)"),
+        ({"model.zoneout": "1"}, r"model.zoneout must be in \[0, 1\)"),
+        ({"model.embed_dropout": "2"}, r"model.embed_dropout must be in"),
+        ({"model.init": "xavier"}, "unknown model.init 'xavier'"),
+        ({"train.ar": "-1"}, "train.ar and train.tar must be >= 0"),
+        ({"model.proj_size": "512"}, r"model.proj_size must be 0 \(none\) or in \[1, model.hidden=512\)"),
+    ],
+)
+def test_bad_values_are_one_line_errors(overrides, match):
+    r = apply_overrides(load_recipe("shakespeare"), overrides)
+    with pytest.raises(ConfigError, match=match) as e:
+        check_recipe(r, tasks.get("charlm"))
+    assert "\n" not in str(e.value)
+
+
+def test_keys_a_model_would_ignore_are_errors():
+    r = apply_overrides(load_recipe("electricity"), {"model.weight_drop": "0.2"})
+    with pytest.raises(ConfigError, match="model.weight_drop applies to CharLM and SequenceClassifier, not"):
+        check_recipe(r, tasks.get("forecast"))
+    r = apply_overrides(load_recipe("har"), {"model.embed_dropout": "0.2"})
+    with pytest.raises(ConfigError, match="model.embed_dropout applies to CharLM, not SequenceClassifier"):
+        check_recipe(r, tasks.get("classify"))
+    r = apply_overrides(load_recipe("har"), {"train.ar": "1"})
+    with pytest.raises(ConfigError, match="train.ar and train.tar apply to task charlm, not classify"):
+        check_recipe(r, tasks.get("classify"))
+
+
+def test_model_level_errors():
+    with pytest.raises(ConfigError, match="residual connects stacked layers"):
+        build_model("CharLM", vocab_size=12, hidden=8, layers=1, residual=True)
+    with pytest.raises(ConfigError, match="forget_bias applies to the 'lstm' cell"):
+        build_model("SequenceClassifier", n_features=3, n_classes=2, cell="gru", forget_bias=1.0)
+    with pytest.raises(ConfigError, match="weight_drop applies to the cells"):
+        build_model("CharLM", vocab_size=12, cell="minlstm", hidden=8, layers=1, weight_drop=0.2)
+    with pytest.raises(ConfigError, match="ragged 'pack'"):
+        build_model("SequenceClassifier", n_features=3, n_classes=2, residual=True, ragged="mask")
+
+
+def test_ar_tar_join_the_training_loss_only():
+    torch.manual_seed(0)
+    lm = build_model("CharLM", vocab_size=12, hidden=8, layers=2, embed=4, dropout=0.2)
+    module = LanguageModelModule(lm, TrainConfig(ar=2.0, tar=1.0), steps_per_epoch=1)
+    module._trainer = SimpleNamespace(world_size=1)
+    module.log = lambda *a, **k: None
+    batch = {"x": torch.randint(0, 12, (3, 6)), "y": torch.randint(0, 12, (3, 6)), "first": torch.tensor(True)}
+    torch.manual_seed(1)
+    loss = module._step(batch, "train")
+    torch.manual_seed(1)
+    out = lm(batch["x"], None, batch["y"])
+    want = out.loss + 2.0 * out.dropped.pow(2).mean() + 1.0 * (out.hidden[:, 1:] - out.hidden[:, :-1]).pow(2).mean()
+    torch.testing.assert_close(loss, want)
+    torch.testing.assert_close(want - out.loss, activation_penalty(out.hidden, out.dropped, 2.0, 1.0))
+    torch.testing.assert_close(lm.decoder(out.dropped), out.logits)
+    lm.eval()
+    torch.testing.assert_close(module._step(batch | {"first": torch.tensor(True)}, "val"), lm(batch["x"], None, batch["y"]).loss)
+
+
+def test_regularised_models_export_and_stream_as_plain_ones():
+    torch.manual_seed(0)
+    args = dict(n_features=3, n_classes=2, hidden=8, layers=2, weight_drop=0.3, locked_dropout=0.2, residual=True)
+    model = build_model("SequenceClassifier", **args)
+    assert streamable(model) is None
+    x = torch.randn(2, 5, 3)
+    copy = inference_copy(model)
+    torch.testing.assert_close(copy(x), model.eval()(x))
+    zoned = build_model("SequenceClassifier", n_features=3, n_classes=2, hidden=8, zoneout=0.1)
+    assert streamable(zoned) is None  # it steps (the zoneout expectation) but does not export
+    with pytest.raises(ConfigError, match="retrain with --model.zoneout 0 to export"):
+        inference_copy(zoned)
+    projected = build_model("CharLM", vocab_size=12, hidden=8, layers=1, proj_size=4)
+    with pytest.raises(ConfigError, match="retrain with --model.proj_size 0 to export"):
+        inference_copy(projected)
+
+
+def test_charlm_trains_with_the_kit_from_the_command_line(tmp_path):
+    out = tmp_path / "run"
+    argv = ["train", "charlm", "--text", str(TEXT), "--out", str(out), "--epochs", "1",
+            "--model.hidden", "16", "--model.layers", "2", "--model.embed", "8", "--data.batch_size", "16",
+            "--data.bptt", "32", "--train.overfit_batches", "4", "--train.patience", "0",
+            "--model.weight_drop", "0.3", "--model.locked_dropout", "0.3", "--model.embed_dropout", "0.1",
+            "--train.ar", "2", "--train.tar", "1"]  # fmt: skip
+    assert main(argv) == 0
+    config = json.loads((out / "model.json").read_text())
+    text = json.dumps(config)
+    assert '"weight_drop": 0.3' in text and '"locked_dropout": 0.3' in text
+    assert json.loads((out / "results.json").read_text())["val"]["loss_nats"] > 0
