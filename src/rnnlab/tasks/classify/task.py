@@ -136,7 +136,11 @@ def make_model(cfg: ModelConfig, dm: SequenceDataModule) -> nn.Module:
         args = dict(channels=cfg.channels, layers=cfg.layers, kernel=cfg.kernel, dropout=cfg.dropout)
     elif cfg.kind == "LSTMFCN":  # model.channels: the FCN's outer blocks (the middle one is twice as wide)
         args = dict(
-            cell=cfg.cell, hidden=cfg.hidden, channels=cfg.channels, dropout=cfg.dropout, fast_path=cfg.fast_path
+            cell=cfg.cell,
+            hidden=cfg.hidden,
+            channels=cfg.channels,
+            dropout=cfg.dropout,
+            fast_path=cfg.fast_path,
         )
     else:
         raise ConfigError(
