@@ -283,6 +283,11 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.suite == "tsc":
+        from rnnlab.benchmark.tsc import run as run_tsc
+
+        run_tsc(args.sets, args.models, args.seeds, args.max_time, args.json, args.md, args.out, args.epochs)
+        return 0
     from rnnlab.benchmark import run
 
     rows = run(args.quick, args.device, args.json, args.only, args.stream_steps)

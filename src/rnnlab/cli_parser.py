@@ -185,9 +185,28 @@ def build_parser() -> argparse.ArgumentParser:
     ca.add_argument("image", help="a PNG: digits, white on black or black on white, any size")
     ca.add_argument("--beam", type=int, default=5, help="beam width (1 = greedy)")
     ca.add_argument("--plot", help="write the attention map to this PNG")
-    b = sub.add_parser("bench", help="speed of every layer kind against plain torch.nn (a table and --json)")
+    b = sub.add_parser(
+        "bench",
+        help="speed of every layer kind against plain torch.nn (a table and --json); "
+        "`bench tsc`: accuracy on UEA/UCR time-series classification sets",
+    )
+    b.add_argument(
+        "suite", nargs="?", choices=("speed", "tsc"), default="speed",
+        help="speed (default): layer throughput; tsc: accuracy table of rnnlab's classifiers and 1-NN DTW",
+    )  # fmt: skip
     b.add_argument("--quick", action="store_true", help="a subset in under 2 minutes")
     b.add_argument("--json", help="write the rows to this JSON file")
+    b.add_argument("--sets", help="tsc: comma-separated sets (built-in names or PREFIX of PREFIX_TRAIN.ts)")
+    b.add_argument(
+        "--models", help="tsc: comma-separated models (lstm,cnn_lstm,lstm_fcn,1nn_ed,1nn_dtw,minirocket)"
+    )
+    b.add_argument("--seeds", type=int, default=1, help="tsc: seeds 0..N-1 per neural model (default 1)")
+    b.add_argument(
+        "--max-time", type=float, help="tsc: minutes of training per neural model and seed at most"
+    )
+    b.add_argument("--epochs", type=int, help="tsc: epochs per neural model (default: sized to the set)")
+    b.add_argument("--md", help="tsc: write the Markdown table to this file")
+    b.add_argument("--out", help="tsc: directory for the neural runs (default runs/bench-tsc)")
     b.add_argument("--device", choices=("cpu", "cuda"), help="default: cuda when present, else cpu")
     b.add_argument(
         "--only", help="only rows whose name starts with this, e.g. mingru, lstm-train or gru-step"

@@ -41,6 +41,7 @@ def test_forecast_graph_matches_pytorch(cfg, runtime, assert_close):
     [
         ("MLPClassifier", dict(n_features=3, n_classes=4, max_len=10, hidden=16)),
         ("CNN1dClassifier", dict(n_features=3, n_classes=4, channels=8)),
+        ("LSTMFCN", dict(n_features=3, n_classes=4, hidden=8, channels=8)),
         (
             "SequenceClassifier",
             dict(n_features=1, n_classes=4, cell="gru", hidden=8, vocab_size=20, readout="mean"),

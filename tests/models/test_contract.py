@@ -207,6 +207,7 @@ CASES = [
                                           proj_size=8)),
     ("MLPClassifier", CLASSIFY, dict(max_len=T, hidden=32)),
     ("CNN1dClassifier", CLASSIFY, dict(channels=16, layers=2, kernel=3)),
+    ("LSTMFCN", CLASSIFY, dict(hidden=8, channels=8, kernels=(4, 3, 3), dropout=0.2)),
     ("SequenceTagger", TAG, dict(hidden=16, layers=1)),
     ("CharLM", LM, dict(cell="lstm", hidden=32, layers=2, embed=8, dropout=0.0)),
     ("CharLM", LM, dict(cell="mingru", hidden=32, layers=1, dropout=0.0)),

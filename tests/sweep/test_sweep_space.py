@@ -85,6 +85,8 @@ def test_defaults_follow_the_model_and_skip_keys_fixed_on_the_command_line():
     } <= keys
     cnn = default_space(_recipe(kind="CNN1dClassifier"))
     assert "model.cell" not in cnn and "model.channels" in cnn
+    fcn = default_space(_recipe(kind="LSTMFCN"))
+    assert "model.layers" not in fcn and fcn["model.dropout"]["high"] == 0.8 and "model.channels" in fcn
     fixed = {p.key for p in resolve_space(rec, get("classify"), fixed=("model.cell", "train.lr"))}
     assert "model.cell" not in fixed and "train.lr" not in fixed
     said = []

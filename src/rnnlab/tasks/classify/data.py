@@ -1,4 +1,4 @@
-"""Recipe -> classification datamodule: built-in sequence sets (HAR, digits, PBC, basic motions), labelled
+"""Recipe -> classification datamodule: built-in sequence sets (HAR, digits, PBC, UEA/UCR archive problems), labelled
 texts, or the user's CSV/npz; validation held out by subject where the data knows subjects."""
 
 from __future__ import annotations
@@ -16,19 +16,22 @@ from rnnlab.data.pbc import PbcScaler, load_pbc, split_patients
 from rnnlab.data.sequences import SequenceSet
 from rnnlab.data.synthetic import mqar_set, parity_set
 from rnnlab.data.textclass import TEXT_CLASS_DATA, make_text_class_datamodule
+from rnnlab.data.uea import UEA_SETS, load_uea
 from rnnlab.data.userdata import read_user_data
 from rnnlab.errors import ConfigError
 
 
 def _builtin_loaders() -> dict[str, Callable[[], tuple[SequenceSet, SequenceSet]]]:
     digits = {name: partial(load_digits, name) for name in DIGIT_DATA}
-    return {"har": load_har, "basic_motions": load_basic_motions, **digits}
+    uea = {name: partial(load_uea, name) for name in UEA_DATA}
+    return {"har": load_har, "basic_motions": load_basic_motions, **digits, **uea}
 
 
 DIGIT_DATA = ("mnist-10k", "mnist-5k", "fashion")
 DIGIT_VIEWS = ("rows", "pixels", "permuted")
 SYNTHETIC_DATA = ("parity", "mqar")
-BUILTIN_DATA = ("har", "basic_motions", *DIGIT_DATA, "pbc", *SYNTHETIC_DATA)
+UEA_DATA = tuple(UEA_SETS)  # UEA/UCR archive problems, published TRAIN/TEST splits (rnnlab.data.uea)
+BUILTIN_DATA = ("har", "basic_motions", *DIGIT_DATA, *UEA_DATA, "pbc", *SYNTHETIC_DATA)
 
 
 def user_data_options(cfg: DataConfig) -> dict:

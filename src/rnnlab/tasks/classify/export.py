@@ -62,7 +62,7 @@ class MLPSequence(nn.Module):
 
 
 class Plain(nn.Module):
-    """(x, lengths) -> logits of a model without carried state (CNN1dClassifier)."""
+    """(x, lengths) -> logits of a model without carried state exposed (CNN1dClassifier, LSTMFCN)."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
@@ -85,7 +85,7 @@ def classify_graphs(model: nn.Module) -> list[Graph]:
         x = torch.randn(B, T, int(c["n_features"]), generator=g)
     lengths = example_lengths(B, T)
     io = {"x": SEQ, "lengths": BATCH}
-    if kind in ("MLPClassifier", "CNN1dClassifier"):
+    if kind in ("MLPClassifier", "CNN1dClassifier", "LSTMFCN"):
         module = MLPSequence(model) if kind == "MLPClassifier" else Plain(model)
         return [
             Graph("sequence", module, (x, lengths), ("x", "lengths"), ("logits",), {**io, "logits": BATCH})

@@ -28,7 +28,7 @@ class ClassifyTask(Task):
 
     name = "classify"
     data_names = (*BUILTIN_DATA, "tweets", "reviews", "sentences", "textcsv", "user")
-    model_kinds = ("SequenceClassifier", "SequenceTagger", "MLPClassifier", "CNN1dClassifier")
+    model_kinds = ("SequenceClassifier", "SequenceTagger", "MLPClassifier", "CNN1dClassifier", "LSTMFCN")
     monitors = ("val_loss", "val_acc", "val_f1")
     columns = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val_f1", "lr", "seconds")
     curves = (
@@ -136,10 +136,18 @@ def make_model(cfg: ModelConfig, dm: SequenceDataModule) -> nn.Module:
         args = dict(max_len=dm.max_len, hidden=cfg.hidden, layers=cfg.layers, dropout=cfg.dropout)
     elif cfg.kind == "CNN1dClassifier":
         args = dict(channels=cfg.channels, layers=cfg.layers, kernel=cfg.kernel, dropout=cfg.dropout)
+    elif cfg.kind == "LSTMFCN":  # model.channels: the FCN's outer blocks (the middle one is twice as wide)
+        args = dict(
+            cell=cfg.cell,
+            hidden=cfg.hidden,
+            channels=cfg.channels,
+            dropout=cfg.dropout,
+            fast_path=cfg.fast_path,
+        )
     else:
         raise ConfigError(
             f"model.kind {cfg.kind!r} cannot be trained on classification data; "
-            "choose SequenceClassifier, MLPClassifier or CNN1dClassifier"
+            "choose SequenceClassifier, MLPClassifier, CNN1dClassifier or LSTMFCN"
         )
     return build_model(cfg.kind, **common, **args)
 
