@@ -12,8 +12,13 @@ FORECAST_COLUMNS = ("epoch", "train_loss", "val_loss", "val_mae", "lr", "seconds
 class ForecastModule(TaskModule):
     """Batches hold the lookback `x`, the known-ahead covariates `xf` and the horizon's targets `y`."""
 
-    def _step(self, batch: dict[str, Tensor], split: str) -> Tensor | None:
+    def loss(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+        """(loss, point forecast) of a batch; the model's own loss (MSE, or pinball for a quantile head)."""
         pred, loss = self.model(batch["x"], batch["xf"], batch["y"])
+        return loss, pred
+
+    def _step(self, batch: dict[str, Tensor], split: str) -> Tensor | None:
+        loss, pred = self.loss(batch)
         if not self.finite(loss, split, batch):
             return None
         n = batch["y"].shape[0]

@@ -49,16 +49,14 @@ def model_quantiles(model: GlobalForecaster, w: PanelWindows, batch: int = 1024)
 
 
 def seasonal_naive(dm: PanelDataModule, w: PanelWindows) -> np.ndarray:
-    """(N, H) the value one season (or more) before each horizon step; the last value where the series has no
-    earlier season (or the season is 1)."""
-    season, h = dm.panel.season, dm.horizon
-    out = np.empty((len(w), h))
-    for n, (i, o) in enumerate(zip(w.sid, w.origin, strict=True)):
-        a, _ = dm.panel.span(int(i))
-        for k in range(h):
-            back = o + k - season * (k // season + 1) if season > 1 else o - 1
-            out[n, k] = dm.panel.values[i, back if back >= a else o - 1]
-    return out
+    """(N, H) the value one season (or more) before each horizon step (baselines.seasonal_naive_at's index;
+    season 1 is the last value); the last value where the series has no earlier season."""
+    k = np.arange(dm.horizon)[None, :]
+    season = max(dm.panel.season, 1)
+    back = w.origin[:, None] + k - season * (1 + k // season)
+    start = np.array([dm.panel.span(int(i))[0] for i in w.sid], dtype=np.int64)
+    back = np.where(back >= start[:, None], back, w.origin[:, None] - 1)
+    return dm.panel.values[w.sid[:, None], back]
 
 
 def last_value(dm: PanelDataModule, w: PanelWindows) -> np.ndarray:
