@@ -15,6 +15,7 @@ from rnnlab.errors import ConfigError
 from rnnlab.nn import native
 
 STREAM_KINDS = ("lstm", "gru", "rnn", "mingru", "minlstm", "lnlstm", "lngru")
+NATIVE_KINDS = ("gru", *NORMED)  # the kinds whose CPU fast path is rnnlab's C++ loop
 
 
 def _line(r: dict) -> str:
@@ -26,7 +27,8 @@ def _line(r: dict) -> str:
             f"p50 {r['reference_p50_us']:.0f} us, p99 {r['reference_p99_us']:.0f} us | {r['ratio']:.2f}x | - |"
         )
     return (
-        f"| {r['name']} | {shape} | {r['rnnlab_per_s']:.1f} seq/s ({r['rnnlab_steps_per_s'] / 1e3:.0f} k steps/s) | "
+        f"| {r['name']} | {shape} | {r['rnnlab_per_s']:.1f} seq/s ({r['rnnlab_steps_per_s'] / 1e3:.0f} k steps/s, "
+        f"{r.get('path') or '-'}) | "
         f"{r['reference_per_s']:.1f} seq/s ({r['reference']}) | {r['ratio']:.2f}x | {r['peak_fraction']:.1%} |"
     )
 
@@ -58,12 +60,12 @@ def run(
     cases = plan(quick, device)
     if only:
         cases = [c for c in cases if c.name.startswith(only)]
-    if device == "cpu" and any(c.kind in NORMED for c in cases):
+    if device == "cpu" and any(c.kind in NATIVE_KINDS for c in cases):
         info["native"] = (
             native.status()
         )  # builds the C++ loops the first time: its cost, kept out of the rows
         how = "loaded" if info["native"]["loaded"] else f"NOT available ({info['native']['reason']})"
-        echo(f"C++ loops of the layer-normalised cells {how} in {info['native']['load_seconds'] or 0:.1f} s")
+        echo(f"C++ loops (GRU, layer-normalised cells) {how} in {info['native']['load_seconds'] or 0:.1f} s")
     rows = []
     for case in cases:
         rows.append(measure(case, peak, device))

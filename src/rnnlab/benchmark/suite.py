@@ -95,6 +95,7 @@ def plan(quick: bool = False, device: str = "cpu") -> list[Case]:
     cases += [Case(k, SENSOR, bidirectional=True, ragged=True) for k in ("lstm",)]
     cases += [Case(k, SENSOR) for k in ("mingru", "minlstm")]
     cases += [Case(k, SENSOR, ragged=True) for k in NORMED]
+    cases += [Case("gru", LANGUAGE, ragged=True, reps=5)]
     cases += [Case("lnlstm", SENSOR, bidirectional=True)]
     cases += [Case(k, SENSOR, mode="infer", reps=20) for k in (*cells, "mingru", "minlstm", *NORMED)]
     cases += [Case(k, LANGUAGE, reps=5) for k in ("lstm", "gru")]
@@ -171,6 +172,7 @@ def measure(case: Case, peak_gflops: float, device: str = "cpu") -> dict:
         "ragged": case.ragged,
         "rnnlab_per_s": s.B / t_ours,
         "rnnlab_steps_per_s": steps / t_ours,
+        "path": getattr(ours, "path", None),  # which kernel ran rnnlab's side (Recurrent.path)
         "reference": case.reference,
         "reference_per_s": s.B / t_ref,
         "ratio": t_ref / t_ours,

@@ -9,7 +9,7 @@ from typing import Any
 from torch import nn
 
 from rnnlab.errors import ConfigError
-from rnnlab.nn.cells import CELLS
+from rnnlab.nn.cells import CELLS, FUSED_KERNEL_CELLS
 from rnnlab.nn.minrnn import MinRNN
 from rnnlab.nn.recurrent import Recurrent
 from rnnlab.nn.scan import KINDS
@@ -18,7 +18,13 @@ from rnnlab.nn.xlstm import XLSTM_KINDS, make_xlstm
 LAYER_KINDS: tuple[str, ...] = (*CELLS, *KINDS, *XLSTM_KINDS)
 # Recurrent's regularisation / initialisation / projection keywords and their defaults (off)
 LAYER_OPTIONS: dict[str, Any] = dict(
-    weight_drop=0.0, locked_dropout=0.0, zoneout=0.0, residual=False, forget_bias=None, init="default", proj_size=0
+    weight_drop=0.0,
+    locked_dropout=0.0,
+    zoneout=0.0,
+    residual=False,
+    forget_bias=None,
+    init="default",
+    proj_size=0,
 )
 
 
@@ -35,9 +41,9 @@ def make_layer(
     """`Recurrent` for 'rnn'/'lstm'/'gru' and the layer-normalised 'lnlstm'/'lngru', `MinRNN` (chunked parallel scan) for
     'mingru'/'minlstm', `SLSTM` / `MLSTM` for xLSTM's 'slstm'/'mlstm'.
 
-    `fast_path`: 'auto' runs each layer's fast path (PyTorch's fused kernel, the layer-normalised cells'
-    whole-sequence loop, the chunked scan, the mLSTM's chunkwise form), 'off' the equations step by step (the
-    reference). `options`: `Recurrent`'s regularisation, initialisation and projection keywords (LAYER_OPTIONS:
+    `fast_path`: 'auto' runs each layer's fast path (PyTorch's fused kernel, rnnlab's whole-sequence C++ loop
+    for the GRU on CPU and the layer-normalised cells, the chunked scan, the mLSTM's chunkwise form), 'fused'
+    PyTorch's fused kernel (rnn, lstm, gru only), 'off' the equations step by step (the reference). `options`: `Recurrent`'s regularisation, initialisation and projection keywords (LAYER_OPTIONS:
     weight_drop, locked_dropout, zoneout, residual, forget_bias, init, proj_size); a value other than the
     default for another layer is a one-line error."""
     unknown = sorted(set(options) - set(LAYER_OPTIONS))
@@ -46,6 +52,11 @@ def make_layer(
     if cell in CELLS:
         return Recurrent(
             cell, input_size, hidden_size, num_layers, bidirectional, dropout, fast_path=fast_path, **options
+        )
+    if fast_path == "fused":
+        raise ConfigError(
+            f"cell {cell!r} has no PyTorch fused kernel (only {', '.join(FUSED_KERNEL_CELLS)} do); use "
+            "fast_path 'auto' or 'off'"
         )
     used = [k for k, v in options.items() if v != LAYER_OPTIONS[k]]
     if used:

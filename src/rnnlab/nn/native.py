@@ -1,9 +1,11 @@
-"""Build and load rnnlab's C++ loops (csrc/) once per machine, with torch.utils.cpp_extension.
+"""Build and load rnnlab's C++ loops (csrc/: the layer-normalised LSTM/GRU and the plain GRU) once per machine,
+with torch.utils.cpp_extension.
 
-The first use compiles them (20-22 s on the 2-core development machine; ninja and a C++ compiler needed) into PyTorch's extension cache
-(``~/.cache/torch_extensions``, or ``$TORCH_EXTENSIONS_DIR``); later processes load the cached build in about
-a second. Where the build fails (no compiler) the caller runs the same loops written with torch ops, which
-give the same numbers more slowly; ``RNNLAB_NATIVE=0`` skips the build on purpose.
+The first use compiles them (about a minute on the 2-core development machine: three files; ninja and a C++
+compiler needed) into PyTorch's extension cache (``~/.cache/torch_extensions``, or ``$TORCH_EXTENSIONS_DIR``);
+later processes load the cached build in about a second. Where the build fails (no compiler) the
+layer-normalised cells run the same loops written with torch ops (same numbers, slower) and the GRU runs
+PyTorch's fused kernel; ``RNNLAB_NATIVE=0`` skips the build on purpose.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from types import ModuleType
 
 log = logging.getLogger(__name__)
 
-SOURCES = (Path(__file__).parent / "csrc" / "layernorm_seq.cpp",)
+CSRC = Path(__file__).parent / "csrc"
+SOURCES = tuple(CSRC / name for name in ("layernorm_seq.cpp", "gru_seq.cpp", "module.cpp"))
+HEADERS = tuple(CSRC / name for name in ("common.h", "loops.h"))
 # -fno-trapping-math lets the compiler vectorise the exp/sigmoid/tanh loops (no FP exceptions are used)
 CFLAGS = ("-O3", "-march=native", "-fopenmp-simd", "-fno-math-errno", "-fno-trapping-math")
 
@@ -39,7 +43,7 @@ def load() -> ModuleType | None:
 
             _ninja_on_path()
             module = build(
-                f"rnnlab_layernorm_seq_{_cpu_tag()}",
+                f"rnnlab_native_{_cpu_tag()}_{_source_tag()}",
                 [str(s) for s in SOURCES],
                 extra_cflags=list(CFLAGS),
                 verbose=False,
@@ -48,9 +52,9 @@ def load() -> ModuleType | None:
         except Exception as exc:  # noqa: BLE001 - any build failure means: use the torch-ops loops
             _state["reason"] = _first_error(exc)
             log.warning(
-                "rnnlab: the C++ loops for the layer-normalised cells could not be built (%s); "
-                "running them with torch ops (same numbers, about 1.6x slower). Install a C++ compiler and "
-                "`pip install ninja` for the fast path.",
+                "rnnlab: the C++ loops could not be built (%s); the layer-normalised cells run the same loops "
+                "in torch ops (same numbers, about 1.6x slower) and the GRU PyTorch's fused kernel. Install a "
+                "C++ compiler and `pip install ninja` for the fast path.",
                 _state["reason"],
             )
     _state["module"] = module
@@ -78,6 +82,15 @@ def _cpu_tag() -> str:
     except OSError:
         pass
     return hashlib.sha256(flags.encode()).hexdigest()[:8]
+
+
+def _source_tag() -> str:
+    """A short hash of the sources and headers: PyTorch's rebuild check hashes the sources only, so a changed
+    header would otherwise load the old build."""
+    digest = hashlib.sha256()
+    for f in SOURCES + HEADERS:
+        digest.update(f.read_bytes())
+    return digest.hexdigest()[:8]
 
 
 def _first_error(exc: Exception) -> str:

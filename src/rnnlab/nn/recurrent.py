@@ -10,6 +10,8 @@ Parameters are registered under PyTorch's names (``weight_ih_l0``, ``weight_hh_l
 dispatch to the same kernel ``torch.nn.LSTM`` calls (oneDNN on CPU, cuDNN on GPU), not a copy. The
 layer-normalised cells ('lnlstm', 'lngru'; their norms' gains and shifts are ``ln_ih_weight_l0``, ...) have no
 PyTorch kernel: their fast path is the whole-sequence loop of :mod:`rnnlab.nn.layernorm_seq` (C++ on CPU).
+The plain GRU on CPU runs rnnlab's own whole-sequence C++ loop (:mod:`rnnlab.nn.gru_seq`, faster than
+oneDNN's GRU here); ``fast_path='fused'`` keeps it on PyTorch's kernel, and on a GPU it takes cuDNN's.
 
 The file reads in order: the reference loop (one cell over time, the truth), then the layer that dispatches
 to it, the fused kernel or the sequence loop. The walk over layers and directions is :mod:`rnnlab.nn.stack`.
@@ -26,8 +28,9 @@ from torch import _VF, Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from rnnlab.errors import ConfigError
-from rnnlab.nn import stack
+from rnnlab.nn import gru_seq, stack
 from rnnlab.nn.cells import FUSED_KERNEL_CELLS, Cell, State, make_cell
+from rnnlab.nn.gru_seq import GRUSequence
 from rnnlab.nn.layernorm_seq import InputProjection, LayerNormGRUSequence, LayerNormLSTMSequence
 from rnnlab.nn.lengths import mask, reverse_padded
 from rnnlab.nn.regularize import check_init, check_rate, drop_weight, init_recurrent, zoneout
@@ -35,7 +38,7 @@ from rnnlab.nn.trace import Trace
 
 log = logging.getLogger(__name__)
 
-FAST_PATH_MODES = ("auto", "require", "off")
+FAST_PATH_MODES = ("auto", "fused", "require", "off")
 
 __all__ = ["FAST_PATH_MODES", "Recurrent", "Trace", "run_cell"]
 
@@ -97,10 +100,11 @@ class Recurrent(nn.Module):
 
     ``forward(x, lengths, state) -> (output (B, T, D*H), state)``; ``step(x_t, state, reset)`` streams one
     step (unidirectional only); ``trace(...)`` returns every step's hidden and gate values.
-    ``fast_path``: 'auto' uses the fused kernel when it computes the same thing, 'off' always runs the
-    reference loop, 'require' raises when the fused kernel cannot be used. For the layer-normalised cells the
-    fast path is the whole-sequence loop ('auto': C++ where it builds, else the same loop in torch ops;
-    'require': the C++ loop or an error on CPU).
+    ``fast_path``: 'auto' runs the fastest path that computes the same thing, 'fused' PyTorch's fused kernel
+    (the standard cells only), 'off' always the reference loop, 'require' raises when no fast path can run.
+    The plain GRU's fast path on CPU (float32/64) is rnnlab's whole-sequence C++ loop ('auto', 'require'),
+    else the fused kernel. For the layer-normalised cells the fast path is the whole-sequence loop ('auto':
+    C++ where it builds, else the same loop in torch ops; 'require': the C++ loop or an error on CPU).
 
     Regularisation (rnnlab.nn.regularize; all off by default): `weight_drop` DropConnect on every W_hh (a fresh
     mask per forward in training; the dropped weights go to the same fused kernel), `locked_dropout` between
@@ -145,10 +149,18 @@ class Recurrent(nn.Module):
                 f"dropout ({dropout}) and locked_dropout ({locked_dropout}) both set the dropout between "
                 "layers; set one of them to 0"
             )
+        if fast_path == "fused" and cell not in FUSED_KERNEL_CELLS:
+            raise ConfigError(
+                f"cell {cell!r} has no PyTorch fused kernel; use fast_path 'auto' (its own fast path) or 'off'"
+            )
         if self.zoneout > 0 and fast_path == "require":
-            raise ConfigError("zoneout runs the reference loop (no fused kernel has it); use fast_path 'auto'")
+            raise ConfigError(
+                "zoneout runs the reference loop (no fused kernel has it); use fast_path 'auto'"
+            )
         if self.residual and int(num_layers) < 2:
-            raise ConfigError("residual connects stacked layers; it needs num_layers >= 2 (or residual false)")
+            raise ConfigError(
+                "residual connects stacked layers; it needs num_layers >= 2 (or residual false)"
+            )
         if self.forget_bias is not None and cell != "lstm":
             raise ConfigError(f"forget_bias applies to the 'lstm' cell, not {cell!r}; leave it unset")
         self.cell_kind = cell
@@ -245,10 +257,14 @@ class Recurrent(nn.Module):
 
     @property
     def path(self) -> str:
-        """Which path `forward` runs: 'fused' (PyTorch's kernel), 'sequence' (the layer-normalised cells'
-        whole-sequence loop) or 'reference' (the equations step by step; always with zoneout)."""
+        """Which path `forward` runs with the weights where they are now: 'fused' (PyTorch's kernel),
+        'sequence' (rnnlab's whole-sequence loop: the GRU's on CPU, the layer-normalised cells') or
+        'reference' (the equations step by step; always with zoneout)."""
         if self.fast_path == "off" or self.zoneout > 0:
             return "reference"
+        if self.cell_kind == "gru":
+            native = self.fast_path != "fused" and gru_seq.available(self.weight_hh_l0)
+            return "sequence" if native else "fused"
         return "fused" if self.cell_kind in FUSED_KERNEL_CELLS else "sequence"
 
     def flat_weights(self, names: list[str] | None = None) -> list[Tensor]:
@@ -323,7 +339,13 @@ class Recurrent(nn.Module):
         return self._fused_call(x, lengths, state, weights, self.num_layers, self.dropout)
 
     def _fused_call(
-        self, x: Tensor, lengths: Tensor | None, state: State, weights: list[Tensor], layers: int, dropout: float
+        self,
+        x: Tensor,
+        lengths: Tensor | None,
+        state: State,
+        weights: list[Tensor],
+        layers: int,
+        dropout: float,
     ) -> tuple[Tensor, State]:
         """One call of the fused kernel over `layers` layers with these weights (packed when ragged)."""
         hx = state if self.cell_kind == "lstm" else state[0]
@@ -370,7 +392,7 @@ class Recurrent(nn.Module):
             )  # fmt: skip
         self._cudnn_ptrs = tuple(w.data_ptr() for w in self.flat_weights())
 
-    # --- layer-normalised cells: the whole-sequence loop of rnnlab.nn.layernorm_seq ------------------------
+    # --- whole-sequence loops: the GRU's (rnnlab.nn.gru_seq), the layer-normalised cells' (layernorm_seq) ----
     def _forward_sequence(self, x: Tensor, lengths: Tensor | None, state: State) -> tuple[Tensor, State]:
         loops = "cpp" if self.fast_path == "require" and x.device.type == "cpu" else "auto"
         valid = mask(lengths, x.shape[1], x.device)
@@ -380,19 +402,25 @@ class Recurrent(nn.Module):
             cell = self._cell(k, d)
             seq = reverse_padded(inp, lengths) if d else inp
             xp = InputProjection.apply(seq.transpose(0, 1), cell.weight_ih)  # (T, B, gates*H)
-            ln = (cell.ln_ih_weight, cell.ln_ih_bias, cell.ln_hh_weight, cell.ln_hh_bias)
-            if self.cell_kind == "lnlstm":
-                out, *new = LayerNormLSTMSequence.apply(
-                    xp, *s0, cell.weight_hh, *ln, cell.ln_c_weight, cell.ln_c_bias, valid_tm, loops
-                )
-            else:
-                out, *new = LayerNormGRUSequence.apply(xp, *s0, cell.weight_hh, *ln, valid_tm, loops)
+            out, *new = self._sequence_call(cell, xp, s0, valid_tm, loops)
             out = out.transpose(0, 1)
             if valid is not None:
                 out = out * valid.unsqueeze(-1).to(out.dtype)
             return (reverse_padded(out, lengths) if d else out), tuple(new)
 
         return stack.over_stack(self, x, state, run)
+
+    def _sequence_call(self, cell: Cell, xp: Tensor, s0: State, valid: Tensor | None, loops: str):
+        """One (layer, direction) through its whole-sequence Function: (outputs (T, B, H), *final state)."""
+        if self.cell_kind == "gru":
+            xp = xp if cell.bias_ih is None else xp + cell.bias_ih
+            return GRUSequence.apply(xp, *s0, cell.weight_hh, cell.bias_hh, valid)
+        ln = (cell.ln_ih_weight, cell.ln_ih_bias, cell.ln_hh_weight, cell.ln_hh_bias)
+        if self.cell_kind == "lnlstm":
+            return LayerNormLSTMSequence.apply(
+                xp, *s0, cell.weight_hh, *ln, cell.ln_c_weight, cell.ln_c_bias, valid, loops
+            )
+        return LayerNormGRUSequence.apply(xp, *s0, cell.weight_hh, *ln, valid, loops)
 
     # --- streaming -----------------------------------------------------------------------------------
     def step(

@@ -48,8 +48,9 @@ def inference_copy(model: nn.Module) -> nn.Module:
             )
     model = copy.deepcopy(model).eval()
     for m in model.modules():
-        if isinstance(m, Recurrent):  # in eval, weight drop and locked dropout are off: the plain layer
-            m.dropout, m.locked_dropout, m.fast_path = 0.0, 0.0, "auto"
+        if isinstance(m, Recurrent):  # in eval, weight drop and locked dropout are off: the plain layer,
+            # on PyTorch's fused kernel (the exporter's LSTM/GRU/RNN ops), not rnnlab's C++ GRU loop
+            m.dropout, m.locked_dropout, m.fast_path = 0.0, 0.0, "fused"
     return model
 
 

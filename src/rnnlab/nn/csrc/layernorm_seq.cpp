@@ -6,52 +6,12 @@
 // rows split across threads. The backward pass sums the norms' gain and shift gradients in per-thread
 // accumulators as it goes, so no (T, B, gates) gradient buffer is kept beyond the two the matmuls need.
 // Built on first use by rnnlab.nn.native with torch.utils.cpp_extension; contiguous CPU float32/float64.
-#include <torch/extension.h>
+#include "common.h"
+#include "loops.h"
 
-#include <ATen/Parallel.h>
-#include <ATen/core/dispatch/Dispatcher.h>
-
-#include <algorithm>
-#include <cmath>
-#include <cstdint>
-#include <cstring>
-#include <vector>
-
-namespace {
+namespace rnnlab::ln {
 
 constexpr double kEps = 1e-5;  // torch.nn.LayerNorm's default, as in the reference cells
-constexpr int64_t kGrain = 8;  // batch rows per thread task
-
-// exp for float: Cephes' range reduction and polynomial (relative error ~2e-7), written so the compiler
-// vectorises the loops that call it; double keeps std::exp (the float64 tests compare at 1e-10).
-template <typename T>
-inline T fast_exp(T x) {
-  return std::exp(x);
-}
-template <>
-inline float fast_exp<float>(float x) {
-  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);  // NaN stays NaN
-  const float n = std::floor(x * 1.44269504088896341f + 0.5f);
-  const float r = x - n * 0.693359375f + n * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  const float e = p * r * r + r + 1.0f;
-  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-  return e * __builtin_bit_cast(float, bits);
-}
-template <typename T>
-inline T sigmoid(T x) {
-  return T(1) / (T(1) + fast_exp(-x));
-}
-template <typename T>
-inline T tanh_(T x) {
-  return T(2) / (T(1) + fast_exp(T(-2) * x)) - T(1);
-}
-
 // mean and 1/sqrt(biased variance + eps), as torch's layer norm, of two rows of one length in one sweep
 template <typename T>
 inline void row_stats(const T* x, const T* y, int64_t n, T& mx, T& rx, T& my, T& ry) {
@@ -104,48 +64,10 @@ inline void gate_norms_backward(const T* dy_x, const T* x, T mx, T rx, const T* 
   }
 }
 
-// x W^T for a (B, in) x and (out, in) W: oneDNN's matmul where PyTorch has it (on this AMD CPU about 1.5x
-// MKL's at the per-step shapes), else ATen's mm. `w` must be contiguous.
-at::Tensor step_matmul(const at::Tensor& x, const at::Tensor& w) {
-  static const auto op = c10::Dispatcher::singleton().findSchema({"mkldnn::_linear_pointwise", ""});
-  if (!op.has_value() || x.scalar_type() != at::kFloat) return at::mm(x, w.t());
-  std::vector<c10::IValue> stack{x, w, c10::IValue(), std::string("none"),
-                                 c10::List<std::optional<at::Scalar>>(), c10::IValue()};
-  op->callBoxed(&stack);
-  return stack[0].toTensor();
-}
-
-template <typename T>
-const T* opt_ptr(const c10::optional<at::Tensor>& t) {
-  return t.has_value() && t->defined() ? t->data_ptr<T>() : nullptr;
-}
-
-inline const bool* valid_ptr(const c10::optional<at::Tensor>& v) {
-  return v.has_value() && v->defined() ? v->data_ptr<bool>() : nullptr;
-}
-
 // y = x_hat * g + b of a row whose (mean, rstd) are known; b may be null
 template <typename T>
 inline T norm_at(const T* x, T mean, T rstd, const T* g, const T* b, int64_t j) {
   return (x[j] - mean) * rstd * g[j] + (b ? b[j] : T(0));
-}
-
-// dst[c * ld + r] = src[r * cols + c] for a (rows, cols) row-major src: one step's rows placed as columns of
-// a (cols, ld) matrix, in 16 x 16 blocks so both sides stay in cache (ATen's strided copy takes 4x longer)
-template <typename T>
-void put_transposed(const T* src, int64_t rows, int64_t cols, T* dst, int64_t ld) {
-  constexpr int64_t kB = 16;
-  at::parallel_for(0, (cols + kB - 1) / kB, 1, [&](int64_t k0, int64_t k1) {
-    for (int64_t cb = k0 * kB; cb < std::min(k1 * kB, cols); cb += kB) {
-      for (int64_t rb = 0; rb < rows; rb += kB) {
-        const int64_t c_end = std::min(cb + kB, cols), r_end = std::min(rb + kB, rows);
-        for (int64_t c = cb; c < c_end; ++c) {
-#pragma omp simd
-          for (int64_t r = rb; r < r_end; ++r) dst[c * ld + r] = src[r * cols + c];
-        }
-      }
-    }
-  });
 }
 
 // --- LSTM ---------------------------------------------------------------------------------------------
@@ -163,9 +85,10 @@ void lstm_forward_impl(const at::Tensor& xp, const at::Tensor& w_hh, const at::T
   const bool* ok = valid_ptr(valid);
   T *hp = hs.data_ptr<T>(), *cp = cs.data_ptr<T>(), *ap = act.data_ptr<T>(), *hgp = hg.data_ptr<T>();
   T *tcp = tc.data_ptr<T>(), *st = stats.data_ptr<T>();
+  const at::Tensor w_packed = pack_weight(w_hh, B);
   for (int64_t t = 0; t < T_; ++t) {
     const int64_t slot = keep ? t : 0;  // without a backward to come, one step's gates are all we keep
-    hg[slot].copy_(step_matmul(hs[t], w_hh));
+    hg[slot].copy_(step_matmul(hs[t], w_packed));
     at::parallel_for(0, B, kGrain, [&](int64_t b0, int64_t b1) {
       for (int64_t b = b0; b < b1; ++b) {
         const int64_t r = t * B + b, rs_ = slot * B + b;
@@ -255,6 +178,7 @@ void lstm_backward_impl(const c10::optional<at::Tensor>& d_out, const at::Tensor
   const T *gi = g_ih.data_ptr<T>(), *gh = g_hh.data_ptr<T>(), *gc = g_c.data_ptr<T>();
   T *dxp = d_xp.data_ptr<T>(), *dhgp = d_hg.data_ptr<T>(), *dhp = dh.data_ptr<T>(), *dcp = dc.data_ptr<T>();
   T *dpp = dh_pass.data_ptr<T>(), *accp = acc.data_ptr<T>(), *scp = scratch.data_ptr<T>();
+  const at::Tensor w_t_packed = pack_weight(w_hh_t, B);
   for (int64_t t = T_ - 1; t >= 0; --t) {
     at::parallel_for(0, B, kGrain, [&](int64_t b0, int64_t b1) {
       const int tid = at::get_thread_num();
@@ -310,7 +234,7 @@ void lstm_backward_impl(const c10::optional<at::Tensor>& d_out, const at::Tensor
         gate_norms_backward(dg, xr, mi, ri, gi, dg, hgr, mh, rh, gh, G, acc_t, dg, dhg);  // both see dg
       }
     });
-    dh.copy_(step_matmul(d_hg, w_hh_t));
+    dh.copy_(step_matmul(d_hg, w_t_packed));
     put_transposed(dhgp, B, G, d_hg_all.data_ptr<T>() + t * B, T_ * B);
     put_transposed(hs[t].data_ptr<T>(), B, H, h_all.data_ptr<T>() + t * B, T_ * B);
   }
@@ -346,9 +270,10 @@ void gru_forward_impl(const at::Tensor& xp, const at::Tensor& w_hh, const at::Te
   const T *gh = g_hh.data_ptr<T>(), *bh = opt_ptr<T>(b_hh);
   const bool* ok = valid_ptr(valid);
   T *hp = hs.data_ptr<T>(), *ap = act.data_ptr<T>(), *hgp = hg.data_ptr<T>(), *st = stats.data_ptr<T>();
+  const at::Tensor w_packed = pack_weight(w_hh, B);
   for (int64_t t = 0; t < T_; ++t) {
     const int64_t slot = keep ? t : 0;  // without a backward to come, one step's gates are all we keep
-    hg[slot].copy_(step_matmul(hs[t], w_hh));
+    hg[slot].copy_(step_matmul(hs[t], w_packed));
     at::parallel_for(0, B, kGrain, [&](int64_t b0, int64_t b1) {
       for (int64_t b = b0; b < b1; ++b) {
         const int64_t r = t * B + b, rs_ = slot * B + b;
@@ -412,6 +337,7 @@ void gru_backward_impl(const c10::optional<at::Tensor>& d_out, const at::Tensor&
   const T *st = stats.data_ptr<T>(), *gi = g_ih.data_ptr<T>(), *gh = g_hh.data_ptr<T>(), *bh = opt_ptr<T>(b_hh);
   T *dxp = d_xp.data_ptr<T>(), *dhgp = d_hg.data_ptr<T>(), *dhp = dh.data_ptr<T>(), *dpp = dh_pass.data_ptr<T>();
   T *accp = acc.data_ptr<T>(), *scp = scratch.data_ptr<T>();
+  const at::Tensor w_t_packed = pack_weight(w_hh_t, B);
   for (int64_t t = T_ - 1; t >= 0; --t) {
     at::parallel_for(0, B, kGrain, [&](int64_t b0, int64_t b1) {
       const int tid = at::get_thread_num();
@@ -452,7 +378,7 @@ void gru_backward_impl(const c10::optional<at::Tensor>& d_out, const at::Tensor&
         gate_norms_backward(dx, xr, mi, ri, gi, dn, hgr, mh, rh, gh, G, acc_t, dx, dhg);
       }
     });
-    dh.copy_(step_matmul(d_hg, w_hh_t));
+    dh.copy_(step_matmul(d_hg, w_t_packed));
     dh.add_(dh_pass);
     dh_pass.zero_();
     put_transposed(dhgp, B, G, d_hg_all.data_ptr<T>() + t * B, T_ * B);
@@ -475,11 +401,5 @@ std::vector<at::Tensor> gru_backward(c10::optional<at::Tensor> d_out, at::Tensor
   return out;  // d_xp, d_w_hh, dh0, affine sums (4, G)
 }
 
-}  // namespace
 
-PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.def("lstm_forward", &lstm_forward, "layer-normalised LSTM, whole sequence forward");
-  m.def("lstm_backward", &lstm_backward, "layer-normalised LSTM, whole sequence backward");
-  m.def("gru_forward", &gru_forward, "layer-normalised GRU, whole sequence forward");
-  m.def("gru_backward", &gru_backward, "layer-normalised GRU, whole sequence backward");
-}
+}  // namespace rnnlab::ln

@@ -1,0 +1,104 @@
+// What rnnlab's whole-sequence C++ loops share: fast float exp/sigmoid/tanh that the compiler vectorises,
+// the per-step matmul (oneDNN where PyTorch has it), optional-tensor pointers and a blocked transpose.
+#pragma once
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+namespace rnnlab {
+
+
+constexpr int64_t kGrain = 8;  // batch rows per thread task
+
+// exp for float: Cephes' range reduction and polynomial (relative error ~2e-7), written so the compiler
+// vectorises the loops that call it; double keeps std::exp (the float64 tests compare at 1e-10).
+template <typename T>
+inline T fast_exp(T x) {
+  return std::exp(x);
+}
+template <>
+inline float fast_exp<float>(float x) {
+  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);  // NaN stays NaN
+  const float n = std::floor(x * 1.44269504088896341f + 0.5f);
+  const float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const float e = p * r * r + r + 1.0f;
+  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  return e * __builtin_bit_cast(float, bits);
+}
+template <typename T>
+inline T sigmoid(T x) {
+  return T(1) / (T(1) + fast_exp(-x));
+}
+template <typename T>
+inline T tanh_(T x) {
+  return T(2) / (T(1) + fast_exp(T(-2) * x)) - T(1);
+}
+
+// x W^T for a (B, in) x and (out, in) W: oneDNN's matmul where PyTorch has it (on this AMD CPU about 1.5x
+// MKL's at the per-step shapes), else ATen's mm. `w` must be contiguous, or a weight from pack_weight.
+inline at::Tensor step_matmul(const at::Tensor& x, const at::Tensor& w) {
+  static const auto op = c10::Dispatcher::singleton().findSchema({"mkldnn::_linear_pointwise", ""});
+  if (!op.has_value() || x.scalar_type() != at::kFloat) return at::mm(x, w.t());
+  std::vector<c10::IValue> stack{x, w, c10::IValue(), std::string("none"),
+                                 c10::List<std::optional<at::Scalar>>(), c10::IValue()};
+  op->callBoxed(&stack);
+  return stack[0].toTensor();
+}
+
+inline bool& prepack_enabled() {
+  static bool on = true;
+  return on;
+}
+
+// W reordered once into oneDNN's blocked layout for `batch` rows, as the fused RNN kernels keep their weights:
+// every step's step_matmul then skips the reorder. Float32 only (else W as it is).
+inline at::Tensor pack_weight(const at::Tensor& w, int64_t batch) {
+  static const auto op = c10::Dispatcher::singleton().findSchema({"mkldnn::_reorder_linear_weight", ""});
+  static const auto lin = c10::Dispatcher::singleton().findSchema({"mkldnn::_linear_pointwise", ""});
+  if (!prepack_enabled() || !op.has_value() || !lin.has_value() || w.scalar_type() != at::kFloat) return w;
+  std::vector<c10::IValue> stack{w, c10::IValue(batch)};
+  op->callBoxed(&stack);
+  return stack[0].toTensor();
+}
+
+template <typename T>
+const T* opt_ptr(const c10::optional<at::Tensor>& t) {
+  return t.has_value() && t->defined() ? t->data_ptr<T>() : nullptr;
+}
+
+inline const bool* valid_ptr(const c10::optional<at::Tensor>& v) {
+  return v.has_value() && v->defined() ? v->data_ptr<bool>() : nullptr;
+}
+
+// dst[c * ld + r] = src[r * cols + c] for a (rows, cols) row-major src: one step's rows placed as columns of
+// a (cols, ld) matrix, in 16 x 16 blocks so both sides stay in cache (ATen's strided copy takes 4x longer)
+template <typename T>
+void put_transposed(const T* src, int64_t rows, int64_t cols, T* dst, int64_t ld) {
+  constexpr int64_t kB = 16;
+  at::parallel_for(0, (cols + kB - 1) / kB, 1, [&](int64_t k0, int64_t k1) {
+    for (int64_t cb = k0 * kB; cb < std::min(k1 * kB, cols); cb += kB) {
+      for (int64_t rb = 0; rb < rows; rb += kB) {
+        const int64_t c_end = std::min(cb + kB, cols), r_end = std::min(rb + kB, rows);
+        for (int64_t c = cb; c < c_end; ++c) {
+#pragma omp simd
+          for (int64_t r = rb; r < r_end; ++r) dst[c * ld + r] = src[r * cols + c];
+        }
+      }
+    }
+  });
+}
+
+}  // namespace rnnlab

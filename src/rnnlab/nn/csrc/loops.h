@@ -1,0 +1,34 @@
+// The whole-sequence loops the extension exports (bound to Python in module.cpp).
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <vector>
+
+namespace rnnlab {
+
+using OptTensor = c10::optional<at::Tensor>;
+
+namespace ln {  // layer-normalised LSTM and GRU (layernorm_seq.cpp)
+std::vector<at::Tensor> lstm_forward(at::Tensor xp, at::Tensor h0, at::Tensor c0, at::Tensor w_hh, at::Tensor g_ih,
+                                     OptTensor b_ih, at::Tensor g_hh, OptTensor b_hh, at::Tensor g_c, OptTensor b_c,
+                                     OptTensor valid, bool keep);
+std::vector<at::Tensor> lstm_backward(OptTensor d_out, at::Tensor dh, at::Tensor dc, at::Tensor xp, at::Tensor hs,
+                                      at::Tensor cs, at::Tensor act, at::Tensor hg, at::Tensor tc, at::Tensor stats,
+                                      at::Tensor w_hh, at::Tensor g_ih, at::Tensor g_hh, at::Tensor g_c,
+                                      OptTensor valid);
+std::vector<at::Tensor> gru_forward(at::Tensor xp, at::Tensor h0, at::Tensor w_hh, at::Tensor g_ih, OptTensor b_ih,
+                                    at::Tensor g_hh, OptTensor b_hh, OptTensor valid, bool keep);
+std::vector<at::Tensor> gru_backward(OptTensor d_out, at::Tensor dh, at::Tensor xp, at::Tensor hs, at::Tensor act,
+                                     at::Tensor hg, at::Tensor stats, at::Tensor w_hh, at::Tensor g_ih,
+                                     at::Tensor g_hh, OptTensor b_hh, OptTensor valid);
+}  // namespace ln
+
+namespace gru {  // the plain GRU, torch.nn.GRU's equations (gru_seq.cpp)
+std::vector<at::Tensor> forward(at::Tensor xp, at::Tensor h0, at::Tensor w_hh, OptTensor b_hh, OptTensor valid,
+                                bool keep);
+std::vector<at::Tensor> backward(OptTensor d_out, at::Tensor dh, at::Tensor hs, at::Tensor act, at::Tensor hn,
+                                 at::Tensor w_hh, OptTensor valid);
+}  // namespace gru
+
+}  // namespace rnnlab
