@@ -280,8 +280,12 @@ def recipe_from_dict(d: dict) -> Recipe:
     return r
 
 
-def apply_overrides(recipe: Recipe, overrides: dict[str, str]) -> Recipe:
-    """Apply dotted command-line overrides like {'model.cell': 'gru'}; values are parsed as YAML scalars."""
+def apply_overrides(recipe: Recipe, overrides: dict[str, Any], explicit: bool = True) -> Recipe:
+    """Apply dotted command-line overrides like {'model.cell': 'gru'}; values are parsed as YAML scalars.
+    `explicit`: remember the keys as set by the user (`explicit_keys`), so settings chosen later from the
+    data (`model.kind: auto`) leave them alone."""
+    if explicit:
+        recipe.__dict__.setdefault("_explicit", set()).update(overrides)
     for dotted, raw in overrides.items():
         value = yaml.safe_load(raw) if isinstance(raw, str) else raw
         nested: dict = {}
@@ -292,6 +296,11 @@ def apply_overrides(recipe: Recipe, overrides: dict[str, str]) -> Recipe:
         cur[parts[-1]] = value
         _merge(recipe, nested)
     return recipe
+
+
+def explicit_keys(recipe: Recipe) -> frozenset[str]:
+    """The dotted keys set on this recipe by `apply_overrides` (the command line, a sweep trial)."""
+    return frozenset(recipe.__dict__.get("_explicit", ()))
 
 
 def builtin_recipes() -> dict[str, str]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -68,15 +67,12 @@ def load_set(name: str) -> BenchSet:
 
 
 def sizing(s: BenchSet) -> dict:
-    """Model and schedule sizes read off the data: small sets get small models, smaller batches, more epochs."""
+    """Model and schedule sizes read off the data: small sets get small models, smaller batches, more epochs
+    (the schedule is `model.kind: auto`'s, tasks/classify/sizing.py)."""
+    from rnnlab.tasks.classify.sizing import schedule
+
     n = len(s.train)
-    batch = 16 if n < 100 else 32
-    batches = math.ceil(n * (1 - VAL_FRACTION) / batch)
-    return {
-        "hidden": 32 if n < 150 else 64,
-        "batch_size": batch,
-        "max_epochs": int(min(300, max(40, 1500 // batches))),
-    }
+    return {"hidden": 32 if n < 150 else 64, **schedule(n, VAL_FRACTION)}
 
 
 def neural_recipe(model: str, s: BenchSet, seed: int, max_time: float | None, epochs: int | None) -> Recipe:

@@ -18,6 +18,7 @@ from rnnlab.tasks.classify.data import BUILTIN_DATA, DIGIT_VIEWS, make_datamodul
 from rnnlab.tasks.classify.evaluate import evaluate, predict_table, test_fitted
 from rnnlab.tasks.classify.export import classify_graphs
 from rnnlab.tasks.classify.module import ClassificationModule
+from rnnlab.tasks.classify.sizing import resolve_auto
 from rnnlab.tasks.contract import Fitted, Graph, Signature, Task, TensorSpec
 from rnnlab.tasks.regularisers import regularisers
 from rnnlab.train.rundir import RunFiles
@@ -28,7 +29,14 @@ class ClassifyTask(Task):
 
     name = "classify"
     data_names = (*BUILTIN_DATA, "tweets", "reviews", "sentences", "textcsv", "user")
-    model_kinds = ("SequenceClassifier", "SequenceTagger", "MLPClassifier", "CNN1dClassifier", "LSTMFCN")
+    model_kinds = (
+        "auto",
+        "SequenceClassifier",
+        "SequenceTagger",
+        "MLPClassifier",
+        "CNN1dClassifier",
+        "LSTMFCN",
+    )
     monitors = ("val_loss", "val_acc", "val_f1")
     columns = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val_f1", "lr", "seconds")
     curves = (
@@ -48,12 +56,22 @@ class ClassifyTask(Task):
         Augment(recipe.data.augment_scale, recipe.data.augment_jitter)  # raises on negative values
 
     def datamodule(self, recipe: Recipe) -> SequenceDataModule:
+        """The data; `model.kind: auto` is resolved here, from the labelled sequences, into the recipe
+        (config.yaml then records the concrete model) and the batch size."""
         check_recipe(recipe, self)
-        return make_datamodule(recipe)
+        dm = make_datamodule(recipe)
+        if recipe.model.kind == "auto":
+            tokens = bool(getattr(dm, "vocab_size", 0))
+            n = 0 if tokens else len(dm.sets["train"]) + len(dm.sets["val"])
+            dm.auto_note = resolve_auto(recipe, n, tokens=tokens)
+            dm.batch_size = recipe.data.batch_size
+            check_recipe(recipe, self)
+        return dm
 
     def describe(self, dm: SequenceDataModule) -> str:
         sizes = f"{len(dm.sets['train'])}/{len(dm.sets['val'])}/{len(dm.sets.get('test', []))}"
-        return f"data: {dm.name}: {dm.n_features} features, {dm.n_classes} classes, train/val/test = {sizes}"
+        note = f"; {dm.auto_note}" if getattr(dm, "auto_note", "") else ""
+        return f"data: {dm.name}: {dm.n_features} features, {dm.n_classes} classes, train/val/test = {sizes}{note}"
 
     def model(self, recipe: Recipe, dm: SequenceDataModule) -> nn.Module:
         return make_model(recipe.model, dm)
@@ -144,10 +162,15 @@ def make_model(cfg: ModelConfig, dm: SequenceDataModule) -> nn.Module:
             dropout=cfg.dropout,
             fast_path=cfg.fast_path,
         )
+    elif cfg.kind == "auto":
+        raise ConfigError(
+            "model.kind auto is chosen from the data by the classify task's datamodule (rnnlab train, "
+            "rnnlab.fit_recipe); with your own datamodule set model.kind (LSTMFCN or SequenceClassifier)"
+        )
     else:
         raise ConfigError(
             f"model.kind {cfg.kind!r} cannot be trained on classification data; "
-            "choose SequenceClassifier, MLPClassifier, CNN1dClassifier or LSTMFCN"
+            "choose auto, SequenceClassifier, MLPClassifier, CNN1dClassifier or LSTMFCN"
         )
     return build_model(cfg.kind, **common, **args)
 
