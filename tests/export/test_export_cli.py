@@ -58,6 +58,8 @@ def test_a_trained_run_exports_through_the_cli(har_small, tmp_path, capsys):
         "1",
         "--model.hidden",
         "8",
+        "--model.kind",
+        "SequenceClassifier",  # the classify recipe's auto would pick LSTM-FCN for these few windows
     ]
     assert main([*args, "--model.cell", "lstm", "--model.layers", "1", "--model.bidirectional", "false"]) == 0
     capsys.readouterr()

@@ -51,6 +51,14 @@ def test_recipe_keys_reach_the_classifier():
     assert (model.rnn.zoneout, model.rnn.weight_drop, model.rnn.path) == (0.1, 0.2, "reference")
 
 
+def test_locked_dropout_that_would_do_nothing_is_a_one_line_error():
+    r = apply_overrides(load_recipe("har"), {"model.locked_dropout": "0.3", "model.dropout": "0"})
+    with pytest.raises(ConfigError, match="one layer, feature inputs.*set model.layers >= 2"):
+        make_model(r.model, SimpleNamespace(n_features=3, n_classes=4))
+    apply_overrides(r, {"model.layers": "2"})  # between two layers it acts
+    assert make_model(r.model, SimpleNamespace(n_features=3, n_classes=4)).rnn.locked_dropout == 0.3
+
+
 def test_default_recipes_are_unchanged():
     for name in ("shakespeare", "har"):
         m = load_recipe(name).model

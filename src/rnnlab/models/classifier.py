@@ -78,6 +78,12 @@ class SequenceClassifier(nn.Module):
                 "residual with readout 'last' and ragged 'mask' would read the residual sum where 'pack' reads "
                 "the top layer's state; use ragged 'pack' or readout 'mean'/'attention'"
             )
+        if locked_dropout and layers < 2 and not vocab_size:
+            raise ConfigError(
+                f"locked_dropout ({locked_dropout}) acts on token embeddings and between stacked layers, and this "
+                "model has neither (one layer, feature inputs): it would change nothing; set model.layers >= 2 "
+                "or leave locked_dropout at 0 (dropout covers the head)"
+            )
         self.config = constructor_config(SequenceClassifier, locals())
         self.embedding = nn.Embedding(vocab_size, embed, padding_idx=0) if vocab_size else None
         n_in = embed if vocab_size else n_features

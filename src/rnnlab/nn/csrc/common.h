@@ -1,5 +1,5 @@
 // What rnnlab's whole-sequence C++ loops share: fast float exp/sigmoid/tanh that the compiler vectorises,
-// the per-step matmul (oneDNN where PyTorch has it), optional-tensor pointers and a blocked transpose.
+// the per-step matmul (oneDNN where PyTorch has it), optional-tensor pointers and the weight gradient.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -58,17 +58,12 @@ inline at::Tensor step_matmul(const at::Tensor& x, const at::Tensor& w) {
   return stack[0].toTensor();
 }
 
-inline bool& prepack_enabled() {
-  static bool on = true;
-  return on;
-}
-
 // W reordered once into oneDNN's blocked layout for `batch` rows, as the fused RNN kernels keep their weights:
 // every step's step_matmul then skips the reorder. Float32 only (else W as it is).
 inline at::Tensor pack_weight(const at::Tensor& w, int64_t batch) {
   static const auto op = c10::Dispatcher::singleton().findSchema({"mkldnn::_reorder_linear_weight", ""});
   static const auto lin = c10::Dispatcher::singleton().findSchema({"mkldnn::_linear_pointwise", ""});
-  if (!prepack_enabled() || !op.has_value() || !lin.has_value() || w.scalar_type() != at::kFloat) return w;
+  if (!op.has_value() || !lin.has_value() || w.scalar_type() != at::kFloat) return w;
   std::vector<c10::IValue> stack{w, c10::IValue(batch)};
   op->callBoxed(&stack);
   return stack[0].toTensor();
@@ -83,22 +78,12 @@ inline const bool* valid_ptr(const c10::optional<at::Tensor>& v) {
   return v.has_value() && v->defined() ? v->data_ptr<bool>() : nullptr;
 }
 
-// dst[c * ld + r] = src[r * cols + c] for a (rows, cols) row-major src: one step's rows placed as columns of
-// a (cols, ld) matrix, in 16 x 16 blocks so both sides stay in cache (ATen's strided copy takes 4x longer)
-template <typename T>
-void put_transposed(const T* src, int64_t rows, int64_t cols, T* dst, int64_t ld) {
-  constexpr int64_t kB = 16;
-  at::parallel_for(0, (cols + kB - 1) / kB, 1, [&](int64_t k0, int64_t k1) {
-    for (int64_t cb = k0 * kB; cb < std::min(k1 * kB, cols); cb += kB) {
-      for (int64_t rb = 0; rb < rows; rb += kB) {
-        const int64_t c_end = std::min(cb + kB, cols), r_end = std::min(rb + kB, rows);
-        for (int64_t c = cb; c < c_end; ++c) {
-#pragma omp simd
-          for (int64_t r = rb; r < r_end; ++r) dst[c * ld + r] = src[r * cols + c];
-        }
-      }
-    }
-  });
+// sum over steps of d_t^T h_{t-1}, the recurrent weight's gradient: one (T*B, G)^T x (T*B, H) product that
+// reads d_all (T, B, G) through its transpose, no copies (the loops used to transpose every step's rows into
+// (G, T*B) for oneDNN; those two small transposes per step cost more than the product saves)
+inline at::Tensor weight_grad(const at::Tensor& d_all, const at::Tensor& hs) {
+  const int64_t T_ = d_all.size(0), B = d_all.size(1);
+  return at::mm(d_all.view({T_ * B, d_all.size(2)}).t(), hs.narrow(0, 0, T_).reshape({T_ * B, hs.size(2)}));
 }
 
 }  // namespace rnnlab

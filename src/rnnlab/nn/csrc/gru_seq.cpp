@@ -5,7 +5,7 @@
 //   r = sigmoid(xp_r + hg_r),  z = sigmoid(xp_z + hg_z),  n = tanh(xp_n + r * hg_n),  h_t = (1 - z) n + z h_{t-1}
 // Per step: one matmul (oneDNN's) and one pass over each batch row for the gates and the update, rows split
 // across threads. The backward runs the chain rule per row, one matmul per step for dh_{t-1}, and the weight
-// gradient as one (G, T*B) x (T*B, H) product at the end. A (T, B) `valid` mask leaves the state unchanged at
+// gradient as one product over all steps at the end. A (T, B) `valid` mask leaves the state unchanged at
 // padded steps (and passes the gradient straight through them), so ragged batches need no packing.
 // Built on first use by rnnlab.nn.native; contiguous CPU float32/float64.
 #include "common.h"
@@ -49,20 +49,20 @@ void forward_impl(const at::Tensor& xp, const at::Tensor& w_hh, const at::Tensor
   }
 }
 
-// out: d_xp (T, B, 3H), dh (B, H): in dLoss/dh_T, out dLoss/dh_0; d_hg_all, h_all for the weight gradient
+// out: d_xp (T, B, 3H), dh (B, H): in dLoss/dh_T, out dLoss/dh_0; d_hg_all (T, B, 3H): every step's dLoss/dhg
 template <typename T>
 void backward_impl(const OptTensor& d_out, const at::Tensor& hs, const at::Tensor& act, const at::Tensor& hn,
                    const at::Tensor& w_hh_t, const OptTensor& valid, at::Tensor& d_xp, at::Tensor& dh,
-                   at::Tensor& d_hg_all, at::Tensor& h_all) {
+                   at::Tensor& d_hg_all) {
   const int64_t T_ = act.size(0), B = act.size(1), G = act.size(2), H = G / 3;
   at::Tensor dh_pass = at::zeros_like(dh);  // per row: what reaches h_{t-1} directly (z * dh), not via W_hh
-  at::Tensor d_hg = at::empty({B, G}, act.options());  // dLoss/d(h_{t-1} W_hh^T + b_hh) of the step
   const T* dout = opt_ptr<T>(d_out);
   const bool* ok = valid_ptr(valid);
   const T *hp = hs.data_ptr<T>(), *ap = act.data_ptr<T>(), *hnp = hn.data_ptr<T>();
-  T *dxp = d_xp.data_ptr<T>(), *dhgp = d_hg.data_ptr<T>(), *dhp = dh.data_ptr<T>(), *dpp = dh_pass.data_ptr<T>();
+  T *dxp = d_xp.data_ptr<T>(), *dall = d_hg_all.data_ptr<T>(), *dhp = dh.data_ptr<T>(), *dpp = dh_pass.data_ptr<T>();
   const at::Tensor w_t_packed = pack_weight(w_hh_t, B);
   for (int64_t t = T_ - 1; t >= 0; --t) {
+    T* dhgp = dall + t * B * G;  // dLoss/d(h_{t-1} W_hh^T + b_hh) of the step
     at::parallel_for(0, B, kGrain, [&](int64_t b0, int64_t b1) {
       for (int64_t b = b0; b < b1; ++b) {
         const int64_t r = t * B + b;
@@ -92,11 +92,9 @@ void backward_impl(const OptTensor& d_out, const at::Tensor& hs, const at::Tenso
         }
       }
     });
-    dh.copy_(step_matmul(d_hg, w_t_packed));
+    dh.copy_(step_matmul(d_hg_all[t], w_t_packed));
     dh.add_(dh_pass);
     dh_pass.zero_();
-    put_transposed(dhgp, B, G, d_hg_all.data_ptr<T>() + t * B, T_ * B);
-    put_transposed(hp + t * B * H, B, H, h_all.data_ptr<T>() + t * B, T_ * B);
   }
 }
 
@@ -118,14 +116,12 @@ std::vector<at::Tensor> backward(OptTensor d_out, at::Tensor dh, at::Tensor hs, 
                                  at::Tensor w_hh, OptTensor valid) {
   const int64_t T_ = act.size(0), B = act.size(1), G = act.size(2), H = G / 3;
   at::Tensor d_xp = at::empty_like(act), dh0 = dh.clone();
-  // every step's d_hg and h_{t-1} transposed, so dW_hh is one (G, T*B) x (T*B, H) product in oneDNN's layout
-  at::Tensor d_hg_all = at::empty({G, T_ * B}, act.options()), h_all = at::empty({H, T_ * B}, act.options());
+  at::Tensor d_hg_all = at::empty({T_, B, G}, act.options());
   const at::Tensor w_hh_t = w_hh.t().contiguous();
   AT_DISPATCH_FLOATING_TYPES(act.scalar_type(), "plain_gru_backward", [&] {
-    backward_impl<scalar_t>(d_out, hs, act, hn, w_hh_t, valid, d_xp, dh0, d_hg_all, h_all);
+    backward_impl<scalar_t>(d_out, hs, act, hn, w_hh_t, valid, d_xp, dh0, d_hg_all);
   });
-  at::Tensor d_w = step_matmul(d_hg_all, h_all);  // sum over steps of d_hg_t^T h_{t-1}
-  return {d_xp, d_w, d_hg_all.sum(1), dh0};       // d_xp, d_w_hh, d_b_hh, dh0
+  return {d_xp, weight_grad(d_hg_all, hs), d_hg_all.view({T_ * B, G}).sum(0), dh0};  // d_xp, d_w_hh, d_b_hh, dh0
 }
 
 }  // namespace rnnlab::gru

@@ -166,20 +166,19 @@ void lstm_backward_impl(const c10::optional<at::Tensor>& d_out, const at::Tensor
   at::Tensor &d_xp = out[0], &d_w = out[1], &dh = out[2], &dc = out[3];
   const int64_t T_ = act.size(0), B = act.size(1), G = act.size(2), H = G / 4, TB = T_ * B;
   at::Tensor dh_pass = at::zeros_like(dh);
-  // dLoss/d(h_{t-1} W_hh^T) of the step (the matmul's input), and every step's copy of it and of h_{t-1}
-  // transposed, so dW_hh is one (G, T*B) x (T*B, H) product at the end in oneDNN's layout
-  at::Tensor d_hg = at::empty({B, G}, act.options());
-  at::Tensor d_hg_all = at::empty({G, T_ * B}, act.options()), h_all = at::empty({H, T_ * B}, act.options());
+  // dLoss/d(h_{t-1} W_hh^T) of every step: the step's matmul input, and with hs the weight gradient at the end
+  at::Tensor d_hg_all = at::empty({T_, B, G}, act.options());
   at::Tensor scratch = at::empty({at::get_num_threads(), 2 * H}, act.options());
   const T* dout = opt_ptr<T>(d_out);
   const bool* ok = valid_ptr(valid);
   const T *xpp = xp.data_ptr<T>(), *cp = cs.data_ptr<T>(), *ap = act.data_ptr<T>(), *hgp = hg.data_ptr<T>();
   const T *tcp = tc.data_ptr<T>(), *st = stats.data_ptr<T>();
   const T *gi = g_ih.data_ptr<T>(), *gh = g_hh.data_ptr<T>(), *gc = g_c.data_ptr<T>();
-  T *dxp = d_xp.data_ptr<T>(), *dhgp = d_hg.data_ptr<T>(), *dhp = dh.data_ptr<T>(), *dcp = dc.data_ptr<T>();
+  T *dxp = d_xp.data_ptr<T>(), *dall = d_hg_all.data_ptr<T>(), *dhp = dh.data_ptr<T>(), *dcp = dc.data_ptr<T>();
   T *dpp = dh_pass.data_ptr<T>(), *accp = acc.data_ptr<T>(), *scp = scratch.data_ptr<T>();
   const at::Tensor w_t_packed = pack_weight(w_hh_t, B);
   for (int64_t t = T_ - 1; t >= 0; --t) {
+    T* dhgp = dall + t * B * G;
     at::parallel_for(0, B, kGrain, [&](int64_t b0, int64_t b1) {
       const int tid = at::get_thread_num();
       T* acc_t = accp + tid * 6 * G;  // gain/shift gradient sums: ih, hh, c (the last two use H)
@@ -234,12 +233,10 @@ void lstm_backward_impl(const c10::optional<at::Tensor>& d_out, const at::Tensor
         gate_norms_backward(dg, xr, mi, ri, gi, dg, hgr, mh, rh, gh, G, acc_t, dg, dhg);  // both see dg
       }
     });
-    dh.copy_(step_matmul(d_hg, w_t_packed));
-    put_transposed(dhgp, B, G, d_hg_all.data_ptr<T>() + t * B, T_ * B);
-    put_transposed(hs[t].data_ptr<T>(), B, H, h_all.data_ptr<T>() + t * B, T_ * B);
+    dh.copy_(step_matmul(d_hg_all[t], w_t_packed));
   }
   dh.add_(dh_pass);
-  d_w.copy_(step_matmul(d_hg_all, h_all));  // sum over steps of d_hg_t^T h_{t-1}
+  d_w.copy_(weight_grad(d_hg_all, hs));  // sum over steps of d_hg_t^T h_{t-1}
 }
 
 std::vector<at::Tensor> lstm_backward(c10::optional<at::Tensor> d_out, at::Tensor dh, at::Tensor dc,
@@ -326,19 +323,18 @@ void gru_backward_impl(const c10::optional<at::Tensor>& d_out, const at::Tensor&
   at::Tensor &d_xp = out[0], &d_w = out[1], &dh = out[2];
   const int64_t T_ = act.size(0), B = act.size(1), G = act.size(2), H = G / 3, TB = T_ * B;
   at::Tensor dh_pass = at::zeros_like(dh);
-  // dLoss/d(h_{t-1} W_hh^T) of the step (the matmul's input), and every step's copy of it and of h_{t-1}
-  // transposed, so dW_hh is one (G, T*B) x (T*B, H) product at the end in oneDNN's layout
-  at::Tensor d_hg = at::empty({B, G}, act.options());
-  at::Tensor d_hg_all = at::empty({G, T_ * B}, act.options()), h_all = at::empty({H, T_ * B}, act.options());
+  // dLoss/d(h_{t-1} W_hh^T) of every step: the step's matmul input, and with hs the weight gradient at the end
+  at::Tensor d_hg_all = at::empty({T_, B, G}, act.options());
   at::Tensor scratch = at::empty({at::get_num_threads(), G}, act.options());
   const T* dout = opt_ptr<T>(d_out);
   const bool* ok = valid_ptr(valid);
   const T *xpp = xp.data_ptr<T>(), *hp = hs.data_ptr<T>(), *ap = act.data_ptr<T>(), *hgp = hg.data_ptr<T>();
   const T *st = stats.data_ptr<T>(), *gi = g_ih.data_ptr<T>(), *gh = g_hh.data_ptr<T>(), *bh = opt_ptr<T>(b_hh);
-  T *dxp = d_xp.data_ptr<T>(), *dhgp = d_hg.data_ptr<T>(), *dhp = dh.data_ptr<T>(), *dpp = dh_pass.data_ptr<T>();
+  T *dxp = d_xp.data_ptr<T>(), *dall = d_hg_all.data_ptr<T>(), *dhp = dh.data_ptr<T>(), *dpp = dh_pass.data_ptr<T>();
   T *accp = acc.data_ptr<T>(), *scp = scratch.data_ptr<T>();
   const at::Tensor w_t_packed = pack_weight(w_hh_t, B);
   for (int64_t t = T_ - 1; t >= 0; --t) {
+    T* dhgp = dall + t * B * G;
     at::parallel_for(0, B, kGrain, [&](int64_t b0, int64_t b1) {
       const int tid = at::get_thread_num();
       T* acc_t = accp + tid * 4 * G;
@@ -378,13 +374,11 @@ void gru_backward_impl(const c10::optional<at::Tensor>& d_out, const at::Tensor&
         gate_norms_backward(dx, xr, mi, ri, gi, dn, hgr, mh, rh, gh, G, acc_t, dx, dhg);
       }
     });
-    dh.copy_(step_matmul(d_hg, w_t_packed));
+    dh.copy_(step_matmul(d_hg_all[t], w_t_packed));
     dh.add_(dh_pass);
     dh_pass.zero_();
-    put_transposed(dhgp, B, G, d_hg_all.data_ptr<T>() + t * B, T_ * B);
-    put_transposed(hs[t].data_ptr<T>(), B, H, h_all.data_ptr<T>() + t * B, T_ * B);
   }
-  d_w.copy_(step_matmul(d_hg_all, h_all));  // sum over steps of d_hg_t^T h_{t-1}
+  d_w.copy_(weight_grad(d_hg_all, hs));  // sum over steps of d_hg_t^T h_{t-1}
 }
 
 std::vector<at::Tensor> gru_backward(c10::optional<at::Tensor> d_out, at::Tensor dh, at::Tensor xp,

@@ -1,7 +1,6 @@
 // Python bindings of rnnlab's whole-sequence loops (rnnlab.nn.native builds this with the loops' sources).
 #include <torch/extension.h>
 
-#include "common.h"
 #include "loops.h"
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
@@ -10,6 +9,5 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("gru_forward", &rnnlab::ln::gru_forward, "layer-normalised GRU, whole sequence forward");
   m.def("gru_backward", &rnnlab::ln::gru_backward, "layer-normalised GRU, whole sequence backward");
   m.def("plain_gru_forward", &rnnlab::gru::forward, "GRU (torch.nn.GRU's equations), whole sequence forward");
-  m.def("set_prepack", [](bool on) { rnnlab::prepack_enabled() = on; }, "pack W_hh once per call (default on)");
   m.def("plain_gru_backward", &rnnlab::gru::backward, "GRU (torch.nn.GRU's equations), whole sequence backward");
 }
