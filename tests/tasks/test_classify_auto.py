@@ -39,6 +39,13 @@ def test_command_line_keys_win_over_auto():
     assert "kept from the command line: model.hidden, train.max_epochs" in note
 
 
+def test_a_recurrent_classifier_key_on_the_command_line_picks_it():
+    recipe = apply_overrides(load_recipe("classify"), {"model.layers": "2", "model.hidden": "16"})
+    note = resolve_auto(recipe, 100)
+    assert recipe.model.kind == "SequenceClassifier" and recipe.model.layers == 2 and recipe.model.hidden == 16
+    assert recipe.train.max_epochs == 40 and "model.layers given" in note
+
+
 def test_large_sets_keep_the_recipes_recurrent_classifier():
     recipe = load_recipe("classify")
     note = resolve_auto(recipe, SMALL + 10)

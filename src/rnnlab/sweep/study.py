@@ -19,7 +19,7 @@ import optuna
 import yaml
 from optuna.trial import TrialState
 
-from rnnlab.config import Recipe
+from rnnlab.config import Recipe, recipe_from_dict
 from rnnlab.errors import ConfigError, RnnlabError
 from rnnlab.sweep.objective import Objective, trial_dir, trial_recipe
 from rnnlab.sweep.space import Param
@@ -225,6 +225,9 @@ def write_outputs(sweep_dir: Path, study: optuna.Study, base: Recipe, monitor: s
         # the trial's own recipe, time cap included: under a time cap some schedules follow the clock
         # (train/optim.py), so the same recipe and seed give the same run; raise train.max_time to train longer
         recipe = trial_recipe(base, best.params, best.user_attrs.get("max_time"))
+        ran = trial_dir(sweep_dir, best.number) / "config.yaml"
+        if recipe.model.kind == "auto" and ran.is_file():  # what auto chose from the data, as the trial ran
+            recipe = recipe_from_dict(yaml.safe_load(ran.read_text(encoding="utf-8")))
         head = (
             f"# rnnlab sweep: best of {len(rows)} trials in {sweep_dir}: trial {best.number}, "
             f"{monitor}={best.value:.6g} ({trial_dir(sweep_dir, best.number)})\n"

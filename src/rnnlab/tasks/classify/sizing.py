@@ -18,6 +18,11 @@ from rnnlab.config import Recipe, apply_overrides, explicit_keys
 
 SMALL = 5000  # training + validation sequences up to which LSTM-FCN is chosen
 VAL_FRACTION = 0.2
+# the model keys LSTM-FCN reads; any other model key given on the command line configures the recurrent
+# SequenceClassifier (layers, bidirectional, readout, conv front-end, regularisers), so auto picks that
+LSTMFCN_KEYS = frozenset(
+    {"model.kind", "model.cell", "model.hidden", "model.channels", "model.dropout", "model.fast_path"}
+)
 
 
 def schedule(n: int, val_fraction: float = VAL_FRACTION) -> dict[str, int]:
@@ -28,9 +33,10 @@ def schedule(n: int, val_fraction: float = VAL_FRACTION) -> dict[str, int]:
     return {"batch_size": batch, "max_epochs": int(min(300, max(40, 1500 // batches)))}
 
 
-def auto_settings(n: int, tokens: bool = False) -> dict[str, Any]:
-    """The dotted recipe settings `model.kind: auto` stands for, given `n` training + validation sequences."""
-    if tokens or n > SMALL:
+def auto_settings(n: int, tokens: bool = False, recurrent_keys: bool = False) -> dict[str, Any]:
+    """The dotted recipe settings `model.kind: auto` stands for, given `n` training + validation sequences
+    (`recurrent_keys`: the command line set keys only the SequenceClassifier reads)."""
+    if tokens or n > SMALL or recurrent_keys:
         return {"model.kind": "SequenceClassifier"}
     s = schedule(n)
     return {
@@ -51,12 +57,16 @@ def resolve_auto(recipe: Recipe, n: int, tokens: bool = False) -> str:
     """Replace `model.kind: auto` in `recipe` by concrete settings (keeping every key set on the command
     line); returns the one-line note the data description carries."""
     explicit = explicit_keys(recipe)
-    chosen = {k: v for k, v in auto_settings(n, tokens).items() if k not in explicit}
+    recurrent = sorted(k for k in explicit if k.startswith("model.") and k not in LSTMFCN_KEYS)
+    settings = auto_settings(n, tokens, bool(recurrent))
+    chosen = {k: v for k, v in settings.items() if k not in explicit}
     if "model.kind" in explicit:  # kind given explicitly is never 'auto' here; nothing to resolve
         return ""
     apply_overrides(recipe, chosen, explicit=False)
-    kept = sorted(set(auto_settings(n, tokens)) - set(chosen))
+    kept = sorted(set(settings) - set(chosen))
     why = "token sequences" if tokens else f"{n} labelled sequences"
+    if recurrent and not tokens and n <= SMALL:
+        why += f", {recurrent[0]} given (a SequenceClassifier key)"
     sizes = ", ".join(f"{k.split('.')[-1]} {v}" for k, v in chosen.items() if k != "model.kind")
     return (
         f"model.kind auto -> {chosen['model.kind']} for {why}"
