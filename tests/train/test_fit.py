@@ -72,3 +72,16 @@ def test_nan_in_the_loss_stops_with_step_and_batch(har_small, tmp_path):
     ):
         fit(model, dm, out=tmp_path / "run", max_epochs=1)
     assert (tmp_path / "run" / "config.yaml").is_file()  # what was saved before is kept
+
+
+def test_last_ckpt_is_the_final_epoch_even_when_an_earlier_epoch_was_best(har_small, tmp_path):
+    """last.ckpt must be the end of training (resume and `restore: last` read it), not the best epoch: a
+    learning rate too small to move val_acc after epoch 0 means only epoch 0 saves best.ckpt."""
+    from rnnlab.train.checkpoints import safe_load
+
+    dm = _dm(har_small)
+    model = SequenceClassifier(dm.n_features, dm.n_classes, cell="gru", hidden=8, layers=1, dropout=0.0)
+    run = fit(model, dm, out=tmp_path / "run", max_epochs=4, lr=1e-12, schedule="constant", checkpoint_every=0)
+    best, last = (safe_load(run.path / "checkpoints" / n) for n in ("best.ckpt", "last.ckpt"))
+    assert best["epoch"] == 0
+    assert last["epoch"] == 3 and last["global_step"] == 4 * best["global_step"]

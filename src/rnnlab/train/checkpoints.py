@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 from lightning import Callback, LightningModule, Trainer
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from rnnlab.errors import RunDirError
@@ -207,3 +208,20 @@ class MidEpochCheckpoint(Callback):
             return
         trainer.save_checkpoint(self.path)
         self._last = time.monotonic()
+
+
+def last_checkpoint(run: Path, on_train_epoch_end: bool | None) -> ModelCheckpoint:
+    """The callback that owns last.ckpt: a ModelCheckpoint without a monitor, rewritten every epoch.
+
+    Lightning's ModelCheckpoint(save_last=True) refreshes last.ckpt only in an epoch that also saved a top-k
+    checkpoint (Lightning 2.6), so after the best epoch last.ckpt went stale and a resumed run started from
+    the best epoch, not the last. Being a ModelCheckpoint, Lightning runs it after the other callbacks and
+    after best.ckpt's, in the same order on every rank (collectives inside stay matched under DDP)."""
+    return ModelCheckpoint(
+        dirpath=run / "checkpoints",
+        filename=Path(LAST).stem,
+        monitor=None,
+        save_top_k=1,
+        enable_version_counter=False,
+        save_on_train_epoch_end=on_train_epoch_end,
+    )

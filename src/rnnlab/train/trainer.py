@@ -21,7 +21,13 @@ from torch import nn
 from rnnlab.config import Recipe, TrainConfig, _merge
 from rnnlab.errors import DiskFullError
 from rnnlab.train.callbacks import DataWait, EpochMetrics
-from rnnlab.train.checkpoints import AtomicCheckpointIO, MidEpochCheckpoint, TrainingState, safe_load
+from rnnlab.train.checkpoints import (
+    AtomicCheckpointIO,
+    MidEpochCheckpoint,
+    TrainingState,
+    last_checkpoint,
+    safe_load,
+)
 from rnnlab.train.distributed import check_parallel, is_global_zero
 from rnnlab.train.guards import check_nan_rollback
 from rnnlab.train.rundir import check_writable, is_disk_full, new_run_dir, write_json, write_yaml
@@ -146,11 +152,16 @@ def make_trainer(
         filename="best",
         monitor=monitor,
         mode=mode,
-        save_last=True,
+        save_last=False,  # last_checkpoint() owns last.ckpt (see its docstring)
         enable_version_counter=False,
         save_on_train_epoch_end=True if resumable else None,
     )
-    callbacks = [best, EpochMetrics(run / "metrics.csv", columns), DataWait()]
+    callbacks = [
+        best,
+        last_checkpoint(run, True if resumable else None),
+        EpochMetrics(run / "metrics.csv", columns),
+        DataWait(),
+    ]
     if resumable:
         callbacks.append(TrainingState())
         if checkpoint_every:
