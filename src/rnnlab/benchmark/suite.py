@@ -2,8 +2,9 @@
 
 Rows: training throughput (forward + backward + Adam step, fixed upstream gradient) and inference throughput
 (forward under inference_mode) at three shapes, for the fused cells (stacked, bidirectional, ragged included)
-the parallel-scan minGRU/minLSTM (reference: torch.nn.GRU of the same size, as the issue asks) and the
-layer-normalised LSTM/GRU (reference: the fused torch.nn.LSTM of the same size, the bar they are held to), plus
+the parallel-scan minGRU/minLSTM (reference: torch.nn.GRU of the same size, as the issue asks), the
+layer-normalised LSTM/GRU and the xLSTM's sLSTM (reference: the fused torch.nn.LSTM of the same size, the bar
+they are held to), plus
 streaming step latency at batch 1. Each row carries rnnlab's rate, the reference's, their ratio and the
 achieved GFLOP/s as a fraction of the float32 matmul peak measured at the start of the run.
 """
@@ -33,6 +34,7 @@ REFERENCE = {
     "minlstm": "gru",
     "lnlstm": "lstm",
     "lngru": "lstm",
+    "slstm": "lstm",  # the xLSTM's scalar cell: four gates, the LSTM's matmul work
 }
 NORMED = ("lnlstm", "lngru")
 
@@ -97,6 +99,7 @@ def plan(quick: bool = False, device: str = "cpu") -> list[Case]:
     cases += [Case(k, SENSOR, ragged=True) for k in NORMED]
     cases += [Case("gru", LANGUAGE, ragged=True, reps=5)]
     cases += [Case("lnlstm", SENSOR, bidirectional=True)]
+    cases += [Case("slstm", SENSOR), Case("slstm", SENSOR, ragged=True), Case("slstm", LANGUAGE, reps=3)]
     cases += [Case(k, SENSOR, mode="infer", reps=20) for k in (*cells, "mingru", "minlstm", *NORMED)]
     cases += [Case(k, LANGUAGE, reps=5) for k in ("lstm", "gru")]
     cases += [Case(k, LANGUAGE, mode="infer", reps=5) for k in ("lstm", "gru", "mingru", "minlstm")]

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import torch
 
-GATES = {"rnn": 1, "gru": 3, "lstm": 4, "mingru": 2, "minlstm": 3, "lnlstm": 4, "lngru": 3}
+GATES = {"rnn": 1, "gru": 3, "lstm": 4, "mingru": 2, "minlstm": 3, "lnlstm": 4, "lngru": 3, "slstm": 4}
 
 
 def sync(device: str) -> None:

@@ -21,7 +21,7 @@ from types import ModuleType
 log = logging.getLogger(__name__)
 
 CSRC = Path(__file__).parent / "csrc"
-SOURCES = tuple(CSRC / name for name in ("layernorm_seq.cpp", "gru_seq.cpp", "module.cpp"))
+SOURCES = tuple(CSRC / name for name in ("layernorm_seq.cpp", "gru_seq.cpp", "slstm_seq.cpp", "module.cpp"))
 HEADERS = tuple(CSRC / name for name in ("common.h", "loops.h"))
 # -fno-trapping-math lets the compiler vectorise the exp/sigmoid/tanh loops (no FP exceptions are used)
 CFLAGS = ("-O3", "-march=native", "-fopenmp-simd", "-fno-math-errno", "-fno-trapping-math")

@@ -16,8 +16,9 @@ head); here R is the full H x H matrix (one head), so every unit sees every othe
 State (h, c, n, m), each (num_layers * num_directions, B, H); the zero state is a valid start (n_1 = i'_1 > 0).
 The layer is :class:`rnnlab.nn.recurrent.Recurrent` with this cell: PyTorch-style parameter names
 (``weight_ih_l0`` (4H, I), ``weight_hh_l0`` (4H, H), ``bias_ih_l0``, ``bias_hh_l0``; gate order i, f, z, o),
-lengths, stacking, both directions, ``step`` and ``trace`` come from it; its path is always the reference loop
-(no fused kernel computes this cell).
+lengths, stacking, both directions, ``step`` and ``trace`` come from it. No PyTorch kernel computes this cell:
+on CPU its fast path is rnnlab's whole-sequence C++ loop (:mod:`rnnlab.nn.slstm_seq`, ``path`` 'sequence'),
+elsewhere the reference loop.
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from rnnlab.errors import ConfigError
+from rnnlab.nn import slstm_seq
 from rnnlab.nn.cells import Cell, State
 from rnnlab.nn.recurrent import Recurrent
+from rnnlab.nn.slstm_seq import SLSTMSequence
 
 FORGET_GATES = ("sigmoid", "exp")
 
@@ -86,7 +89,9 @@ class SLSTM(Recurrent):
     """Stacked, optionally bidirectional sLSTM over batch-first (B, T, F) input: ``Recurrent``'s interface.
 
     forward(x, lengths, state) -> (output (B, T, D*H), (h, c, n, m)); step(x_t, state) streams one step.
-    fast_path 'auto' and 'off' both run the equations step by step (there is no fused kernel to require).
+    fast_path 'auto' runs the whole-sequence C++ loop on CPU (``path`` 'sequence', :mod:`rnnlab.nn.slstm_seq`)
+    and the equations step by step elsewhere; 'off' always steps the equations (there is no fused kernel to
+    require).
     """
 
     def __init__(
@@ -111,8 +116,16 @@ class SLSTM(Recurrent):
 
     @property
     def path(self) -> str:
-        """Always 'reference': the equations step by step."""
-        return "reference"
+        """'sequence' (the C++ loop of :mod:`rnnlab.nn.slstm_seq`: CPU, float32/64, a build that loads) or
+        'reference' (the equations step by step: fast_path 'off', zoneout, GPU, other dtypes, no compiler)."""
+        if self.fast_path == "off" or self.zoneout > 0 or not slstm_seq.available(self.weight_hh_l0):
+            return "reference"
+        return "sequence"
+
+    def _sequence_call(self, cell: Cell, xp: Tensor, s0: State, valid: Tensor | None, loops: str):
+        """One (layer, direction) through the C++ loop: (outputs (T, B, H), h_T, c_T, n_T, m_T)."""
+        xp = xp if cell.bias_ih is None else xp + cell.bias_ih
+        return SLSTMSequence.apply(xp, *s0, cell.weight_hh, cell.bias_hh, valid, self._forget == "exp")
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", forget={self._forget!r}"

@@ -31,4 +31,12 @@ std::vector<at::Tensor> backward(OptTensor d_out, at::Tensor dh, at::Tensor hs, 
                                  at::Tensor w_hh, OptTensor valid);
 }  // namespace gru
 
+namespace slstm {  // the sLSTM, rnnlab.nn.slstm's equations (slstm_seq.cpp)
+std::vector<at::Tensor> forward(at::Tensor xp, at::Tensor h0, at::Tensor c0, at::Tensor n0, at::Tensor m0,
+                                at::Tensor w_hh, OptTensor b_hh, OptTensor valid, bool keep, bool exp_forget);
+std::vector<at::Tensor> backward(OptTensor d_out, at::Tensor dh, at::Tensor dc, at::Tensor dn, at::Tensor dm,
+                                 at::Tensor hs, at::Tensor cs, at::Tensor ns, at::Tensor ms, at::Tensor act,
+                                 at::Tensor w_hh, OptTensor valid);
+}  // namespace slstm
+
 }  // namespace rnnlab
