@@ -38,6 +38,33 @@ inline float fast_exp<float>(float x) {
   const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
   return e * __builtin_bit_cast(float, bits);
 }
+// natural log for float: Cephes' logf (mantissa in [sqrt(1/2), sqrt(2)) and a polynomial; relative error ~1e-7),
+// branch-free so that it vectorises; for x > 0 (no NaN/inf/denormal handling). double keeps std::log.
+template <typename T>
+inline T fast_log(T x) {
+  return std::log(x);
+}
+template <>
+inline float fast_log<float>(float x) {
+  const int32_t bits = __builtin_bit_cast(int32_t, x);
+  float e = static_cast<float>(((bits >> 23) & 0xff) - 126);  // x = m 2^e with m in [0.5, 1)
+  float m = __builtin_bit_cast(float, (bits & 0x007fffff) | 0x3f000000);
+  const bool small = m < 0.707106781186547524f;
+  e = small ? e - 1.0f : e;
+  m = small ? m + m - 1.0f : m - 1.0f;
+  const float z = m * m;
+  float y = 7.0376836292e-2f;
+  y = y * m - 1.1514610310e-1f;
+  y = y * m + 1.1676998740e-1f;
+  y = y * m - 1.2420140846e-1f;
+  y = y * m + 1.4249322787e-1f;
+  y = y * m - 1.6668057665e-1f;
+  y = y * m + 2.0000714765e-1f;
+  y = y * m - 2.4999993993e-1f;
+  y = y * m + 3.3333331174e-1f;
+  y = y * m * z - 2.12194440e-4f * e - 0.5f * z;
+  return m + y + 0.693359375f * e;
+}
 template <typename T>
 inline T sigmoid(T x) {
   return T(1) / (T(1) + fast_exp(-x));

@@ -16,15 +16,16 @@ namespace rnnlab::slstm {
 namespace {
 
 template <typename T>
-inline T log_sigmoid(T x) {  // -softplus(-x), stable for both signs
-  return (x < T(0) ? x : T(0)) - std::log1p(fast_exp(-std::abs(x)));
+inline T log_sigmoid(T x) {  // -softplus(-x) = min(x, 0) - log(1 + e^{-|x|}), stable for both signs
+  return (x < T(0) ? x : T(0)) - fast_log(T(1) + fast_exp(x < T(0) ? x : -x));
 }
 
 // s: hs, cs, ns, ms (T+1, B, H) each; act (K, B, 6H) = i', f', z, o, d(log f)/d(f̃) and 1 where m_t took
 // the forget branch of its max (0: the input branch), for every kept step
-template <typename T>
+// ExpF: the exponential forget gate (a template parameter, not a flag read in the loop, so the loop vectorises)
+template <typename T, bool ExpF>
 void forward_impl(const at::Tensor& xp, const at::Tensor& w_hh, const at::Tensor& b_hh, const OptTensor& valid,
-                  bool keep, bool exp_forget, std::vector<at::Tensor>& s) {
+                  bool keep, std::vector<at::Tensor>& s) {
   const int64_t T_ = xp.size(0), B = xp.size(1), G = xp.size(2), H = G / 4;
   const T *x = xp.data_ptr<T>(), *bh = b_hh.data_ptr<T>();
   const bool* ok = valid_ptr(valid);
@@ -49,10 +50,11 @@ void forward_impl(const at::Tensor& xp, const at::Tensor& w_hh, const at::Tensor
         const T *xr = x + r * G, *hgr = hgp + b * G;
         const T *c_prev = cp + r * H, *n_prev = np + r * H, *m_prev = mp + r * H;
         T* a = ap + (slot * B + b) * 6 * H;
+#pragma omp simd
         for (int64_t j = 0; j < H; ++j) {
           const T log_i = xr[j] + hgr[j] + bh[j];
           const T fp = xr[H + j] + hgr[H + j] + bh[H + j];
-          const T log_f = exp_forget ? fp : log_sigmoid(fp);
+          const T log_f = ExpF ? fp : log_sigmoid(fp);
           const T mf = log_f + m_prev[j];
           const T mt = mf > log_i ? mf : log_i;
           const T ig = fast_exp(log_i - mt), fg = fast_exp(mf - mt);
@@ -66,7 +68,7 @@ void forward_impl(const at::Tensor& xp, const at::Tensor& w_hh, const at::Tensor
           a[H + j] = fg;
           a[2 * H + j] = z;
           a[3 * H + j] = o;
-          a[4 * H + j] = exp_forget ? T(1) : sigmoid(-fp);  // d log σ(f̃) / d f̃ = 1 - σ(f̃)
+          a[4 * H + j] = ExpF ? T(1) : sigmoid(-fp);  // d log σ(f̃) / d f̃ = 1 - σ(f̃)
           a[5 * H + j] = mf > log_i ? T(1) : T(0);           // torch.maximum's branch (ties: measure zero)
         }
       }
@@ -95,6 +97,7 @@ void backward_impl(const OptTensor& d_out, const std::vector<at::Tensor>& s, con
         const int64_t r = t * B + b;
         T *dhr = dhp + b * H, *dcr = dcp + b * H, *dnr = dnp + b * H, *dmr = dmp + b * H, *dx = dxp + r * G, *pass = dpp + b * H;
         if (dout) {
+#pragma omp simd
           for (int64_t j = 0; j < H; ++j) dhr[j] += dout[r * H + j];
         }
         if (ok && !ok[r]) {  // padding passed the state through: so does the gradient (dc, dn, dm stay)
@@ -105,6 +108,7 @@ void backward_impl(const OptTensor& d_out, const std::vector<at::Tensor>& s, con
         std::memset(pass, 0, H * sizeof(T));
         const T *a = ap + r * 6 * H, *c = cp + (r + B) * H, *n = np + (r + B) * H;
         const T *c_prev = cp + r * H, *n_prev = np + r * H;
+#pragma omp simd
         for (int64_t j = 0; j < H; ++j) {
           const T ig = a[j], fg = a[H + j], z = a[2 * H + j], o = a[3 * H + j], dlf = a[4 * H + j];
           const T from_f = a[5 * H + j];
@@ -144,7 +148,11 @@ std::vector<at::Tensor> forward(at::Tensor xp, at::Tensor h0, at::Tensor c0, at:
   s[2][0].copy_(n0);
   s[3][0].copy_(m0);
   AT_DISPATCH_FLOATING_TYPES(xp.scalar_type(), "slstm_forward", [&] {
-    forward_impl<scalar_t>(xp, w_hh, bias, valid, keep, exp_forget, s);
+    if (exp_forget) {
+      forward_impl<scalar_t, true>(xp, w_hh, bias, valid, keep, s);
+    } else {
+      forward_impl<scalar_t, false>(xp, w_hh, bias, valid, keep, s);
+    }
   });
   return s;  // hs, cs, ns, ms, act (act: the last step only unless keep)
 }
