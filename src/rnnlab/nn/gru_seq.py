@@ -20,11 +20,6 @@ from torch import Tensor
 from rnnlab.nn import native
 
 
-def available(x: Tensor) -> bool:
-    """Whether the C++ loop can run on tensors like `x`: CPU float32/float64 and a C++ build that loads."""
-    return x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and native.load() is not None
-
-
 class GRUSequence(torch.autograd.Function):
     """GRU over a whole sequence from xp = x W_ih^T + b_ih, order r, z, n:
     r = σ(xp_r + h W_hr^T + b_hr);  z = σ(xp_z + h W_hz^T + b_hz);  n = tanh(xp_n + r ⊙ (h W_hn^T + b_hn));

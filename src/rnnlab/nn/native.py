@@ -61,6 +61,13 @@ def load() -> ModuleType | None:
     return module
 
 
+def available(x) -> bool:
+    """Whether rnnlab's C++ loops can run on tensors like `x`: CPU float32/float64 and a build that loads."""
+    import torch
+
+    return x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and load() is not None
+
+
 def _ninja_on_path() -> None:
     """Put the pip-installed ninja (a dependency) on PATH: a venv used without activating it lacks it."""
     try:

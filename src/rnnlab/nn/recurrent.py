@@ -28,7 +28,7 @@ from torch import _VF, Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from rnnlab.errors import ConfigError
-from rnnlab.nn import gru_seq, stack
+from rnnlab.nn import native, stack
 from rnnlab.nn.cells import FUSED_KERNEL_CELLS, Cell, State, make_cell
 from rnnlab.nn.gru_seq import GRUSequence
 from rnnlab.nn.layernorm_seq import InputProjection, LayerNormGRUSequence, LayerNormLSTMSequence
@@ -263,8 +263,8 @@ class Recurrent(nn.Module):
         if self.fast_path == "off" or self.zoneout > 0:
             return "reference"
         if self.cell_kind == "gru":
-            native = self.fast_path != "fused" and gru_seq.available(self.weight_hh_l0)
-            return "sequence" if native else "fused"
+            loop = self.fast_path != "fused" and native.available(self.weight_hh_l0)
+            return "sequence" if loop else "fused"
         return "fused" if self.cell_kind in FUSED_KERNEL_CELLS else "sequence"
 
     def flat_weights(self, names: list[str] | None = None) -> list[Tensor]:

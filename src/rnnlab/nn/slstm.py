@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from rnnlab.errors import ConfigError
-from rnnlab.nn import slstm_seq
+from rnnlab.nn import native
 from rnnlab.nn.cells import Cell, State
 from rnnlab.nn.recurrent import Recurrent
 from rnnlab.nn.slstm_seq import SLSTMSequence
@@ -118,7 +118,7 @@ class SLSTM(Recurrent):
     def path(self) -> str:
         """'sequence' (the C++ loop of :mod:`rnnlab.nn.slstm_seq`: CPU, float32/64, a build that loads) or
         'reference' (the equations step by step: fast_path 'off', zoneout, GPU, other dtypes, no compiler)."""
-        if self.fast_path == "off" or self.zoneout > 0 or not slstm_seq.available(self.weight_hh_l0):
+        if self.fast_path == "off" or self.zoneout > 0 or not native.available(self.weight_hh_l0):
             return "reference"
         return "sequence"
 

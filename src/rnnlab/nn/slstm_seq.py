@@ -19,11 +19,6 @@ from torch import Tensor
 from rnnlab.nn import native
 
 
-def available(x: Tensor) -> bool:
-    """Whether the C++ loop can run on tensors like `x`: CPU float32/float64 and a C++ build that loads."""
-    return x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and native.load() is not None
-
-
 class SLSTMSequence(torch.autograd.Function):
     """sLSTM over a whole sequence from xp (T, B, 4H) and the state (h0, c0, n0, m0), each (B, H).
     `valid` (T, B) bool marks real steps (None: all real); `exp_forget` picks the exponential forget gate

@@ -147,6 +147,7 @@ def make_trainer(
     """
     mode = monitor_mode(monitor)
     resumable = checkpoint_every is not None
+    on_epoch_end = True if resumable else None  # resumable: checkpoints after the epoch's metrics row
     best = ModelCheckpoint(
         dirpath=run / "checkpoints",
         filename="best",
@@ -154,11 +155,11 @@ def make_trainer(
         mode=mode,
         save_last=False,  # last_checkpoint() owns last.ckpt (see its docstring)
         enable_version_counter=False,
-        save_on_train_epoch_end=True if resumable else None,
+        save_on_train_epoch_end=on_epoch_end,
     )
     callbacks = [
         best,
-        last_checkpoint(run, True if resumable else None),
+        last_checkpoint(run, on_epoch_end),
         EpochMetrics(run / "metrics.csv", columns),
         DataWait(),
     ]

@@ -7,8 +7,8 @@
 //   c_t = f' c_{t-1} + i' tanh(z̃),  n_t = f' n_{t-1} + i',  h_t = σ(õ) c_t / n_t
 // The backward is the chain rule through every path, the stabiliser's included: m_t moves i' and f' and
 // takes the max's branch (h_t alone does not depend on m_t, but c_t, n_t and m_t are outputs a loss or the
-// next chunk may read). Per step: one matmul (oneDNN's) and one pass over each batch row, rows split across threads; a (T, B) `valid` mask leaves
-// the state unchanged at padded steps. Built on first use by rnnlab.nn.native; contiguous CPU float32/float64.
+// next chunk may read). Per step: one matmul (oneDNN's) and one pass over each batch row, rows split across
+// threads; a (T, B) `valid` mask leaves the state unchanged at padded steps. Built on first use by rnnlab.nn.native; contiguous CPU float32/float64.
 #include "common.h"
 #include "loops.h"
 
@@ -95,7 +95,8 @@ void backward_impl(const OptTensor& d_out, const std::vector<at::Tensor>& s, con
     at::parallel_for(0, B, kGrain, [&](int64_t b0, int64_t b1) {
       for (int64_t b = b0; b < b1; ++b) {
         const int64_t r = t * B + b;
-        T *dhr = dhp + b * H, *dcr = dcp + b * H, *dnr = dnp + b * H, *dmr = dmp + b * H, *dx = dxp + r * G, *pass = dpp + b * H;
+        T *dhr = dhp + b * H, *dcr = dcp + b * H, *dnr = dnp + b * H, *dmr = dmp + b * H;
+        T *dx = dxp + r * G, *pass = dpp + b * H;
         if (dout) {
 #pragma omp simd
           for (int64_t j = 0; j < H; ++j) dhr[j] += dout[r * H + j];
