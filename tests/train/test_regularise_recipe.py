@@ -15,11 +15,13 @@ from rnnlab.cli import main
 from rnnlab.config import TrainConfig, apply_overrides, load_recipe
 from rnnlab.errors import ConfigError
 from rnnlab.models import build_model
+from rnnlab.models.heads import smoothed_cross_entropy
 from rnnlab.models.streaming import streamable
 from rnnlab.nn.regularize import activation_penalty
 from rnnlab.tasks.charlm.data import make_lm
 from rnnlab.tasks.charlm.module import LanguageModelModule
 from rnnlab.tasks.checks import check_recipe
+from rnnlab.tasks.classify.module import ClassificationModule
 from rnnlab.tasks.classify.task import make_model
 from rnnlab.tasks.exportable import inference_copy
 
@@ -74,6 +76,7 @@ def test_default_recipes_are_unchanged():
         ({"model.embed_dropout": "2"}, r"model.embed_dropout must be in"),
         ({"model.init": "xavier"}, "unknown model.init 'xavier'"),
         ({"train.ar": "-1"}, "train.ar and train.tar must be >= 0"),
+        ({"train.label_smoothing": "1"}, r"train.label_smoothing must be in \[0, 1\)"),
         ({"model.proj_size": "512"}, r"model.proj_size must be 0 \(none\) or in \[1, model.hidden=512\)"),
     ],
 )
@@ -94,6 +97,9 @@ def test_keys_a_model_would_ignore_are_errors():
     r = apply_overrides(load_recipe("har"), {"train.ar": "1"})
     with pytest.raises(ConfigError, match="train.ar and train.tar apply to task charlm, not classify"):
         check_recipe(r, tasks.get("classify"))
+    r = apply_overrides(load_recipe("shakespeare"), {"train.label_smoothing": "0.1"})
+    with pytest.raises(ConfigError, match="train.label_smoothing applies to task classify, not charlm"):
+        check_recipe(r, tasks.get("charlm"))
 
 
 def test_model_level_errors():
@@ -124,6 +130,42 @@ def test_ar_tar_join_the_training_loss_only():
     torch.testing.assert_close(lm.decoder(out.dropped), out.logits)
     lm.eval()
     torch.testing.assert_close(module._step(batch | {"first": torch.tensor(True)}, "val"), lm(batch["x"], None, batch["y"]).loss)
+
+
+def _smoothed_by_hand(logits, y, e):
+    q = torch.full_like(logits, e / logits.shape[-1])
+    q[torch.arange(len(y)), y] += 1 - e
+    return -(q * logits.log_softmax(-1)).sum(-1).mean()
+
+
+def test_label_smoothing_is_the_smoothed_target_by_hand():
+    torch.manual_seed(0)
+    logits, y = torch.randn(5, 4, dtype=torch.float64), torch.tensor([0, 3, 1, 1, 2])
+    torch.testing.assert_close(smoothed_cross_entropy(logits, y, None, 0.2), _smoothed_by_hand(logits, y, 0.2))
+    torch.testing.assert_close(smoothed_cross_entropy(logits, y, None, 0.0), torch.nn.functional.cross_entropy(logits, y))
+    # per step: steps past each sequence's length are left out
+    steps, ys, lengths = torch.randn(2, 3, 4, dtype=torch.float64), torch.tensor([[0, 1, 2], [3, 3, 0]]), torch.tensor([3, 2])
+    real = lengths[:, None] > torch.arange(3)
+    want = _smoothed_by_hand(steps[real], ys[real], 0.1)
+    torch.testing.assert_close(smoothed_cross_entropy(steps, ys, lengths, 0.1), want)
+
+
+def test_label_smoothing_changes_the_training_loss_only():
+    torch.manual_seed(0)
+    model = build_model("SequenceClassifier", n_features=3, n_classes=4, hidden=8, dropout=0.0)
+    batch = {"x": torch.randn(5, 7, 3), "lengths": torch.tensor([7, 7, 5, 3, 2]), "y": torch.tensor([0, 3, 1, 1, 2])}
+    logits, plain = model(batch["x"], batch["lengths"], batch["y"])
+    logged = {}
+    for e in (0.0, 0.2):
+        module = ClassificationModule(model, 4, TrainConfig(label_smoothing=e), steps_per_epoch=1)
+        module._trainer = SimpleNamespace(world_size=1)
+        module.log = lambda name, value, **k: logged.__setitem__(name, value)
+        module.log_lr = lambda: None
+        loss = module.training_step(batch, 0)
+        want = plain if e == 0 else _smoothed_by_hand(logits, batch["y"], e)
+        torch.testing.assert_close(loss, want)
+        torch.testing.assert_close(logged["train_loss"], plain)  # the logged loss stays the plain one
+    assert (loss - plain).abs().item() > 1e-3  # the smoothed loss is a different objective
 
 
 def test_regularised_models_export_and_stream_as_plain_ones():

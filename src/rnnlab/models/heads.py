@@ -46,4 +46,21 @@ def masked_cross_entropy(logits: Tensor, y: Tensor, lengths: Tensor | None) -> T
     return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=-100)
 
 
-__all__ = ["AttentionPool", "READOUTS", "check_readout", "masked_cross_entropy", "masked_mean"]
+def smoothed_cross_entropy(logits: Tensor, y: Tensor, lengths: Tensor | None, smoothing: float) -> Tensor:
+    """Cross-entropy against (1 - smoothing) one-hot + smoothing / classes: logits (B, C) with y (B,), or per
+    step (B, T, C) with y (B, T), padded steps (past `lengths`, or y = -100) left out."""
+    if logits.dim() == 3 and lengths is not None:
+        y = y.masked_fill(~mask(lengths, y.shape[1], y.device), -100)
+    return nn.functional.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=-100, label_smoothing=smoothing
+    )
+
+
+__all__ = [
+    "AttentionPool",
+    "READOUTS",
+    "check_readout",
+    "masked_cross_entropy",
+    "masked_mean",
+    "smoothed_cross_entropy",
+]

@@ -112,6 +112,8 @@ class MinRNN(nn.Module):
     ) -> tuple[Tensor, State]:
         """Run over a padded batch; returns (output (B, T, D*H), (h_n,) with h_n (L*D, B, H))."""
         lengths, state = stack.check_call(self, x, lengths, state)
+        if torch.is_autocast_enabled(x.device.type):
+            return stack.outside_autocast(self.forward, x, lengths, state)
         valid = mask(lengths, x.shape[1], x.device)
         g_h = KINDS[self.kind] * self.hidden_size
 
@@ -156,6 +158,8 @@ class MinRNN(nn.Module):
         gives dLoss/dh_t: the same gradient-through-time picture as ``Recurrent.trace``.
         """
         lengths, state = stack.check_call(self, x, lengths, state)
+        if torch.is_autocast_enabled(x.device.type):
+            return stack.outside_autocast(self.forward, x, lengths, state)
         valid = mask(lengths, x.shape[1], x.device)
         g_h = KINDS[self.kind] * self.hidden_size
         trace = Trace(lengths=lengths, num_directions=self.num_directions)

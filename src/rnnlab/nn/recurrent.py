@@ -394,6 +394,8 @@ class Recurrent(nn.Module):
 
     # --- whole-sequence loops: the GRU's (rnnlab.nn.gru_seq), the layer-normalised cells' (layernorm_seq) ----
     def _forward_sequence(self, x: Tensor, lengths: Tensor | None, state: State) -> tuple[Tensor, State]:
+        if torch.is_autocast_enabled(x.device.type):
+            return stack.outside_autocast(self._forward_sequence, x, lengths, state)
         loops = "cpp" if self.fast_path == "require" and x.device.type == "cpu" else "auto"
         valid = mask(lengths, x.shape[1], x.device)
         valid_tm = None if valid is None else valid.t().contiguous()

@@ -92,6 +92,13 @@ def check_state(m: Stacked, state, batch: int, like: Tensor) -> State:
     return state
 
 
+def outside_autocast(run: Callable, x: Tensor, lengths: Tensor | None, state: State) -> tuple[Tensor, State]:
+    """`run(x, lengths, state)` in float32 with autocast off: for the C++ loops (float32/64 only) and the
+    scans (a log-space scan in bfloat16 loses the small gates); under train.precision bf16-mixed."""
+    with torch.autocast(x.device.type, enabled=False):
+        return run(x.float(), lengths, tuple(s.float() for s in state))
+
+
 def check_call(m: Stacked, x: Tensor, lengths, state) -> tuple[Tensor | None, State]:
     """Validate a forward call's input, lengths (None when all full) and state (zeros when None)."""
     lengths = check_input(x, m.input_size, lengths)

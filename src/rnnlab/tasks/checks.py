@@ -16,6 +16,7 @@ from rnnlab.nn.recurrent import FAST_PATH_MODES
 from rnnlab.nn.regularize import INITS, check_rate
 from rnnlab.tasks.contract import Task
 from rnnlab.train.optim import SCHEDULES
+from rnnlab.train.precision import PRECISIONS, check_precision
 
 
 def check_names(checks: list[tuple[str, object, tuple | list]]) -> None:
@@ -47,7 +48,8 @@ def check_recipe(recipe: Recipe, task: Task) -> None:
             ("data.fill", d.fill, FILL_METHODS),
         ]
     )
-    check_names([("model.init", m.init, INITS)])
+    check_names([("model.init", m.init, INITS), ("train.precision", t.precision, PRECISIONS)])
+    check_precision(t.precision)
     for key, rate in (
         ("model.weight_drop", m.weight_drop),
         ("model.locked_dropout", m.locked_dropout),
@@ -61,6 +63,8 @@ def check_recipe(recipe: Recipe, task: Task) -> None:
         )
     if t.ar < 0 or t.tar < 0:
         raise ConfigError(f"train.ar and train.tar must be >= 0 (0 = off), got {t.ar} and {t.tar}")
+    if not 0.0 <= t.label_smoothing < 1.0:
+        raise ConfigError(f"train.label_smoothing must be in [0, 1) (0 = off; 0.1 is usual), got {t.label_smoothing}")
     check_kit_applies(recipe)
     if d.bptt < 1 or d.batch_size < 1:
         raise ConfigError(f"data.bptt and data.batch_size must be >= 1, got {d.bptt} and {d.batch_size}")
@@ -70,7 +74,8 @@ def check_recipe(recipe: Recipe, task: Task) -> None:
 
 def check_kit_applies(recipe: Recipe) -> None:
     """The regularisation kit's keys (issue 18) only where a model reads them, so none is silently ignored:
-    the layer options on CharLM and SequenceClassifier, embed_dropout on CharLM, train.ar/tar on task charlm."""
+    the layer options on CharLM and SequenceClassifier, embed_dropout on CharLM, train.ar/tar on task charlm,
+    train.label_smoothing on task classify."""
     m, t = recipe.model, recipe.train
     kinds = {k: ("CharLM", "SequenceClassifier") for k in LAYER_OPTIONS} | {"embed_dropout": ("CharLM",)}
     for key, where in kinds.items():
@@ -81,3 +86,5 @@ def check_kit_applies(recipe: Recipe) -> None:
             )
     if (t.ar or t.tar) and recipe.task != "charlm":
         raise ConfigError(f"train.ar and train.tar apply to task charlm, not {recipe.task}; leave them at 0")
+    if t.label_smoothing and recipe.task != "classify":
+        raise ConfigError(f"train.label_smoothing applies to task classify, not {recipe.task}; leave it at 0")

@@ -186,6 +186,7 @@ def make_trainer(
         num_sanity_val_steps=0,
         default_root_dir=run,
         plugins=[AtomicCheckpointIO()],
+        precision=cfg.precision,
         **trainer_args,
     )
     return trainer, best

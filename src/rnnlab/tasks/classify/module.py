@@ -6,18 +6,21 @@ from torch import Tensor, nn
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from rnnlab.config import TrainConfig
+from rnnlab.models.heads import smoothed_cross_entropy
 from rnnlab.train.module import TaskModule
 
 
 class ClassificationModule(TaskModule):
     """One label per sequence. Data-parallel: torchmetrics sums its states over ranks when it computes, and
     the losses are logged with sync_dist, so every rank logs (and checkpoints and stops on) the same epoch
-    values. Test batches keep their probabilities for the predictions file."""
+    values. Test batches keep their probabilities for the predictions file. With train.label_smoothing the
+    training step minimises the smoothed cross-entropy; every logged loss stays the plain one."""
 
     budget_schedule = False  # the schedule counts steps only (as the measured classification runs did)
 
     def __init__(self, model: nn.Module, n_classes: int, cfg: TrainConfig, steps_per_epoch: int) -> None:
         super().__init__(model, cfg, steps_per_epoch)
+        self.label_smoothing = float(cfg.label_smoothing)
         metrics = {}
         for split in ("train", "val", "test"):
             metrics[f"{split}_acc"] = MulticlassAccuracy(n_classes, average="micro")
@@ -58,6 +61,8 @@ class ClassificationModule(TaskModule):
         if out is None:
             return None  # Lightning skips backward and the optimiser step; the guard rolls back
         self.log_lr()
+        if self.label_smoothing > 0:  # optimise the smoothed loss; train_loss above logged the plain one
+            return smoothed_cross_entropy(out[0], batch["y"], batch["lengths"], self.label_smoothing)
         return out[1]
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:

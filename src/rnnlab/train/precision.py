@@ -1,0 +1,27 @@
+"""Training precision (train.precision): float32, or bfloat16 autocast where the hardware runs it natively."""
+
+from __future__ import annotations
+
+import torch
+
+from rnnlab.errors import ConfigError
+
+PRECISIONS = ("32", "bf16-mixed")
+
+
+def bf16_native() -> bool:
+    """Whether bfloat16 matmuls run in hardware here: a CUDA GPU, or a CPU with AVX512-BF16 or AMX tiles.
+    Elsewhere PyTorch emulates them, slower than float32."""
+    if torch.cuda.is_available():
+        return True
+    cpu = torch.cpu
+    return bool(cpu._is_avx512_bf16_supported() or cpu._is_amx_tile_supported())
+
+
+def check_precision(precision: str) -> None:
+    """Refuse bf16-mixed where it would only be slower, in one line naming the fix."""
+    if precision == "bf16-mixed" and not bf16_native():
+        raise ConfigError(
+            "train.precision bf16-mixed needs a GPU or a CPU with AVX512-BF16/AMX (this one would emulate "
+            "bfloat16, slower than float32); leave train.precision at '32'"
+        )
