@@ -4,11 +4,13 @@ Usage: python bench/charlm_throughput.py [--hidden 512] [--layers 1] [--batch 64
 Both models train with AdamW on the same random character chunks (forward, backward, clip, step, carried
 detached state), interleaved round by round so machine noise hits both alike. Prints characters/second and
 the ratio ours/plain, then the time to generate 500 characters at temperature 0.8 with streaming step().
+--bf16 adds rnnlab's CharLM under bfloat16 autocast (what train.precision bf16-mixed runs) in the same rounds.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 
 import torch
@@ -40,15 +42,18 @@ def _detach(state):
     return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
 
 
-def train_chars_per_second(model: nn.Module, batches: list, rounds: int) -> float:
-    """Characters/second over `rounds` training steps (after the first batch warms up)."""
+def train_chars_per_second(model: nn.Module, batches: list, rounds: int, bf16: bool = False) -> float:
+    """Characters/second over `rounds` training steps (after the first batch warms up); bf16: the forward
+    under bfloat16 autocast, as Lightning's bf16-mixed runs it."""
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     state = None
 
     def step(x, y):
         nonlocal state
-        out = model(x, state, y)
-        loss, state = out[-1], _detach(out[1])
+        with torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext():
+            out = model(x, state, y)
+        loss = out.loss if hasattr(out, "loss") else out[-1]  # CharLM's LMOutput names its loss
+        state = _detach(out[1])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -73,6 +78,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=10, help="training steps per round")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--bf16", action="store_true", help="also rnnlab's CharLM under bfloat16 autocast")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -87,10 +93,12 @@ def main() -> None:
     ours = CharLM(args.vocab, args.cell, args.hidden, args.layers, embed=args.embed, dropout=0.0)
     plain = PlainLSTMLM(args.vocab, args.embed, args.hidden, args.layers, args.cell)
     plain.load_state_dict(ours.state_dict())  # same parameter names and shapes: the same model
-    res = {"ours": [], "plain": []}
+    res = {"ours": [], "plain": [], "bf16": []}
     for _ in range(args.rounds):
         res["plain"].append(train_chars_per_second(plain, batches, args.steps))
         res["ours"].append(train_chars_per_second(ours, batches, args.steps))
+        if args.bf16:
+            res["bf16"].append(train_chars_per_second(ours, batches, args.steps, bf16=True))
     o, r = max(res["ours"]), max(res["plain"])
     print(
         f"{args.cell} {args.layers}x{args.hidden}, embed {args.embed}, batch {args.batch} x bptt {args.bptt}, "
@@ -102,7 +110,12 @@ def main() -> None:
         f"| plain torch.nn.{args.cell.upper()} loop | {r:,.0f} | {', '.join(f'{v:,.0f}' for v in res['plain'])} |"
     )
     print(f"| rnnlab CharLM | {o:,.0f} | {', '.join(f'{v:,.0f}' for v in res['ours'])} |")
+    if args.bf16:
+        b = max(res["bf16"])
+        print(f"| rnnlab CharLM, bf16-mixed | {b:,.0f} | {', '.join(f'{v:,.0f}' for v in res['bf16'])} |")
     print(f"ratio ours/plain: {o / r:.3f}")
+    if args.bf16:
+        print(f"ratio bf16-mixed/float32 (rnnlab CharLM): {b / o:.3f}")
     g = torch.Generator().manual_seed(0)
     t0 = time.perf_counter()
     ours.generate(torch.tensor([1, 2, 3]), 500, temperature=0.8, generator=g)

@@ -162,7 +162,7 @@ class TrainConfig:
     label_smoothing (classify): the training loss's targets are (1 - e) one-hot + e / classes (Szegedy et al.
     2016; 0 = off); train_loss, val and test losses stay the plain cross-entropy.
     precision: '32' (float32 throughout) or 'bf16-mixed' (Lightning's autocast: matmuls and the fused
-    LSTM/GRU kernels in bfloat16, weights and optimiser in float32; ~1.8x the characters per second of the
+    LSTM/GRU kernels in bfloat16, weights and optimiser in float32; 2.3x the characters per second of the
     Shakespeare LSTM on a CPU with AVX512-BF16/AMX, docs/RESULTS.md). rnnlab's own C++ loops stay float32."""
 
     max_epochs: int = 30
