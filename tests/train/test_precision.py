@@ -59,6 +59,20 @@ def test_loops_and_scans_run_float32_under_autocast(cell):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("cell", ["mingru", "lstm"])
+def test_trace_under_autocast_keeps_its_shape(cell):
+    """The inspection path returns (output, state, trace) under autocast too; the scans' trace in float32."""
+    torch.manual_seed(0)
+    layer = make_layer(cell, 3, 8, 1)
+    x = torch.randn(2, 5, 3)
+    plain = layer.trace(x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out, state, trace = layer.trace(x)
+    assert type(trace) is type(plain[2]) and len(trace.steps) == len(plain[2].steps)
+    if cell == "mingru":
+        torch.testing.assert_close(out, plain[0], rtol=0, atol=0)
+
+
 def _train_charlm(out: Path, prec: str) -> dict:
     argv = ["train", "charlm", "--text", str(TEXT), "--out", str(out), "--epochs", "3",
             "--model.hidden", "64", "--model.layers", "1", "--model.embed", "16", "--data.batch_size", "16",

@@ -159,7 +159,7 @@ class MinRNN(nn.Module):
         """
         lengths, state = stack.check_call(self, x, lengths, state)
         if torch.is_autocast_enabled(x.device.type):
-            return stack.outside_autocast(self.forward, x, lengths, state)
+            return stack.outside_autocast(lambda *a: self.trace(*a, probe=probe), x, lengths, state)
         valid = mask(lengths, x.shape[1], x.device)
         g_h = KINDS[self.kind] * self.hidden_size
         trace = Trace(lengths=lengths, num_directions=self.num_directions)

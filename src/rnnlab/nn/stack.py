@@ -14,7 +14,7 @@ so the stack holds no parameters and the layers' state-dict keys stay PyTorch's.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import torch
 from torch import Tensor, nn
@@ -24,6 +24,7 @@ from rnnlab.nn.lengths import check_input
 from rnnlab.nn.regularize import locked_dropout
 
 State = tuple[Tensor, ...]
+T = TypeVar("T")
 STATE_NAMES = ("h", "c", "n", "m")  # the state tensors by position: hidden, cell, normaliser, stabiliser
 
 
@@ -92,7 +93,7 @@ def check_state(m: Stacked, state, batch: int, like: Tensor) -> State:
     return state
 
 
-def outside_autocast(run: Callable, x: Tensor, lengths: Tensor | None, state: State) -> tuple[Tensor, State]:
+def outside_autocast(run: Callable[..., T], x: Tensor, lengths: Tensor | None, state: State) -> T:
     """`run(x, lengths, state)` in float32 with autocast off: for the C++ loops (float32/64 only) and the
     scans (a log-space scan in bfloat16 loses the small gates); under train.precision bf16-mixed."""
     with torch.autocast(x.device.type, enabled=False):
