@@ -22,4 +22,3 @@ def test_charlm_throughput_runs(monkeypatch, capsys):
     assert "ratio ours/plain" in out and "generate 500 characters" in out
     if bf16_native():
         assert "ratio bf16-mixed/float32" in out
-

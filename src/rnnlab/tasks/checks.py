@@ -55,6 +55,7 @@ def check_recipe(recipe: Recipe, task: Task) -> None:
         ("model.locked_dropout", m.locked_dropout),
         ("model.embed_dropout", m.embed_dropout),
         ("model.zoneout", m.zoneout),
+        ("train.label_smoothing", t.label_smoothing),
     ):
         check_rate(key, rate)
     if m.proj_size < 0 or (m.proj_size and m.proj_size >= m.hidden):
@@ -63,8 +64,6 @@ def check_recipe(recipe: Recipe, task: Task) -> None:
         )
     if t.ar < 0 or t.tar < 0:
         raise ConfigError(f"train.ar and train.tar must be >= 0 (0 = off), got {t.ar} and {t.tar}")
-    if not 0.0 <= t.label_smoothing < 1.0:
-        raise ConfigError(f"train.label_smoothing must be in [0, 1) (0 = off; 0.1 is usual), got {t.label_smoothing}")
     check_kit_applies(recipe)
     if d.bptt < 1 or d.batch_size < 1:
         raise ConfigError(f"data.bptt and data.batch_size must be >= 1, got {d.bptt} and {d.batch_size}")

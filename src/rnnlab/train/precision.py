@@ -10,9 +10,9 @@ PRECISIONS = ("32", "bf16-mixed")
 
 
 def bf16_native() -> bool:
-    """Whether bfloat16 matmuls run in hardware here: a CUDA GPU, or a CPU with AVX512-BF16 or AMX tiles.
-    Elsewhere PyTorch emulates them, slower than float32."""
-    if torch.cuda.is_available():
+    """Whether bfloat16 matmuls run in hardware here: a CUDA GPU that has them (Ampere on), or a CPU with
+    AVX512-BF16 or AMX tiles. Elsewhere PyTorch emulates them, slower than float32."""
+    if torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False):
         return True
     cpu = torch.cpu
     return bool(cpu._is_avx512_bf16_supported() or cpu._is_amx_tile_supported())
