@@ -19,7 +19,8 @@ from rnnlab.errors import ConfigError
 @dataclass
 class DataConfig:
     """Which data and how it is batched. `name`: a built-in data set ('har', 'basic_motions', 'shakespeare',
-    'shakespeare-full'), 'user' (a CSV/npz at `path`) or 'text' (a UTF-8 file at `path`, for charlm).
+    'shakespeare-plus', 'shakespeare-full'), 'user' (a CSV/npz at `path`) or 'text' (a UTF-8 file at `path`,
+    for charlm).
     bptt/carry: truncated-BPTT chunk length and whether the hidden state carries between chunks (charlm).
     Forecasting ('electricity', 'electricity-daily', 'sp500', 'bitcoin', or 'series' = a CSV at `path`):
     `target` column, `covariates` observed only up to now (default: every column), `future` columns known
@@ -163,7 +164,8 @@ class TrainConfig:
     2016; 0 = off); train_loss, val and test losses stay the plain cross-entropy.
     precision: '32' (float32 throughout) or 'bf16-mixed' (Lightning's autocast: matmuls and the fused
     LSTM/GRU kernels in bfloat16, weights and optimiser in float32; 2.3x the characters per second of the
-    Shakespeare LSTM on a CPU with AVX512-BF16/AMX, docs/RESULTS.md). rnnlab's own C++ loops stay float32."""
+    Shakespeare LSTM on a CPU with AVX512-BF16/AMX, docs/RESULTS.md), or 'auto' (bf16-mixed where bfloat16
+    is native, float32 elsewhere; results.json says which ran). rnnlab's own C++ loops stay float32."""
 
     max_epochs: int = 30
     lr: float = 2e-3

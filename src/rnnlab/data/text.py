@@ -129,3 +129,12 @@ def make_corpus(text: str, name: str, val_fraction: float = 0.1) -> TextCorpus:
     ids = vocab.encode(text)
     cut = int(round(len(ids) * (1.0 - val_fraction)))
     return TextCorpus(name, vocab, ids[:cut], ids[cut:])
+
+
+def make_split_corpus(train: str, val: str, name: str) -> TextCorpus:
+    """A corpus whose validation text is given rather than cut off the end; vocabulary from both texts."""
+    for part, text in (("training", train), ("validation", val)):
+        if len(text) < MIN_CHARS // 10:
+            raise DataError(f"text {name!r}: its {part} text has {len(text)} characters; it needs at least {MIN_CHARS // 10}")
+    vocab = Vocab.from_text(train + val)
+    return TextCorpus(name, vocab, vocab.encode(train), vocab.encode(val))

@@ -20,6 +20,7 @@ from rnnlab.tasks.contract import Fitted, Task
 from rnnlab.tasks.registry import get
 from rnnlab.train.callbacks import data_wait_share
 from rnnlab.train.guards import NonFiniteGuard
+from rnnlab.train.precision import resolve_precision
 from rnnlab.train.resume import prepare_resume
 from rnnlab.train.rundir import save_model, write_json
 from rnnlab.train.trainer import (
@@ -98,6 +99,7 @@ def fit(
                 "train_seconds": round(seconds, 2),
                 "data_wait_share": data_wait_share(trainer),
                 "path": getattr(getattr(model, "rnn", None), "path", None),
+                "precision": resolve_precision(cfg.precision),
                 "stopped": stop_reason(trainer, cfg, seconds),
             }
         )

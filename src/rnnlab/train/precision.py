@@ -6,7 +6,7 @@ import torch
 
 from rnnlab.errors import ConfigError
 
-PRECISIONS = ("32", "bf16-mixed")
+PRECISIONS = ("32", "bf16-mixed", "auto")
 
 
 def bf16_native() -> bool:
@@ -18,10 +18,18 @@ def bf16_native() -> bool:
     return bool(cpu._is_avx512_bf16_supported() or cpu._is_amx_tile_supported())
 
 
+def resolve_precision(precision: str) -> str:
+    """The precision a run trains in: 'auto' is bf16-mixed where bfloat16 is native here, else '32'; so a
+    recipe can ask for the fast path without failing on a CPU that lacks it."""
+    if precision == "auto":
+        return "bf16-mixed" if bf16_native() else "32"
+    return precision
+
+
 def check_precision(precision: str) -> None:
     """Refuse bf16-mixed where it would only be slower, in one line naming the fix."""
     if precision == "bf16-mixed" and not bf16_native():
         raise ConfigError(
             "train.precision bf16-mixed needs a GPU or a CPU with AVX512-BF16/AMX (this one would emulate "
-            "bfloat16, slower than float32); leave train.precision at '32'"
+            "bfloat16, slower than float32); leave train.precision at '32', or 'auto' to take bfloat16 only where native"
         )

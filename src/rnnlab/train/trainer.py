@@ -30,6 +30,7 @@ from rnnlab.train.checkpoints import (
 )
 from rnnlab.train.distributed import check_parallel, is_global_zero
 from rnnlab.train.guards import check_nan_rollback
+from rnnlab.train.precision import resolve_precision
 from rnnlab.train.rundir import check_writable, is_disk_full, new_run_dir, write_json, write_yaml
 
 log = logging.getLogger("rnnlab.train")
@@ -186,7 +187,7 @@ def make_trainer(
         num_sanity_val_steps=0,
         default_root_dir=run,
         plugins=[AtomicCheckpointIO()],
-        precision=cfg.precision,
+        precision=resolve_precision(cfg.precision),
         **trainer_args,
     )
     return trainer, best

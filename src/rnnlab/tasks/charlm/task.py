@@ -20,7 +20,7 @@ from rnnlab.tasks.checks import check_recipe
 from rnnlab.tasks.contract import Fitted, Graph, Signature, Task, TensorSpec, recurrent_state
 from rnnlab.train.rundir import RunFiles
 
-TEXT_DATA = ("shakespeare", "shakespeare-full", "text")
+TEXT_DATA = ("shakespeare", "shakespeare-plus", "shakespeare-full", "text")
 
 
 class CharLMTask(Task):
