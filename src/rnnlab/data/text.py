@@ -123,18 +123,25 @@ def make_corpus(text: str, name: str, val_fraction: float = 0.1) -> TextCorpus:
         raise DataError(
             f"text {name!r} has {len(text)} characters; a character model needs at least {MIN_CHARS}"
         )
-    if not 0.0 < val_fraction < 0.5:
-        raise DataError(f"data.val_fraction must be in (0, 0.5) for text, got {val_fraction}")
     vocab = Vocab.from_text(text)
     ids = vocab.encode(text)
-    cut = int(round(len(ids) * (1.0 - val_fraction)))
+    cut = split_point(len(ids), val_fraction)
     return TextCorpus(name, vocab, ids[:cut], ids[cut:])
+
+
+def split_point(length: int, val_fraction: float) -> int:
+    """Where a contiguous text splits: the first (1 - val_fraction) trains, the rest validates."""
+    if not 0.0 < val_fraction < 0.5:
+        raise DataError(f"data.val_fraction must be in (0, 0.5) for text, got {val_fraction}")
+    return int(round(length * (1.0 - val_fraction)))
 
 
 def make_split_corpus(train: str, val: str, name: str) -> TextCorpus:
     """A corpus whose validation text is given rather than cut off the end; vocabulary from both texts."""
     for part, text in (("training", train), ("validation", val)):
         if len(text) < MIN_CHARS // 10:
-            raise DataError(f"text {name!r}: its {part} text has {len(text)} characters; it needs at least {MIN_CHARS // 10}")
+            raise DataError(
+                f"text {name!r}: its {part} text has {len(text)} characters; it needs at least {MIN_CHARS // 10}"
+            )
     vocab = Vocab.from_text(train + val)
     return TextCorpus(name, vocab, vocab.encode(train), vocab.encode(val))

@@ -31,5 +31,6 @@ def check_precision(precision: str) -> None:
     if precision == "bf16-mixed" and not bf16_native():
         raise ConfigError(
             "train.precision bf16-mixed needs a GPU or a CPU with AVX512-BF16/AMX (this one would emulate "
-            "bfloat16, slower than float32); leave train.precision at '32', or 'auto' to take bfloat16 only where native"
+            "bfloat16, slower than float32); leave train.precision at '32', or 'auto' to take bfloat16 only "
+            "where native"
         )
