@@ -160,6 +160,9 @@ class TrainConfig:
     ar/tar (charlm): activation regularisation ar * mean(h^2) of the top layer's dropped outputs and temporal
     activation regularisation tar * mean((h_t - h_{t-1})^2) of its outputs, added to the training loss
     (Merity et al. 2017; 0 = off; train_loss logs the cross-entropy alone).
+    state_reset (charlm with data.carry): before each training chunk every stream's carried state is zeroed
+    with this probability, so the model also learns to start cold mid-text; a model trained on carried
+    states alone can fall from a cold start into a state it never leaves (results.json val.stuck; 0 = off).
     label_smoothing (classify): the training loss's targets are (1 - e) one-hot + e / classes (Szegedy et al.
     2016; 0 = off); train_loss, val and test losses stay the plain cross-entropy.
     precision: '32' (float32 throughout) or 'bf16-mixed' (Lightning's autocast: matmuls and the fused
@@ -191,6 +194,7 @@ class TrainConfig:
     nan_rollback: int = 0
     ar: float = 0.0
     tar: float = 0.0
+    state_reset: float = 0.0
     label_smoothing: float = 0.0
     precision: str = "32"
 

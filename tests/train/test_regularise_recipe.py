@@ -197,3 +197,54 @@ def test_charlm_trains_with_the_kit_from_the_command_line(tmp_path):
     text = json.dumps(config)
     assert '"weight_drop": 0.3' in text and '"locked_dropout": 0.3' in text
     assert json.loads((out / "results.json").read_text())["val"]["loss_nats"] > 0
+
+
+def test_cold_starts_zero_whole_streams_at_the_rate():
+    from rnnlab.tasks.charlm.module import cold_starts
+
+    torch.manual_seed(0)
+    h, c = torch.randn(2, 4000, 3) + 5, torch.randn(2, 4000, 3) + 5  # (layers, batch, width), no zeros
+    nh, nc = cold_starts((h, c), 0.25)
+    zeroed = (nh == 0).all(2).all(0)
+    assert ((nh == 0) == zeroed.view(1, -1, 1)).all()  # a stream is zeroed in every layer and unit or not at all
+    assert torch.equal(nc == 0, nh == 0)  # h and c of the same streams
+    assert abs(zeroed.float().mean().item() - 0.25) < 0.03
+    torch.testing.assert_close(nh[:, ~zeroed], h[:, ~zeroed], rtol=0, atol=0)
+    assert cold_starts((h,), 0.0)[0].equal(h)
+
+
+def test_state_reset_reaches_the_carried_training_state_only():
+    torch.manual_seed(0)
+    lm = build_model("CharLM", vocab_size=12, hidden=8, layers=1, embed=4, dropout=0.0)
+    module = LanguageModelModule(lm, TrainConfig(state_reset=0.5), steps_per_epoch=1)
+    module._trainer = SimpleNamespace(world_size=1)
+    module.log = lambda *a, **k: None
+    seen = []
+    forward = lm.forward
+    lm.forward = lambda x, state=None, y=None: seen.append(state) or forward(x, state, y)
+    chunk = {"x": torch.randint(0, 12, (64, 6)), "y": torch.randint(0, 12, (64, 6))}
+    module._step(chunk | {"first": torch.tensor(True)}, "train")  # a pass starts from zeros, nothing to reset
+    carried = module.states["train"]
+    module._step(chunk | {"first": torch.tensor(False)}, "train")
+    cold = (seen[1][0] == 0).all(2).all(0)
+    assert 10 < int(cold.sum()) < 54  # about half of 64 streams start cold
+    torch.testing.assert_close(seen[1][0][:, ~cold], carried[0][:, ~cold], rtol=0, atol=0)
+    module._step(chunk | {"first": torch.tensor(True)}, "val")
+    val_carried = module.states["val"]
+    module._step(chunk | {"first": torch.tensor(False)}, "val")
+    assert seen[3][0].equal(val_carried[0])  # validation always carries
+
+
+@pytest.mark.parametrize(
+    "recipe,overrides,match",
+    [
+        ("shakespeare", {"train.state_reset": "1"}, r"train.state_reset must be in \[0, 1\)"),
+        ("shakespeare", {"train.state_reset": "0.01", "data.carry": "false"}, "with data.carry true .*carry False"),
+        ("har", {"train.state_reset": "0.01"}, "train.state_reset applies to task charlm .*task classify"),
+    ],
+)
+def test_state_reset_errors(recipe, overrides, match):
+    r = apply_overrides(load_recipe(recipe), overrides)
+    with pytest.raises(ConfigError, match=match) as e:
+        check_recipe(r, tasks.get(r.task))
+    assert "\n" not in str(e.value)

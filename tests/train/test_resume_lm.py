@@ -1,6 +1,7 @@
 """Crash and resume for the character LM (truncated BPTT with a carried hidden state): a real `rnnlab train`
 process SIGKILLed at random points after its first checkpoint and resumed ends bit-identical to an
-uninterrupted run; a mid-epoch resume skips the trained chunks and keeps the epoch's stream offset."""
+uninterrupted run (its dropout masks and train.state_reset's cold starts drawn alike); a mid-epoch resume
+skips the trained chunks and keeps the epoch's stream offset."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ RECIPE = """name: tinylm
 task: charlm
 data: {{name: text, path: {text}, batch_size: 8, bptt: 32, carry: true, val_fraction: 0.1}}
 model: {{kind: CharLM, cell: lstm, hidden: 32, layers: 1, embed: 8, dropout: 0.2}}
-train: {{max_epochs: {epochs}, seed: 3, deterministic: true, threads: 1, patience: 0, lr: 0.01}}
+train: {{max_epochs: {epochs}, seed: 3, deterministic: true, threads: 1, patience: 0, lr: 0.01, state_reset: 0.05}}
 """
 
 

@@ -56,6 +56,7 @@ def check_recipe(recipe: Recipe, task: Task) -> None:
         ("model.embed_dropout", m.embed_dropout),
         ("model.zoneout", m.zoneout),
         ("train.label_smoothing", t.label_smoothing),
+        ("train.state_reset", t.state_reset),
     ):
         check_rate(key, rate)
     if m.proj_size < 0 or (m.proj_size and m.proj_size >= m.hidden):
@@ -74,7 +75,7 @@ def check_recipe(recipe: Recipe, task: Task) -> None:
 def check_kit_applies(recipe: Recipe) -> None:
     """The regularisation kit's keys (issue 18) only where a model reads them, so none is silently ignored:
     the layer options on CharLM and SequenceClassifier, embed_dropout on CharLM, train.ar/tar on task charlm,
-    train.label_smoothing on task classify."""
+    train.state_reset on task charlm with carry, train.label_smoothing on task classify."""
     m, t = recipe.model, recipe.train
     kinds = {k: ("CharLM", "SequenceClassifier") for k in LAYER_OPTIONS} | {"embed_dropout": ("CharLM",)}
     for key, where in kinds.items():
@@ -85,5 +86,10 @@ def check_kit_applies(recipe: Recipe) -> None:
             )
     if (t.ar or t.tar) and recipe.task != "charlm":
         raise ConfigError(f"train.ar and train.tar apply to task charlm, not {recipe.task}; leave them at 0")
+    if t.state_reset and (recipe.task != "charlm" or not recipe.data.carry):
+        raise ConfigError(
+            f"train.state_reset applies to task charlm with data.carry true (here task {recipe.task}, carry "
+            f"{recipe.data.carry}); leave it at 0"
+        )
     if t.label_smoothing and recipe.task != "classify":
         raise ConfigError(f"train.label_smoothing applies to task classify, not {recipe.task}; leave it at 0")

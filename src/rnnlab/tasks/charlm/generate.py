@@ -70,31 +70,73 @@ def evaluate_text(run: str | Path | RunFiles, path: str | Path | None = None) ->
     if len(ids) < 2:
         raise ConfigError(f"{name} needs at least 2 characters to score")
     batch = max(1, min(16, (len(ids) - 1) // 256))
-    loss = evaluate_stream(files.model, torch.as_tensor(ids), batch=batch, bptt=min(256, len(ids) - 1))
+    losses = stream_losses(files.model, torch.as_tensor(ids), batch=batch, bptt=min(256, len(ids) - 1))
+    loss = float(losses.mean())
     return {
         "loss_nats": loss,
         "bits_per_char": loss / math.log(2),
         "perplexity": math.exp(loss),
         "chars": int(len(ids)),
         "text": name,
+        **stream_report(losses, ids, vocab),
     }
 
 
 @torch.no_grad()
-def evaluate_stream(model: CharLM, ids: Tensor, batch: int = 16, bptt: int = 256) -> float:
-    """Mean next-token loss (nats) over a whole id stream, `batch` contiguous streams with carried state."""
+def stream_losses(model: CharLM, ids: Tensor, batch: int = 16, bptt: int = 256) -> Tensor:
+    """Mean next-token loss (nats) of each of `batch` contiguous streams of `ids` (float64, shape (batch,)),
+    each scored from a cold (zero) state with its state carried across chunks."""
     from rnnlab.data.textstream import StreamChunks  # (Lightning: `rnnlab generate` never loads it)
 
     model.eval()
     ds = StreamChunks(ids.numpy() if isinstance(ids, Tensor) else ids, batch, bptt)
-    state, total, n = None, 0.0, 0
+    state, sums = None, torch.zeros(ds.x.shape[0], dtype=torch.float64)
     for i in range(len(ds)):
         b = ds[i]
-        out = model(b["x"], state, b["y"])
+        out = model(b["x"], state)
         state = out.state
-        total += out.loss.item() * b["y"].numel()
-        n += b["y"].numel()
-    return total / n
+        nll = torch.nn.functional.cross_entropy(out.logits.float().transpose(1, 2), b["y"], reduction="none")
+        sums += nll.sum(1, dtype=torch.float64)
+    return sums / ds.x.shape[1]
+
+
+def evaluate_stream(model: CharLM, ids: Tensor, batch: int = 16, bptt: int = 256) -> float:
+    """Mean next-token loss (nats) over a whole id stream, `batch` contiguous streams with carried state."""
+    return float(stream_losses(model, ids, batch, bptt).mean())
+
+
+# A stream this far (nats/char) above the median stream is a model stuck after a cold start, not a hard passage.
+STUCK_MARGIN = 1.0
+
+
+def stream_report(losses: Tensor, ids, vocab: Vocab) -> dict:
+    """The per-stream spread of a score: median and worst stream, where the worst one starts, and whether it
+    is `stuck` (worse than the median by STUCK_MARGIN nats/char): one cold start the model never recovers
+    from, which a single whole-text mean hides."""
+    i = int(losses.argmax())
+    n = (len(ids) - 1) // len(losses)
+    start = [int(t) for t in ids[i * n : i * n + 24]]
+    median = float(losses.median())
+    return {
+        "streams": len(losses),
+        "median_stream_loss": median,
+        "worst_stream_loss": float(losses[i]),
+        "worst_stream": i,
+        "worst_stream_start": vocab.decode(start),
+        "stuck": len(losses) >= 3 and float(losses[i]) - median > STUCK_MARGIN,
+    }
+
+
+def stuck_warning(report: dict) -> str | None:
+    """One line when a stream is stuck (stream_report), naming it and what it means for generation."""
+    if not report.get("stuck"):
+        return None
+    return (
+        f"warning: validation stream {report['worst_stream'] + 1} of {report['streams']} (starting "
+        f"{report['worst_stream_start'][:16]!r}) scores {report['worst_stream_loss']:.2f} nats/char against a "
+        f"median of {report['median_stream_loss']:.2f}: from a cold start there the model falls into a state it "
+        "does not leave, and text generated from such a prime will be garbage"
+    )
 
 
 def write_samples(run: Path, model: CharLM, vocab, prime: str, length: int = 500, seed: int = 0) -> dict:

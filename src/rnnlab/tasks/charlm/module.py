@@ -2,7 +2,8 @@
 
 LanguageModelModule keeps one state per split: it is reset at the start of every pass over the stream (the
 datamodule marks a pass's first chunk) and detached after each step, so gradients flow back `bptt` steps
-while the state itself sees the whole stream.
+while the state itself sees the whole stream. With train.state_reset > 0 each stream's carried state is also
+zeroed at random chunks, so the model learns cold starts mid-text (`cold_starts`).
 
 Resume (`rnnlab train RECIPE --resume RUN`): every checkpoint also holds the carried
 training state and the characters seen, so a run resumed mid-epoch continues the streams where it stopped
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import math
 
+import torch
 from torch import Tensor
 
 from rnnlab.config import TrainConfig
@@ -28,6 +30,13 @@ def _detach(state: State | None) -> State | None:
     return None if state is None else tuple(s.detach() for s in state)
 
 
+def cold_starts(state: State, p: float) -> State:
+    """`state` with each stream's rows zeroed with probability p (train.state_reset): cold starts mid-text.
+    Draws from torch's global generator, which checkpoints save, so a resumed run draws the same."""
+    keep = (torch.rand(state[0].shape[1], device=state[0].device) >= p).to(state[0].dtype)
+    return tuple(s * keep.view(1, -1, 1) for s in state)  # every state tensor is (rows, batch, width)
+
+
 class LanguageModelModule(TaskModule):
     """Next-token cross-entropy (nats/token) with stateful carry; logs train/val loss and bits per token.
     Training minimises the cross-entropy plus AR/TAR (cfg.ar, cfg.tar; `activation_penalty`); train_loss logs
@@ -39,13 +48,17 @@ class LanguageModelModule(TaskModule):
         self.states: dict[str, State | None] = {"train": None, "val": None}
         self.chars_seen = 0
         self.ar, self.tar = float(cfg.ar), float(cfg.tar)
+        self.state_reset = float(cfg.state_reset)
 
     def _step(self, batch: dict[str, Tensor], split: str) -> Tensor | None:
         """The chunk's loss, or None for a non-finite training loss the rollback guard takes over (the
         carried state, which may hold the NaN too, starts fresh)."""
         if bool(batch["first"]) or not self.carry:
             self.states[split] = None
-        out = self.model(batch["x"], self.states.get(split), batch["y"])
+        state = self.states.get(split)
+        if split == "train" and self.state_reset > 0 and state is not None:
+            state = cold_starts(state, self.state_reset)
+        out = self.model(batch["x"], state, batch["y"])
         self.states[split] = _detach(out.state) if (self.carry or split != "train") else None
         if not self.finite(out.loss, split, batch):
             self.states[split] = None

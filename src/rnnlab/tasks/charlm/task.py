@@ -14,7 +14,14 @@ from rnnlab.data.textstream import TextDataModule
 from rnnlab.errors import ConfigError
 from rnnlab.tasks.charlm.data import make_lm, make_text_datamodule
 from rnnlab.tasks.charlm.export import charlm_graphs
-from rnnlab.tasks.charlm.generate import evaluate_stream, evaluate_text, time_to, write_samples
+from rnnlab.tasks.charlm.generate import (
+    evaluate_text,
+    stream_losses,
+    stream_report,
+    stuck_warning,
+    time_to,
+    write_samples,
+)
 from rnnlab.tasks.charlm.module import LM_COLUMNS, LanguageModelModule
 from rnnlab.tasks.checks import check_recipe
 from rnnlab.tasks.contract import Fitted, Graph, Signature, Task, TensorSpec, recurrent_state
@@ -71,13 +78,19 @@ class CharLMTask(Task):
 
     def evaluate(self, f: Fitted) -> dict:
         model, dm = f.model.cpu(), f.dm
-        val = evaluate_stream(model, torch.as_tensor(dm.corpus.val))
+        losses = stream_losses(model, torch.as_tensor(dm.corpus.val))
+        val = float(losses.mean())
         if f.writer:
             prime = "\n" if "\n" in dm.vocab.chars else dm.vocab.fallback
             write_samples(f.run, model, dm.vocab, prime, seed=f.cfg.seed)
         chars = f.module.chars_seen
         return {
-            "val": {"loss_nats": val, "bits_per_char": val / math.log(2), "perplexity": math.exp(val)},
+            "val": {
+                "loss_nats": val,
+                "bits_per_char": val / math.log(2),
+                "perplexity": math.exp(val),
+                **stream_report(losses, dm.corpus.val, dm.vocab),
+            },
             "chars_per_second": round(chars / max(f.seconds, 1e-9), 1),
             "chars_trained": chars,
             "time_to_val_loss": {
@@ -93,6 +106,7 @@ class CharLMTask(Task):
             f"{v['perplexity']:.2f}  ({r['params']} params, {r['train_seconds']:.0f} s training, "
             f"{r['chars_per_second']:.0f} chars/s)",
             "samples.txt holds text at temperatures 0.5/0.8/1.0",
+            *filter(None, [stuck_warning(v)]),
         ]
 
     def evaluate_run(self, files: RunFiles, data: str | Path | None = None) -> dict:
@@ -101,7 +115,8 @@ class CharLMTask(Task):
     def evaluation_summary(self, m: dict) -> list[str]:
         return [
             f"{m['text']}: loss {m['loss_nats']:.4f} nats/char  {m['bits_per_char']:.4f} bits/char  "
-            f"perplexity {m['perplexity']:.2f}  ({m['chars']} chars)"
+            f"perplexity {m['perplexity']:.2f}  ({m['chars']} chars)",
+            *filter(None, [stuck_warning(m)]),
         ]
 
     def signature(self, model: nn.Module) -> Signature:
