@@ -62,3 +62,9 @@ def test_the_training_summary_carries_the_warning():
     assert lines[-1].startswith("warning: validation stream 10 of 16 (starting 'MIO.\\nKatherine')")
     assert not any("warning" in line for line in task.summary({**{"params": 10, "train_seconds": 1.0,
         "chars_per_second": 5.0}, "val": {**val, "stuck": False}}))  # fmt: skip
+
+
+def test_the_warning_names_a_scored_file():
+    r = {"stuck": True, "worst_stream": 0, "streams": 4, "worst_stream_start": "abc", "worst_stream_loss": 6.0,
+         "median_stream_loss": 2.0, "text": "my.txt"}  # fmt: skip
+    assert stuck_warning(r).startswith("warning: my.txt stream 1 of 4 (starting 'abc') scores 6.00 nats/char")

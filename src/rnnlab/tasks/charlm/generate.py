@@ -128,11 +128,13 @@ def stream_report(losses: Tensor, ids, vocab: Vocab) -> dict:
 
 
 def stuck_warning(report: dict) -> str | None:
-    """One line when a stream is stuck (stream_report), naming it and what it means for generation."""
+    """One line when a stream is stuck (stream_report), naming it (and the scored text's name when the report
+    has one) and what it means for generation."""
     if not report.get("stuck"):
         return None
     return (
-        f"warning: validation stream {report['worst_stream'] + 1} of {report['streams']} (starting "
+        f"warning: {report.get('text', 'validation')} stream {report['worst_stream'] + 1} of {report['streams']} "
+        "(starting "
         f"{report['worst_stream_start'][:16]!r}) scores {report['worst_stream_loss']:.2f} nats/char against a "
         f"median of {report['median_stream_loss']:.2f}: from a cold start there the model falls into a state it "
         "does not leave, and text generated from such a prime will be garbage"
