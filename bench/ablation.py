@@ -1,4 +1,4 @@
-"""Regularisation-kit ablation: a recipe with each kit option on its own, over seeds, at one time budget.
+"""Regularisation-kit ablation: a recipe with each kit option on its own, over seeds, at one budget.
 
 Usage: python bench/ablation.py RECIPE [--seeds 0,1,2] [--budget MINUTES] [--workers 2] [--threads 1]
        [--only NAME,...] [--option NAME='ARGS'] [--extra='ARGS'] [--out DIR] [--table-only] [--dry-run]
@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import shlex
 import shutil
+import statistics
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -69,21 +69,18 @@ def train_command(
     return cmd + shlex.split(args)
 
 
-def metric(results: dict) -> tuple[str, float, bool]:
-    """(label, value, higher is better) of one run's results.json: charlm validation nats/char, else test
-    accuracy."""
+def metric(results: dict) -> tuple[str, float]:
+    """(label, value) of one run's results.json: charlm validation nats/char, else test accuracy."""
     if "val" in results and "loss_nats" in results["val"]:
-        return "validation nats/char", float(results["val"]["loss_nats"]), False
+        return "validation nats/char", float(results["val"]["loss_nats"])
     if "test" in results and "accuracy" in results["test"]:
-        return "test accuracy", float(results["test"]["accuracy"]), True
-    raise ValueError(f"results.json has neither val.loss_nats nor test.accuracy (keys {sorted(results)})")
+        return "test accuracy", float(results["test"]["accuracy"])
+    raise ValueError(f"has neither val.loss_nats nor test.accuracy (keys {sorted(results)})")
 
 
 def mean_sd(xs: list[float]) -> tuple[float, float]:
     """Mean and sample standard deviation (0 for one value)."""
-    m = sum(xs) / len(xs)
-    sd = math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1)) if len(xs) > 1 else 0.0
-    return m, sd
+    return statistics.mean(xs), statistics.stdev(xs) if len(xs) > 1 else 0.0
 
 
 def collect(out: Path, options: dict[str, str], seeds: list[int]) -> list[dict]:
@@ -100,7 +97,10 @@ def collect(out: Path, options: dict[str, str], seeds: list[int]) -> list[dict]:
                 missing.append(s)
                 continue
             r = json.loads(f.read_text())
-            label, v, _ = metric(r)
+            try:
+                label, v = metric(r)
+            except ValueError as e:
+                raise ValueError(f"{f} {e}; this script tabulates charlm and classify runs") from None
             vals.append((s, v))
             secs.append(float(r.get("train_seconds", float("nan"))))
             if "chars_trained" in r:
@@ -209,7 +209,10 @@ def main(argv: list[str] | None = None) -> None:
         k, v = o.split("=", 1)
         options[k.strip()] = v.strip()
     extra = f" {a.extra}" if a.extra else ""
-    seeds = [int(s) for s in a.seeds.split(",") if s.strip()]
+    try:
+        seeds = [int(s) for s in a.seeds.split(",") if s.strip()]
+    except ValueError:
+        sys.exit(f"--seeds {a.seeds!r} must be comma-separated integers, e.g. 0,1,2")
     out = Path(a.out or f"runs/ablation/{Path(a.recipe).stem}")
     threads = a.threads or max(1, (os.cpu_count() or 1) // max(1, a.workers))
 
@@ -236,7 +239,10 @@ def main(argv: list[str] | None = None) -> None:
         with ThreadPoolExecutor(max_workers=max(1, a.workers)) as pool:
             list(pool.map(run, zip(jobs, cmds, strict=True)))
 
-    rows = collect(out, options, seeds)
+    try:
+        rows = collect(out, options, seeds)
+    except ValueError as e:
+        sys.exit(str(e))
     text = table(rows)
     if out.exists():
         (out / "table.md").write_text(text + "\n")

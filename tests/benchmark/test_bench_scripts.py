@@ -124,3 +124,19 @@ def test_ablation_table_counts_stuck_streams_of_character_models(tmp_path):
     text = ab["table"](ab["collect"](tmp_path, {"forget_bias": "--model.forget_bias 1.0"}, [0, 1]))
     assert "| median stream, mean +- sd | seeds stuck | path |" in text.splitlines()[0]
     assert "| 4.00 M | 1.7950 +- 0.0071 | 1 of 2 | fused |" in text
+
+
+def test_ablation_bad_seeds_and_foreign_results_are_one_line_errors(tmp_path):
+    import pytest
+
+    ab = _ablation()
+    with pytest.raises(SystemExit, match="--seeds '0,x' must be comma-separated integers, e.g. 0,1,2"):
+        ab["main"](["shakespeare", "--seeds", "0,x", "--dry-run"])
+    (tmp_path / "recipe_s0").mkdir()
+    (tmp_path / "recipe_s0" / "results.json").write_text('{"test": {"mae": 1.0}}')
+    with pytest.raises(
+        SystemExit, match=r"recipe_s0/results.json has neither val.loss_nats nor test.accuracy"
+    ):
+        ab["main"](
+            ["shakespeare", "--seeds", "0", "--only", "zoneout", "--table-only", "--out", str(tmp_path)]
+        )

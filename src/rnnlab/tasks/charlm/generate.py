@@ -100,11 +100,6 @@ def stream_losses(model: CharLM, ids: Tensor, batch: int = 16, bptt: int = 256) 
     return sums / ds.x.shape[1]
 
 
-def evaluate_stream(model: CharLM, ids: Tensor, batch: int = 16, bptt: int = 256) -> float:
-    """Mean next-token loss (nats) over a whole id stream, `batch` contiguous streams with carried state."""
-    return float(stream_losses(model, ids, batch, bptt).mean())
-
-
 # A stream this far (nats/char) above the median stream is a model stuck after a cold start, not a hard passage.
 STUCK_MARGIN = 1.0
 
