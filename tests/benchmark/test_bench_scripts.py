@@ -140,3 +140,14 @@ def test_ablation_bad_seeds_and_foreign_results_are_one_line_errors(tmp_path):
         ab["main"](
             ["shakespeare", "--seeds", "0", "--only", "zoneout", "--table-only", "--out", str(tmp_path)]
         )
+
+
+def test_zoneout_speed_times_the_three_paths():
+    from rnnlab.nn import native
+
+    mod = runpy.run_path(str(BENCH / "zoneout_speed.py"), run_name="zoneout_speed")
+    mod["SHAPES"]["tiny"] = (3, 5, 4, 6, True, "lstm")
+    rows = mod["measure"]("tiny", 0.2, 1, bf16_native())
+    loop = "sequence" if native.load() is not None else "reference"
+    assert [path for _, path, _ in rows[:3]] == ["fused", loop, "reference"]
+    assert all(ms > 0 for _, _, ms in rows)

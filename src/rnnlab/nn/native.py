@@ -1,11 +1,11 @@
-"""Build and load rnnlab's C++ loops (csrc/: the layer-normalised LSTM/GRU and the plain GRU) once per machine,
-with torch.utils.cpp_extension.
+"""Build and load rnnlab's C++ loops (csrc/: the layer-normalised LSTM/GRU, the plain GRU, the LSTM with
+zoneout and the sLSTM) once per machine, with torch.utils.cpp_extension.
 
-The first use compiles them (about a minute on the 2-core development machine: three files; ninja and a C++
-compiler needed) into PyTorch's extension cache (``~/.cache/torch_extensions``, or ``$TORCH_EXTENSIONS_DIR``);
+The first use compiles them (a minute or two on the 2-core development machine; ninja and a C++ compiler
+needed) into PyTorch's extension cache (``~/.cache/torch_extensions``, or ``$TORCH_EXTENSIONS_DIR``);
 later processes load the cached build in about a second. Where the build fails (no compiler) the
 layer-normalised cells run the same loops written with torch ops (same numbers, slower) and the GRU runs
-PyTorch's fused kernel; ``RNNLAB_NATIVE=0`` skips the build on purpose.
+PyTorch's fused kernel (zoneout: the reference loop); ``RNNLAB_NATIVE=0`` skips the build on purpose.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from types import ModuleType
 log = logging.getLogger(__name__)
 
 CSRC = Path(__file__).parent / "csrc"
-SOURCES = tuple(CSRC / name for name in ("layernorm_seq.cpp", "gru_seq.cpp", "slstm_seq.cpp", "module.cpp"))
+SOURCES = tuple(CSRC / name for name in ("layernorm_seq.cpp", "gru_seq.cpp", "lstm_seq.cpp", "slstm_seq.cpp", "module.cpp"))
 HEADERS = tuple(CSRC / name for name in ("common.h", "loops.h"))
 # -fno-trapping-math lets the compiler vectorise the exp/sigmoid/tanh loops (no FP exceptions are used)
 CFLAGS = ("-O3", "-march=native", "-fopenmp-simd", "-fno-math-errno", "-fno-trapping-math")

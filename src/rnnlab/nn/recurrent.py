@@ -11,7 +11,9 @@ dispatch to the same kernel ``torch.nn.LSTM`` calls (oneDNN on CPU, cuDNN on GPU
 layer-normalised cells ('lnlstm', 'lngru'; their norms' gains and shifts are ``ln_ih_weight_l0``, ...) have no
 PyTorch kernel: their fast path is the whole-sequence loop of :mod:`rnnlab.nn.layernorm_seq` (C++ on CPU).
 The plain GRU on CPU runs rnnlab's own whole-sequence C++ loop (:mod:`rnnlab.nn.gru_seq`, faster than
-oneDNN's GRU here); ``fast_path='fused'`` keeps it on PyTorch's kernel, and on a GPU it takes cuDNN's.
+oneDNN's GRU here); ``fast_path='fused'`` keeps it on PyTorch's kernel, and on a GPU it takes cuDNN's. The
+LSTM with zoneout, which no fused kernel can run, has its own C++ loop on CPU (:mod:`rnnlab.nn.lstm_seq`; the
+GRU's loop takes zoneout too).
 
 The file reads in order: the reference loop (one cell over time, the truth), then the layer that dispatches
 to it, the fused kernel or the sequence loop. The walk over layers and directions is :mod:`rnnlab.nn.stack`.
@@ -33,6 +35,7 @@ from rnnlab.nn.cells import FUSED_KERNEL_CELLS, Cell, State, make_cell
 from rnnlab.nn.gru_seq import GRUSequence
 from rnnlab.nn.layernorm_seq import InputProjection, LayerNormGRUSequence, LayerNormLSTMSequence
 from rnnlab.nn.lengths import mask, reverse_padded
+from rnnlab.nn.lstm_seq import ZoneoutLSTMSequence, zoneout_masks
 from rnnlab.nn.regularize import check_init, check_rate, drop_weight, init_recurrent, zoneout
 from rnnlab.nn.trace import Trace
 
@@ -108,8 +111,9 @@ class Recurrent(nn.Module):
 
     Regularisation (rnnlab.nn.regularize; all off by default): `weight_drop` DropConnect on every W_hh (a fresh
     mask per forward in training; the dropped weights go to the same fused kernel), `locked_dropout` between
-    layers with one mask per sequence (instead of `dropout`), `zoneout` of h (and c) per step (reference loop
-    only: `path` says 'reference'), `residual` adds each layer's input to its output above the first layer.
+    layers with one mask per sequence (instead of `dropout`), `zoneout` of h (and c) per step (the plain
+    LSTM's and GRU's C++ loops on CPU, path 'sequence'; else the reference loop), `residual` adds each
+    layer's input to its output above the first layer.
     Initialisation: `init` 'orthogonal' W_hh gate blocks, `forget_bias` the LSTM forget-gate bias.
     `proj_size` > 0 (lstm): torch.nn.LSTM's projections, h (and the output) proj_size wide, c hidden wide.
     """
@@ -153,9 +157,10 @@ class Recurrent(nn.Module):
             raise ConfigError(
                 f"cell {cell!r} has no PyTorch fused kernel; use fast_path 'auto' (its own fast path) or 'off'"
             )
-        if self.zoneout > 0 and fast_path == "require":
+        if self.zoneout > 0 and fast_path == "require" and (cell not in ("lstm", "gru") or self.proj_size):
             raise ConfigError(
-                "zoneout runs the reference loop (no fused kernel has it); use fast_path 'auto'"
+                f"zoneout on {cell!r}{' with proj_size' if self.proj_size else ''} runs the reference loop "
+                "(its fast path is the plain LSTM's and GRU's C++ loop); use fast_path 'auto'"
             )
         if self.residual and int(num_layers) < 2:
             raise ConfigError(
@@ -259,9 +264,14 @@ class Recurrent(nn.Module):
     def path(self) -> str:
         """Which path `forward` runs with the weights where they are now: 'fused' (PyTorch's kernel),
         'sequence' (rnnlab's whole-sequence loop: the GRU's on CPU, the layer-normalised cells') or
-        'reference' (the equations step by step; always with zoneout)."""
-        if self.fast_path == "off" or self.zoneout > 0:
+        'reference' (the equations step by step). With zoneout: 'sequence' for the plain LSTM and GRU on CPU
+        (their C++ loops, rnnlab.nn.lstm_seq and gru_seq), else 'reference' (no fused kernel has a per-step
+        hook)."""
+        if self.fast_path == "off":
             return "reference"
+        if self.zoneout > 0:
+            loop = self.cell_kind in ("lstm", "gru") and not self.proj_size and self.fast_path != "fused"
+            return "sequence" if loop and native.available(self.weight_hh_l0) else "reference"
         if self.cell_kind == "gru":
             loop = self.fast_path != "fused" and native.available(self.weight_hh_l0)
             return "sequence" if loop else "fused"
@@ -414,9 +424,16 @@ class Recurrent(nn.Module):
 
     def _sequence_call(self, cell: Cell, xp: Tensor, s0: State, valid: Tensor | None, loops: str):
         """One (layer, direction) through its whole-sequence Function: (outputs (T, B, H), *final state)."""
+        shape = (*xp.shape[:2], self.hidden_size)  # zoneout's keep masks, every step's drawn here at once
         if self.cell_kind == "gru":
             xp = xp if cell.bias_ih is None else xp + cell.bias_ih
-            return GRUSequence.apply(xp, *s0, cell.weight_hh, cell.bias_hh, valid)
+            (zh,) = zoneout_masks(self.zoneout, shape, xp, self.training, count=1)
+            return GRUSequence.apply(xp, *s0, cell.weight_hh, cell.bias_hh, valid, zh, self.zoneout)
+        if self.cell_kind == "lstm":  # only with zoneout: else the fused kernel runs
+            if cell.bias_ih is not None:
+                xp = xp + (cell.bias_ih + cell.bias_hh)
+            masks = zoneout_masks(self.zoneout, shape, xp, self.training)
+            return ZoneoutLSTMSequence.apply(xp, *s0, cell.weight_hh, valid, *masks, self.zoneout)
         ln = (cell.ln_ih_weight, cell.ln_ih_bias, cell.ln_hh_weight, cell.ln_hh_bias)
         if self.cell_kind == "lnlstm":
             return LayerNormLSTMSequence.apply(

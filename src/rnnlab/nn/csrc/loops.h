@@ -24,12 +24,20 @@ std::vector<at::Tensor> gru_backward(OptTensor d_out, at::Tensor dh, at::Tensor 
                                      at::Tensor g_hh, OptTensor b_hh, OptTensor valid);
 }  // namespace ln
 
-namespace gru {  // the plain GRU, torch.nn.GRU's equations (gru_seq.cpp)
+namespace gru {  // the plain GRU, torch.nn.GRU's equations, optional zoneout (gru_seq.cpp)
 std::vector<at::Tensor> forward(at::Tensor xp, at::Tensor h0, at::Tensor w_hh, OptTensor b_hh, OptTensor valid,
-                                bool keep);
+                                OptTensor zh, double p, bool keep);
 std::vector<at::Tensor> backward(OptTensor d_out, at::Tensor dh, at::Tensor hs, at::Tensor act, at::Tensor hn,
-                                 at::Tensor w_hh, OptTensor valid);
+                                 at::Tensor w_hh, OptTensor valid, OptTensor zh, double p);
 }  // namespace gru
+
+namespace lstm {  // the plain LSTM with zoneout, torch.nn.LSTM's equations (lstm_seq.cpp)
+std::vector<at::Tensor> forward(at::Tensor xp, at::Tensor h0, at::Tensor c0, at::Tensor w_hh, OptTensor valid,
+                                OptTensor zh, OptTensor zc, double p, bool keep);
+std::vector<at::Tensor> backward(OptTensor d_out, at::Tensor dh, at::Tensor dc, at::Tensor hs, at::Tensor cs,
+                                 at::Tensor act, at::Tensor tc, at::Tensor w_hh, OptTensor valid, OptTensor zh,
+                                 OptTensor zc, double p);
+}  // namespace lstm
 
 namespace slstm {  // the sLSTM, rnnlab.nn.slstm's equations (slstm_seq.cpp)
 std::vector<at::Tensor> forward(at::Tensor xp, at::Tensor h0, at::Tensor c0, at::Tensor n0, at::Tensor m0,
