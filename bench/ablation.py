@@ -197,17 +197,19 @@ def main(argv: list[str] | None = None) -> None:
     if task not in KITS and not a.option:
         sys.exit(f"no kit list for task {task!r} (have {sorted(KITS)}); pass --option NAME='ARGS' rows")
     options = dict(KITS.get(task, {"recipe": ""}))
-    if a.only:
-        wanted = [o.strip() for o in a.only.split(",") if o.strip()]
-        unknown = [o for o in wanted if o not in options]
-        if unknown:
-            sys.exit(f"--only: unknown option(s) {unknown}; the {task} kit has {sorted(options)}")
-        options = {k: v for k, v in options.items() if k == "recipe" or k in wanted}
+    added: dict[str, str] = {}
     for o in a.option:
         if "=" not in o:
             sys.exit(f"--option {o!r} needs NAME='ARGS', e.g. wd5='--model.weight_drop 0.5'")
         k, v = o.split("=", 1)
-        options[k.strip()] = v.strip()
+        added[k.strip()] = v.strip()
+    if a.only:  # the recipe row and --option rows are always kept; --only may name either
+        wanted = [o.strip() for o in a.only.split(",") if o.strip()]
+        unknown = [o for o in wanted if o not in options and o not in added]
+        if unknown:
+            sys.exit(f"--only: unknown option(s) {unknown}; the {task} kit has {sorted(options)}")
+        options = {k: v for k, v in options.items() if k == "recipe" or k in wanted}
+    options.update(added)
     extra = f" {a.extra}" if a.extra else ""
     try:
         seeds = [int(s) for s in a.seeds.split(",") if s.strip()]
