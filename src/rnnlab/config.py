@@ -103,9 +103,9 @@ class ModelConfig:
     cells, all off by default): `weight_drop` DropConnect on the hidden-to-hidden weights (fused kernel
     kept), `locked_dropout` one dropout mask per sequence on the recurrent layers' inputs, between layers and
     (CharLM) outputs, replacing `dropout` there, `embed_dropout` drops whole embedding rows (CharLM),
-    `zoneout` keeps each unit's previous h (and c) with that probability (the LSTM runs its C++ loop on CPU,
-    other cells the reference loop; the model does not export), `residual` adds each stacked layer's input to its output, `forget_bias` the LSTM
-    forget-gate bias (null: PyTorch's init), `init` default or orthogonal (W_hh gate blocks), `proj_size`
+    `zoneout` keeps each unit's previous h (and c) with that probability (the LSTM and GRU run their C++
+    loops on CPU, other cells the reference loop; the model does not export), `residual` adds each stacked
+    layer's input to its output, `forget_bias` the LSTM forget-gate bias (null: PyTorch's init), `init` default or orthogonal (W_hh gate blocks), `proj_size`
     LSTM projections (torch.nn.LSTM's; 0 = none, else < hidden; does not export). AR/TAR are train.ar /
     train.tar."""
 

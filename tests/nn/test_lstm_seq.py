@@ -12,7 +12,8 @@ from rnnlab.errors import ConfigError
 from rnnlab.nn import Recurrent, native
 from rnnlab.nn import recurrent as recurrent_module
 from rnnlab.nn.gru_seq import GRUSequence
-from rnnlab.nn.lstm_seq import ZoneoutLSTMSequence, zoneout_masks
+from rnnlab.nn.lstm_seq import ZoneoutLSTMSequence
+from rnnlab.nn.regularize import zoneout_masks
 
 pytestmark = pytest.mark.skipif(native.load() is None, reason="no C++ build here")
 

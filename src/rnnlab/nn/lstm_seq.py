@@ -8,7 +8,8 @@ pass over each batch row; the backward is the chain rule written out. Ragged bat
 
 It takes ``xp = x W_ih^T + b_ih + b_hh`` for all steps (time-major (T, B, 4H), computed under plain autograd)
 and returns (h_1..h_T as (T, B, H), h_T, c_T). The equations, and the truth in the tests, are the reference
-loop's: :class:`rnnlab.nn.cells.LSTMCell` then :func:`rnnlab.nn.regularize.zoneout`.
+loop's: :class:`rnnlab.nn.cells.LSTMCell` then :func:`rnnlab.nn.regularize.zoneout` (the masks come from
+:func:`rnnlab.nn.regularize.zoneout_masks`).
 """
 
 from __future__ import annotations
@@ -17,17 +18,6 @@ import torch
 from torch import Tensor
 
 from rnnlab.nn import native
-
-
-def zoneout_masks(
-    p: float, shape: tuple[int, ...], like: Tensor, training: bool, count: int = 2
-) -> tuple[Tensor | None, ...]:
-    """The (T, B, H) keep masks of the `count` state tensors (h and c: 2; the GRU's h: 1) for one training
-    forward (1 keeps the previous value, drawn with probability p); Nones in eval, where the loops use p
-    itself, zoneout's expectation."""
-    if not training or p == 0.0:
-        return (None,) * count
-    return tuple(torch.empty(shape, dtype=like.dtype, device=like.device).bernoulli_(p) for _ in range(count))
 
 
 class ZoneoutLSTMSequence(torch.autograd.Function):

@@ -35,13 +35,14 @@ from rnnlab.nn.cells import FUSED_KERNEL_CELLS, Cell, State, make_cell
 from rnnlab.nn.gru_seq import GRUSequence
 from rnnlab.nn.layernorm_seq import InputProjection, LayerNormGRUSequence, LayerNormLSTMSequence
 from rnnlab.nn.lengths import mask, reverse_padded
-from rnnlab.nn.lstm_seq import ZoneoutLSTMSequence, zoneout_masks
-from rnnlab.nn.regularize import check_init, check_rate, drop_weight, init_recurrent, zoneout
+from rnnlab.nn.lstm_seq import ZoneoutLSTMSequence
+from rnnlab.nn.regularize import check_init, check_rate, drop_weight, init_recurrent, zoneout, zoneout_masks
 from rnnlab.nn.trace import Trace
 
 log = logging.getLogger(__name__)
 
 FAST_PATH_MODES = ("auto", "fused", "require", "off")
+ZONEOUT_LOOP_CELLS = ("lstm", "gru")  # cells whose C++ loop takes zoneout (without proj_size)
 
 __all__ = ["FAST_PATH_MODES", "Recurrent", "Trace", "run_cell"]
 
@@ -157,7 +158,7 @@ class Recurrent(nn.Module):
             raise ConfigError(
                 f"cell {cell!r} has no PyTorch fused kernel; use fast_path 'auto' (its own fast path) or 'off'"
             )
-        if self.zoneout > 0 and fast_path == "require" and (cell not in ("lstm", "gru") or self.proj_size):
+        if self.zoneout > 0 and fast_path == "require" and (cell not in ZONEOUT_LOOP_CELLS or self.proj_size):
             raise ConfigError(
                 f"zoneout on {cell!r}{' with proj_size' if self.proj_size else ''} runs the reference loop "
                 "(its fast path is the plain LSTM's and GRU's C++ loop); use fast_path 'auto'"
@@ -270,7 +271,7 @@ class Recurrent(nn.Module):
         if self.fast_path == "off":
             return "reference"
         if self.zoneout > 0:
-            loop = self.cell_kind in ("lstm", "gru") and not self.proj_size and self.fast_path != "fused"
+            loop = self.cell_kind in ZONEOUT_LOOP_CELLS and not self.proj_size and self.fast_path != "fused"
             return "sequence" if loop and native.available(self.weight_hh_l0) else "reference"
         if self.cell_kind == "gru":
             loop = self.fast_path != "fused" and native.available(self.weight_hh_l0)

@@ -82,6 +82,17 @@ def zoneout(new: tuple[Tensor, ...], old: tuple[Tensor, ...], p: float, training
     )
 
 
+def zoneout_masks(
+    p: float, shape: tuple[int, ...], like: Tensor, training: bool, count: int = 2
+) -> tuple[Tensor | None, ...]:
+    """The (T, B, H) keep masks of the `count` state tensors (h and c: 2; the GRU's h: 1) for one training
+    forward (1 keeps the previous value, drawn with probability p); Nones in eval, where the loops use p
+    itself, zoneout's expectation."""
+    if not training or p == 0.0:
+        return (None,) * count
+    return tuple(torch.empty(shape, dtype=like.dtype, device=like.device).bernoulli_(p) for _ in range(count))
+
+
 def activation_penalty(h: Tensor, dropped: Tensor, ar: float, tar: float) -> Tensor:
     """AR + TAR (Merity et al. 2017): ar * mean(dropped^2) on the top layer's dropped outputs plus
     tar * mean((h_t - h_{t-1})^2) on its outputs before dropout; h and dropped are (B, T, H)."""

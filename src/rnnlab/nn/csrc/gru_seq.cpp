@@ -117,11 +117,12 @@ void backward_impl(const OptTensor& d_out, const at::Tensor& hs, const at::Tenso
   }
 }
 
-}  // namespace
-
+// which Zone a call runs: masks when given (training), else the rate when above 0 (eval), else none
 int zone(const OptTensor& zh, double p) {
   return zh.has_value() && zh->defined() ? kMask : (p > 0 ? kRate : kNone);
 }
+
+}  // namespace
 
 std::vector<at::Tensor> forward(at::Tensor xp, at::Tensor h0, at::Tensor w_hh, OptTensor b_hh, OptTensor valid,
                                 OptTensor zh, double p, bool keep) {
@@ -146,10 +147,11 @@ std::vector<at::Tensor> backward(OptTensor d_out, at::Tensor dh, at::Tensor hs, 
   at::Tensor d_hg_all = at::empty({T_, B, G}, act.options());
   const at::Tensor w_hh_t = w_hh.t().contiguous();
   AT_DISPATCH_FLOATING_TYPES(act.scalar_type(), "plain_gru_backward", [&] {
+    const auto run = [&](auto impl) { impl(d_out, hs, act, hn, w_hh_t, valid, zh, p, d_xp, dh0, d_hg_all); };
     switch (zone(zh, p)) {
-      case kMask: backward_impl<scalar_t, kMask>(d_out, hs, act, hn, w_hh_t, valid, zh, p, d_xp, dh0, d_hg_all); break;
-      case kRate: backward_impl<scalar_t, kRate>(d_out, hs, act, hn, w_hh_t, valid, zh, p, d_xp, dh0, d_hg_all); break;
-      default: backward_impl<scalar_t, kNone>(d_out, hs, act, hn, w_hh_t, valid, zh, p, d_xp, dh0, d_hg_all);
+      case kMask: run(backward_impl<scalar_t, kMask>); break;
+      case kRate: run(backward_impl<scalar_t, kRate>); break;
+      default: run(backward_impl<scalar_t, kNone>);
     }
   });
   return {d_xp, weight_grad(d_hg_all, hs), d_hg_all.view({T_ * B, G}).sum(0), dh0};  // d_xp, d_w_hh, d_b_hh, dh0
