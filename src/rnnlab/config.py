@@ -146,6 +146,9 @@ class ModelConfig:
 @dataclass
 class TrainConfig:
     """Optimisation and stopping. max_time is in minutes of training; schedule: onecycle, cosine, constant.
+    A run stopped by max_time ends with its schedule annealed: the char LM, forecasting and seq2seq lay the
+    schedule over the time budget; classification keeps torch's over the steps, its position running ahead
+    to the share of max_time used when the clock leads (train/optim.make_optimizer).
     restore: which weights are tested, 'best' (on `monitor`) or 'last' (the end of the schedule; for a
     validation set too small to pick among many epochs without fitting its noise). baselines: non-recurrent
     baselines scored on the same split into results.json (classification: logreg).

@@ -21,8 +21,10 @@ __all__ = ["NonFiniteLossError", "TaskModule"]
 class TaskModule(LightningModule):
     """The model, its training settings and the steps per epoch the schedule counts.
 
-    `budget_schedule`: the learning-rate schedule also follows train.max_time (a run stopped by its time
-    budget still ends annealed); classification schedules by steps alone."""
+    `budget_schedule`: the learning-rate schedule is laid over train.max_time (2% warm-up, cosine to the end of
+    the budget or the steps, whichever comes first). Off (classification), torch's schedule over the steps is
+    kept and train.max_time only caps it: its position runs ahead to the share of the cap used, so either way
+    a run stopped by max_time ends annealed."""
 
     budget_schedule = True
 
@@ -55,8 +57,11 @@ class TaskModule(LightningModule):
         self.log("lr", self.optimizers().param_groups[0]["lr"], on_step=False, on_epoch=True, **kwargs)
 
     def configure_optimizers(self):
-        budget = self.cfg.max_time * 60 if (self.budget_schedule and self.cfg.max_time) else None
-        return make_optimizer(self.model, self.cfg, self.cfg.max_epochs * self.steps_per_epoch, budget)
+        limit = self.cfg.max_time * 60 if self.cfg.max_time else None
+        total = self.cfg.max_epochs * self.steps_per_epoch
+        if self.budget_schedule:
+            return make_optimizer(self.model, self.cfg, total, budget_s=limit)
+        return make_optimizer(self.model, self.cfg, total, cap_s=limit)
 
     def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None):
         clip_gradients(self, optimizer, self.cfg.gradient_clip)

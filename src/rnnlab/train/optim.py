@@ -30,11 +30,16 @@ def clip_gradients(module: LightningModule, optimizer: torch.optim.Optimizer, ma
         module.clip_gradients(optimizer, gradient_clip_val=max_norm, gradient_clip_algorithm="norm")
 
 
-def make_optimizer(model: nn.Module, cfg: TrainConfig, total: int, budget_s: float | None = None):
+def make_optimizer(
+    model: nn.Module, cfg: TrainConfig, total: int, budget_s: float | None = None, cap_s: float | None = None
+):
     """AdamW (no weight decay on biases and norms) with the recipe's per-step schedule over `total` steps.
 
     With `budget_s` (a wall-clock budget) the schedule follows whichever runs out first, steps or time, so a
     run stopped by max_time still ends with its learning rate annealed (onecycle = 2% warm-up, then cosine).
+    With `cap_s` (a time cap, classification's) the schedules keep torch's shapes over `total` steps (onecycle =
+    OneCycleLR: 20% warm-up, cosine, beta1 cycled) and their step count runs ahead to the share of the cap
+    used, so a run the cap stops also ends annealed, and one that finishes its steps first is unchanged.
     """
     params = list(model.parameters())  # a tied weight is listed once
     decay = [p for p in params if p.dim() >= 2]
@@ -48,18 +53,52 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig, total: int, budget_s: flo
     )
     if cfg.schedule == "constant" or total < 4:
         return opt
+    clock = _Progress(total, budget_s or cap_s) if (budget_s or cap_s) else None
     if budget_s:
-        clock = _Progress(total, budget_s)
         warm = 0.02 if cfg.schedule == "onecycle" else 0.0
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: clock.factor(s, warm))
     elif cfg.schedule == "onecycle":
         warm = max(0.2, 2.0 / total)  # at least two warm-up steps on very short runs
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total, pct_start=warm)
+        sched = _ClockedOneCycle(opt, clock, max_lr=cfg.lr, total_steps=total, pct_start=warm)
     else:
         sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total))
+            opt, lambda s: 0.5 * (1 + math.cos(math.pi * _step(clock, s, total) / total))
         )
     return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+def _step(clock: _Progress | None, step: int, total: int) -> float:
+    """The step a schedule reads: the steps done, or with a time cap the larger of those and the cap's share."""
+    return min(step, total) if clock is None else clock.step(step)
+
+
+class _ClockedOneCycle(torch.optim.lr_scheduler.OneCycleLR):
+    """torch's OneCycleLR reading its position from `_step` (steps, or the time cap's share when that is ahead)."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, clock: _Progress | None, **kwargs) -> None:
+        self.clock = clock
+        super().__init__(optimizer, **kwargs)
+
+    def get_lr(self) -> list[float]:
+        real = self.last_epoch
+        self.last_epoch = _step(self.clock, real, self.total_steps)  # OneCycleLR interpolates between steps
+        try:
+            return super().get_lr()
+        finally:
+            self.last_epoch = real
+
+    def state_dict(self) -> dict:
+        """Checkpoints hold plain values: the clock as the seconds it had used, so a resumed run keeps its place."""
+        state = {k: v for k, v in super().state_dict().items() if k != "clock"}
+        state["clock_used_s"] = None if self.clock is None else time.perf_counter() - self.clock.t0
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state = dict(state_dict)
+        used = state.pop("clock_used_s", None)
+        super().load_state_dict(state)
+        if self.clock is not None and used is not None:
+            self.clock.t0 = time.perf_counter() - used
 
 
 class _Progress:
@@ -68,10 +107,20 @@ class _Progress:
     def __init__(self, total: int, budget_s: float) -> None:
         self.total, self.budget_s, self.t0 = total, budget_s, time.perf_counter()
 
-    def factor(self, step: int, warm: float) -> float:
+    def progress(self, step: int) -> float:
+        return min(1.0, max(step / self.total, self._used(step)))
+
+    def step(self, step: int) -> float:
+        """The step of a `total`-step schedule this far into the run: `step` itself while the steps lead."""
+        return min(float(self.total), max(step, self._used(step) * self.total))
+
+    def _used(self, step: int) -> float:
         if step == 0:
             self.t0 = time.perf_counter()  # the clock starts with the first optimiser step
-        p = min(1.0, max(step / self.total, (time.perf_counter() - self.t0) / self.budget_s))
+        return (time.perf_counter() - self.t0) / self.budget_s
+
+    def factor(self, step: int, warm: float) -> float:
+        p = self.progress(step)
         if p < warm:
             return max(p / warm, 1e-3)
         return max(0.5 * (1 + math.cos(math.pi * (p - warm) / (1 - warm))), 1e-3)

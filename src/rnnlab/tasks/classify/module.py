@@ -16,7 +16,7 @@ class ClassificationModule(TaskModule):
     values. Test batches keep their probabilities for the predictions file. With train.label_smoothing the
     training step minimises the smoothed cross-entropy; every logged loss stays the plain one."""
 
-    budget_schedule = False  # the schedule counts steps only (as the measured classification runs did)
+    budget_schedule = False  # OneCycleLR over the steps as measured; train.max_time only caps it (annealed)
 
     def __init__(self, model: nn.Module, n_classes: int, cfg: TrainConfig, steps_per_epoch: int) -> None:
         super().__init__(model, cfg, steps_per_epoch)
