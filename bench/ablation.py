@@ -31,6 +31,7 @@ CHARLM_KIT: dict[str, str] = {
     "embed_dropout": "--model.embed_dropout 0.1",
     "ar_tar": "--train.ar 2 --train.tar 1",
     "zoneout": "--model.zoneout 0.1",
+    "zoneout_hc": "--model.zoneout 0.05 --model.zoneout_c 0.5",  # Krueger et al.'s character-level rates
     "proj_size": "--model.proj_size 256",
     "forget_bias": "--model.forget_bias 1.0",
     "orthogonal": "--model.init orthogonal",

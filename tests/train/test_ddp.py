@@ -30,8 +30,9 @@ WEIGHT_TOL = 1e-4  # max |w_ddp - w_single| after 96 AdamW steps: the all-reduce
 RECIPE = """name: tiny
 data: {{name: user, path: {data}, batch_size: 8}}
 model: {{kind: SequenceClassifier, cell: gru, hidden: 16, layers: 1, dropout: 0.0}}
-train: {{max_epochs: {epochs}, seed: 3, deterministic: true, threads: 1, patience: 0, lr: 0.005}}
+train: {{max_epochs: {epochs}, seed: 3, deterministic: true, threads: 1, patience: 0, lr: 0.005, max_time: 30}}
 """
+# max_time: under a cap each step's schedule reads rank 0's clock (a broadcast per step); 30 minutes never leads
 
 # Records, in every torchrun worker, each write-open / mkdir / rename / remove under the run directory, into
 # writes-rank<RANK>.txt beside it: the proof that rank 1 wrote nothing (Python audit hooks see every open).

@@ -107,3 +107,29 @@ def test_the_capped_schedule_checkpoints_as_plain_values_and_resumes_its_clock(m
     again = make_optimizer(_model(), cfg, total=200, cap_s=100.0)
     again["lr_scheduler"]["scheduler"].load_state_dict(state)
     assert again["lr_scheduler"]["scheduler"].clock.step(30) == pytest.approx(60.0)  # 30% of the cap, not 0%
+
+
+def test_data_parallel_replicas_read_rank_zeros_clock(monkeypatch):
+    """`sync` replaces this process's share of the cap with rank 0's (a broadcast in TaskModule), so every
+    replica applies the same learning rate; it is not called at step 0, before the first optimiser step."""
+    now = [0.0]
+    monkeypatch.setattr(optim.time, "perf_counter", lambda: now[0])
+    seen = []
+
+    def rank_zero(share: float) -> float:
+        seen.append(share)
+        return 0.5  # rank 0 is half-way through the cap, whatever this process's clock says
+
+    clock = optim._Progress(total=100, budget_s=60.0, sync=rank_zero)
+    assert clock.step(0) == 0.0 and seen == []
+    now[0] = 6.0
+    assert clock.step(3) == pytest.approx(50.0) and seen == [pytest.approx(0.1)]
+    assert clock.step(80) == 80  # the steps still lead when they are ahead
+
+
+def test_a_module_outside_data_parallel_does_not_sync():
+    from rnnlab.tasks.classify.module import ClassificationModule
+
+    cfg = TrainConfig(lr=1e-3, max_time=5, max_epochs=3)
+    out = ClassificationModule(torch.nn.Linear(3, 2), 2, cfg, steps_per_epoch=10).configure_optimizers()
+    assert out["lr_scheduler"]["scheduler"].clock.sync is None

@@ -34,7 +34,7 @@ class CharLM(nn.Module):
     With tie=True the embedding has `hidden` columns so the decoder can share its matrix (Press & Wolf 2017).
     AWD-LSTM's regularisers (rnnlab.nn.regularize): `embed_dropout` drops whole rows of the embedding matrix;
     `locked_dropout` > 0 replaces `dropout` on the embedded input, between layers and on the top layer's
-    output with one mask per sequence; `weight_drop`, `zoneout`, `residual`, `forget_bias`, `init` go to the
+    output with one mask per sequence; `weight_drop`, `zoneout`, `zoneout_c`, `residual`, `forget_bias`, `init` go to the
     recurrent layer (`make_layer`); `proj_size` > 0 an LSTM with projections (the decoder reads proj_size).
     """
 
@@ -52,6 +52,7 @@ class CharLM(nn.Module):
         locked_dropout: float = 0.0,
         weight_drop: float = 0.0,
         zoneout: float = 0.0,
+        zoneout_c: float | None = None,
         residual: bool = False,
         forget_bias: float | None = None,
         init: str = "default",
@@ -76,7 +77,7 @@ class CharLM(nn.Module):
         self.rnn = make_layer(
             cell, embed, hidden, layers, dropout=0.0 if locked_dropout else between, fast_path=fast_path,
             locked_dropout=between if locked_dropout else 0.0, weight_drop=weight_drop, zoneout=zoneout,
-            residual=residual, forget_bias=forget_bias, init=init, proj_size=proj_size,
+            zoneout_c=zoneout_c, residual=residual, forget_bias=forget_bias, init=init, proj_size=proj_size,
         )  # fmt: skip
         self.drop = LockedDropout(locked_dropout) if locked_dropout else nn.Dropout(dropout)
         self.decoder = nn.Linear(width, vocab_size)

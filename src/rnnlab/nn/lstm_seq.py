@@ -24,8 +24,8 @@ class ZoneoutLSTMSequence(torch.autograd.Function):
     """LSTM over a whole sequence from xp = x W_ih^T + b_ih + b_hh, gates i, f, g, o:
     c~ = σ(f) ⊙ c_{t-1} + σ(i) ⊙ tanh(g);  h~ = σ(o) ⊙ tanh(c~);
     c_t = k_c ⊙ c_{t-1} + (1 - k_c) ⊙ c~;  h_t = k_h ⊙ h_{t-1} + (1 - k_h) ⊙ h~.
-    k_h, k_c are the 0/1 masks `zh`, `zc` (T, B, H) in training, or the rate `p` everywhere when they are None
-    (eval). `valid` (T, B) bool marks real steps (None: all real)."""
+    k_h, k_c are the 0/1 masks `zh`, `zc` (T, B, H) in training, or the rates `p_h`, `p_c` everywhere when they
+    are None (eval). `valid` (T, B) bool marks real steps (None: all real)."""
 
     @staticmethod
     def forward(  # noqa: D102
@@ -37,15 +37,16 @@ class ZoneoutLSTMSequence(torch.autograd.Function):
         valid: Tensor | None,
         zh: Tensor | None,
         zc: Tensor | None,
-        p: float,
+        p_h: float,
+        p_c: float,
     ):
         ops = native.load()
         xp, h0, c0, w_hh = xp.contiguous(), h0.contiguous(), c0.contiguous(), w_hh.contiguous()
         keep = any(ctx.needs_input_grad)
-        hs, cs, act, tc = ops.zoneout_lstm_forward(xp, h0, c0, w_hh, valid, zh, zc, float(p), keep)
+        hs, cs, act, tc = ops.zoneout_lstm_forward(xp, h0, c0, w_hh, valid, zh, zc, float(p_h), float(p_c), keep)
         if keep:
             ctx.save_for_backward(hs, cs, act, tc, w_hh, valid, zh, zc)
-            ctx.p = float(p)
+            ctx.rates = (float(p_h), float(p_c))
         t_max = xp.shape[0]
         return hs[1:], hs[t_max].clone(), cs[t_max].clone()
 
@@ -56,7 +57,7 @@ class ZoneoutLSTMSequence(torch.autograd.Function):
         d_cT = torch.zeros_like(cs[0]) if d_cT is None else d_cT.contiguous()
         d_out = None if d_out is None else d_out.contiguous()
         d_xp, d_w, dh0, dc0 = native.load().zoneout_lstm_backward(
-            d_out, d_hT, d_cT, hs, cs, act, tc, w_hh, valid, zh, zc, ctx.p
+            d_out, d_hT, d_cT, hs, cs, act, tc, w_hh, valid, zh, zc, *ctx.rates
         )
-        grads = (d_xp, dh0, dc0, d_w, None, None, None, None)
+        grads = (d_xp, dh0, dc0, d_w, None, None, None, None, None)
         return tuple(g if need else None for g, need in zip(grads, ctx.needs_input_grad, strict=True))

@@ -56,14 +56,14 @@ def run_cell(
     reverse: bool,
     keep: bool,
     probes: list[Tensor] | None = None,
-    zone: float = 0.0,
+    zone: float | tuple[float, ...] = 0.0,
     training: bool = False,
 ):
     """Run one cell over time: hoisted input projection, then `recur` per step with length masking.
 
     With a `probes` list, a zero tensor that requires grad is added to each step's h (recorded in step order).
-    `zone` > 0: zoneout of every state tensor at that rate (a Bernoulli mask per step in `training`, the
-    expectation otherwise).
+    `zone`: zoneout of the state tensors at that rate, or one rate per tensor (a Bernoulli mask per step in
+    `training`, the expectation otherwise; 0 = off).
     """
     if reverse:
         x = reverse_padded(x, lengths)
@@ -74,7 +74,7 @@ def run_cell(
     kept: dict[str, list[Tensor]] = {}
     for t in range(t_max):
         new, gates = cell.recur(xp[:, t], state)
-        if zone:
+        if zone:  # 0.0 or a tuple of rates with one above 0 (Recurrent passes 0.0 when every rate is 0)
             new = zoneout(new, state, zone, training)
         if probes is not None:
             zero = torch.zeros_like(new[0], requires_grad=True)
@@ -113,8 +113,9 @@ class Recurrent(nn.Module):
     Regularisation (rnnlab.nn.regularize; all off by default): `weight_drop` DropConnect on every W_hh (a fresh
     mask per forward in training; the dropped weights go to the same fused kernel), `locked_dropout` between
     layers with one mask per sequence (instead of `dropout`), `zoneout` of h (and c) per step (the plain
-    LSTM's and GRU's C++ loops on CPU, path 'sequence'; else the reference loop), `residual` adds each
-    layer's input to its output above the first layer.
+    LSTM's and GRU's C++ loops on CPU, path 'sequence'; else the reference loop), `zoneout_c` the LSTM's
+    cell-state rate where it differs from h's (None: `zoneout`; the paper's character models zone c far more
+    than h), `residual` adds each layer's input to its output above the first layer.
     Initialisation: `init` 'orthogonal' W_hh gate blocks, `forget_bias` the LSTM forget-gate bias.
     `proj_size` > 0 (lstm): torch.nn.LSTM's projections, h (and the output) proj_size wide, c hidden wide.
     """
@@ -133,6 +134,7 @@ class Recurrent(nn.Module):
         weight_drop: float = 0.0,
         locked_dropout: float = 0.0,
         zoneout: float = 0.0,
+        zoneout_c: float | None = None,
         residual: bool = False,
         forget_bias: float | None = None,
         init: str = "default",
@@ -144,7 +146,14 @@ class Recurrent(nn.Module):
             raise ConfigError(f"fast_path must be one of {FAST_PATH_MODES}, got {fast_path!r}")
         self.weight_drop = check_rate("weight_drop", weight_drop)
         self.locked_dropout = check_rate("locked_dropout", locked_dropout)
+        self.cell_kind = cell
         self.zoneout = check_rate("zoneout", zoneout)
+        self.zoneout_c = None if zoneout_c is None else check_rate("zoneout_c", zoneout_c)
+        if self.zoneout_c is not None and cell not in ("lstm", "lnlstm"):
+            raise ConfigError(
+                f"zoneout_c zones the LSTM's cell state, and cell {cell!r} has none; use zoneout alone "
+                "(or an lstm cell), leave zoneout_c unset"
+            )
         self.residual = bool(residual)
         self.init = check_init(init)
         self.forget_bias = None if forget_bias is None else float(forget_bias)
@@ -158,7 +167,7 @@ class Recurrent(nn.Module):
             raise ConfigError(
                 f"cell {cell!r} has no PyTorch fused kernel; use fast_path 'auto' (its own fast path) or 'off'"
             )
-        if self.zoneout > 0 and fast_path == "require" and (cell not in ZONEOUT_LOOP_CELLS or self.proj_size):
+        if self.zoned and fast_path == "require" and (cell not in ZONEOUT_LOOP_CELLS or self.proj_size):
             raise ConfigError(
                 f"zoneout on {cell!r}{' with proj_size' if self.proj_size else ''} runs the reference loop "
                 "(its fast path is the plain LSTM's and GRU's C++ loop); use fast_path 'auto'"
@@ -169,7 +178,6 @@ class Recurrent(nn.Module):
             )
         if self.forget_bias is not None and cell != "lstm":
             raise ConfigError(f"forget_bias applies to the 'lstm' cell, not {cell!r}; leave it unset")
-        self.cell_kind = cell
         self.input_size = int(input_size)
         self.hidden_size = int(hidden_size)
         self.num_layers = int(num_layers)
@@ -262,6 +270,18 @@ class Recurrent(nn.Module):
         return getattr(self._cells[0], "state_widths", (self.hidden_size,) * self.state_size)
 
     @property
+    def zone_rates(self) -> tuple[float, ...]:
+        """Zoneout's rate per state tensor: (h,) or the LSTM's (h, c), c's from zoneout_c where set."""
+        if self.cell_kind in ("lstm", "lnlstm"):
+            return (self.zoneout, self.zoneout if self.zoneout_c is None else self.zoneout_c)
+        return (self.zoneout,)
+
+    @property
+    def zoned(self) -> bool:
+        """Whether any state tensor is zoned out (the step loops run instead of the fused kernel)."""
+        return any(r > 0 for r in self.zone_rates)
+
+    @property
     def path(self) -> str:
         """Which path `forward` runs with the weights where they are now: 'fused' (PyTorch's kernel),
         'sequence' (rnnlab's whole-sequence loop: the GRU's on CPU, the layer-normalised cells') or
@@ -270,7 +290,7 @@ class Recurrent(nn.Module):
         hook)."""
         if self.fast_path == "off":
             return "reference"
-        if self.zoneout > 0:
+        if self.zoned:
             loop = self.cell_kind in ZONEOUT_LOOP_CELLS and not self.proj_size and self.fast_path != "fused"
             return "sequence" if loop and native.available(self.weight_hh_l0) else "reference"
         if self.cell_kind == "gru":
@@ -323,7 +343,7 @@ class Recurrent(nn.Module):
             probes: list[Tensor] | None = [] if probe else None
             out, s_n, steps = run_cell(
                 self._cell(k, d), inp, lengths, s0, reverse=bool(d), keep=keep, probes=probes,
-                zone=self.zoneout, training=self.training,
+                zone=self.zone_rates if self.zoned else 0.0, training=self.training,
             )  # fmt: skip
             trace.steps.append(steps)
             if probes is not None:
@@ -433,8 +453,8 @@ class Recurrent(nn.Module):
         if self.cell_kind == "lstm":  # only with zoneout: else the fused kernel runs
             if cell.bias_ih is not None:
                 xp = xp + (cell.bias_ih + cell.bias_hh)
-            masks = zoneout_masks(self.zoneout, shape, xp, self.training)
-            return ZoneoutLSTMSequence.apply(xp, *s0, cell.weight_hh, valid, *masks, self.zoneout)
+            masks = zoneout_masks(self.zone_rates, shape, xp, self.training)
+            return ZoneoutLSTMSequence.apply(xp, *s0, cell.weight_hh, valid, *masks, *self.zone_rates)
         ln = (cell.ln_ih_weight, cell.ln_ih_bias, cell.ln_hh_weight, cell.ln_hh_bias)
         if self.cell_kind == "lnlstm":
             return LayerNormLSTMSequence.apply(
@@ -451,7 +471,7 @@ class Recurrent(nn.Module):
         def step_layer(k: int, inp: Tensor, s_k: State) -> State:
             cell = self._cell(k, 0)
             new = cell.recur(cell.project(inp), s_k)[0]
-            return zoneout(new, s_k, self.zoneout, self.training)
+            return zoneout(new, s_k, self.zone_rates, self.training)
 
         with self._weights_dropped():
             return stack.step_layers(self, x_t, state, reset, step_layer)
@@ -466,6 +486,7 @@ class Recurrent(nn.Module):
                     ("weight_drop", self.weight_drop, 0.0),
                     ("locked_dropout", self.locked_dropout, 0.0),
                     ("zoneout", self.zoneout, 0.0),
+                    ("zoneout_c", self.zoneout_c, None),
                     ("residual", self.residual, False),
                     ("forget_bias", self.forget_bias, None),
                     ("init", self.init, "default"),

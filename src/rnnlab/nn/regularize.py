@@ -70,27 +70,33 @@ def drop_weight(w: Tensor, p: float, training: bool) -> Tensor:
     return nn.functional.dropout(w, p, True)
 
 
-def zoneout(new: tuple[Tensor, ...], old: tuple[Tensor, ...], p: float, training: bool) -> tuple[Tensor, ...]:
-    """Zoneout of every state tensor: in training each unit keeps its previous value with probability p (a
-    fresh Bernoulli mask per step and sample); in eval the expectation p * old + (1 - p) * new."""
-    if p == 0.0:
+def zoneout(
+    new: tuple[Tensor, ...], old: tuple[Tensor, ...], p: float | tuple[float, ...], training: bool
+) -> tuple[Tensor, ...]:
+    """Zoneout of the state tensors at `p`, one rate for all or one per tensor (the LSTM's h and c): in
+    training each unit keeps its previous value with its tensor's rate (a fresh Bernoulli mask per step and
+    sample); in eval the expectation p * old + (1 - p) * new. A tensor at rate 0 passes through untouched."""
+    rates = p if isinstance(p, tuple) else (p,) * len(new)
+    if not any(rates):
         return new
     if not training:
-        return tuple(p * o + (1.0 - p) * n for n, o in zip(new, old, strict=True))
+        return tuple(n if r == 0.0 else r * o + (1.0 - r) * n for n, o, r in zip(new, old, rates, strict=True))
     return tuple(
-        torch.where(torch.empty_like(n).bernoulli_(p).bool(), o, n) for n, o in zip(new, old, strict=True)
+        n if r == 0.0 else torch.where(torch.empty_like(n).bernoulli_(r).bool(), o, n)
+        for n, o, r in zip(new, old, rates, strict=True)
     )
 
 
 def zoneout_masks(
-    p: float, shape: tuple[int, ...], like: Tensor, training: bool, count: int = 2
+    p: float | tuple[float, ...], shape: tuple[int, ...], like: Tensor, training: bool, count: int = 2
 ) -> tuple[Tensor | None, ...]:
-    """The (T, B, H) keep masks of the `count` state tensors (h and c: 2; the GRU's h: 1) for one training
-    forward (1 keeps the previous value, drawn with probability p); Nones in eval, where the loops use p
-    itself, zoneout's expectation."""
-    if not training or p == 0.0:
-        return (None,) * count
-    return tuple(torch.empty(shape, dtype=like.dtype, device=like.device).bernoulli_(p) for _ in range(count))
+    """The (T, B, H) keep masks of the state tensors (h and c: 2; the GRU's h: 1) for one training forward (1
+    keeps the previous value, drawn with the tensor's rate: `p`, one rate for all `count` or one per tensor);
+    Nones in eval, where the loops use the rates themselves, zoneout's expectation."""
+    rates = p if isinstance(p, tuple) else (p,) * count
+    if not training or not any(rates):
+        return (None,) * len(rates)
+    return tuple(torch.empty(shape, dtype=like.dtype, device=like.device).bernoulli_(r) for r in rates)
 
 
 def activation_penalty(h: Tensor, dropped: Tensor, ar: float, tar: float) -> Tensor:

@@ -55,10 +55,16 @@ def check_recipe(recipe: Recipe, task: Task) -> None:
         ("model.locked_dropout", m.locked_dropout),
         ("model.embed_dropout", m.embed_dropout),
         ("model.zoneout", m.zoneout),
+        ("model.zoneout_c", m.zoneout_c or 0.0),
         ("train.label_smoothing", t.label_smoothing),
         ("train.state_reset", t.state_reset),
     ):
         check_rate(key, rate)
+    if m.zoneout_c is not None and m.cell not in ("lstm", "lnlstm"):
+        raise ConfigError(
+            f"model.zoneout_c zones the LSTM's cell state, and model.cell {m.cell!r} has none; use "
+            "model.zoneout alone, or leave model.zoneout_c unset"
+        )
     if m.proj_size < 0 or (m.proj_size and m.proj_size >= m.hidden):
         raise ConfigError(
             f"model.proj_size must be 0 (none) or in [1, model.hidden={m.hidden}), got {m.proj_size}"

@@ -41,10 +41,11 @@ def inference_copy(model: nn.Module) -> nn.Module:
                 f"an LSTM with projections (proj_size {m.proj_size}) has no ONNX operator; retrain with "
                 "--model.proj_size 0 to export"
             )
-        if isinstance(m, Recurrent) and m.zoneout > 0:
+        if isinstance(m, Recurrent) and m.zoned:
             raise ConfigError(
-                f"a model with zoneout ({m.zoneout}) runs its step loop (the expectation of zoneout), which "
-                "would be unrolled over the traced steps; retrain with --model.zoneout 0 to export"
+                f"a model with zoneout ({'/'.join(map(str, m.zone_rates))}) runs its step loop (the expectation "
+                "of zoneout), which would be unrolled over the traced steps; retrain with --model.zoneout 0 "
+                "(and --model.zoneout_c 0 where set) to export"
             )
     model = copy.deepcopy(model).eval()
     for m in model.modules():

@@ -11,6 +11,7 @@ def regularisers(m: ModelConfig) -> dict:
         locked_dropout=m.locked_dropout,
         weight_drop=m.weight_drop,
         zoneout=m.zoneout,
+        zoneout_c=m.zoneout_c,
         residual=m.residual,
         forget_bias=m.forget_bias,
         init=m.init,

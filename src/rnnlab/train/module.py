@@ -59,9 +59,18 @@ class TaskModule(LightningModule):
     def configure_optimizers(self):
         limit = self.cfg.max_time * 60 if self.cfg.max_time else None
         total = self.cfg.max_epochs * self.steps_per_epoch
+        several = self._trainer is not None and self.trainer.world_size > 1
+        sync = self._from_rank_zero if (limit and several) else None
         if self.budget_schedule:
-            return make_optimizer(self.model, self.cfg, total, budget_s=limit)
-        return make_optimizer(self.model, self.cfg, total, cap_s=limit)
+            return make_optimizer(self.model, self.cfg, total, budget_s=limit, sync=sync)
+        return make_optimizer(self.model, self.cfg, total, cap_s=limit, sync=sync)
+
+    def _from_rank_zero(self, value: float) -> float:
+        """Rank 0's `value` on every process: the replicas' schedules read one clock (each process's own would
+        differ by milliseconds, and so would their learning rates and then their weights)."""
+        t = torch.tensor([value], dtype=torch.float64, device=self.device)
+        torch.distributed.broadcast(t, src=0)
+        return float(t.item())
 
     def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None):
         clip_gradients(self, optimizer, self.cfg.gradient_clip)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 
 import torch
 from lightning import LightningModule
@@ -31,7 +32,12 @@ def clip_gradients(module: LightningModule, optimizer: torch.optim.Optimizer, ma
 
 
 def make_optimizer(
-    model: nn.Module, cfg: TrainConfig, total: int, budget_s: float | None = None, cap_s: float | None = None
+    model: nn.Module,
+    cfg: TrainConfig,
+    total: int,
+    budget_s: float | None = None,
+    cap_s: float | None = None,
+    sync: Callable[[float], float] | None = None,
 ):
     """AdamW (no weight decay on biases and norms) with the recipe's per-step schedule over `total` steps.
 
@@ -40,6 +46,8 @@ def make_optimizer(
     With `cap_s` (a time cap, classification's) the schedules keep torch's shapes over `total` steps (onecycle =
     OneCycleLR: 20% warm-up, cosine, beta1 cycled) and their step count runs ahead to the share of the cap
     used, so a run the cap stops also ends annealed, and one that finishes its steps first is unchanged.
+    `sync` (data-parallel runs) maps this process's share of the time used to rank 0's, so every replica
+    applies the same learning rate.
     """
     params = list(model.parameters())  # a tied weight is listed once
     decay = [p for p in params if p.dim() >= 2]
@@ -53,7 +61,7 @@ def make_optimizer(
     )
     if cfg.schedule == "constant" or total < 4:
         return opt
-    clock = _Progress(total, budget_s or cap_s) if (budget_s or cap_s) else None
+    clock = _Progress(total, budget_s or cap_s, sync) if (budget_s or cap_s) else None
     if budget_s:
         warm = 0.02 if cfg.schedule == "onecycle" else 0.0
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: clock.factor(s, warm))
@@ -104,8 +112,9 @@ class _ClockedOneCycle(torch.optim.lr_scheduler.OneCycleLR):
 class _Progress:
     """Training progress in [0, 1] as the larger of steps done and wall time used; the LR factor from it."""
 
-    def __init__(self, total: int, budget_s: float) -> None:
+    def __init__(self, total: int, budget_s: float, sync: Callable[[float], float] | None = None) -> None:
         self.total, self.budget_s, self.t0 = total, budget_s, time.perf_counter()
+        self.sync = sync  # data-parallel: rank 0's share for every process (called once per step on each)
 
     def progress(self, step: int) -> float:
         return min(1.0, max(step / self.total, self._used(step)))
@@ -117,7 +126,9 @@ class _Progress:
     def _used(self, step: int) -> float:
         if step == 0:
             self.t0 = time.perf_counter()  # the clock starts with the first optimiser step
-        return (time.perf_counter() - self.t0) / self.budget_s
+            return 0.0
+        used = (time.perf_counter() - self.t0) / self.budget_s
+        return used if self.sync is None else self.sync(used)
 
     def factor(self, step: int, warm: float) -> float:
         p = self.progress(step)

@@ -33,10 +33,10 @@ std::vector<at::Tensor> backward(OptTensor d_out, at::Tensor dh, at::Tensor hs, 
 
 namespace lstm {  // the plain LSTM with zoneout, torch.nn.LSTM's equations (lstm_seq.cpp)
 std::vector<at::Tensor> forward(at::Tensor xp, at::Tensor h0, at::Tensor c0, at::Tensor w_hh, OptTensor valid,
-                                OptTensor zh, OptTensor zc, double p, bool keep);
+                                OptTensor zh, OptTensor zc, double p_h, double p_c, bool keep);
 std::vector<at::Tensor> backward(OptTensor d_out, at::Tensor dh, at::Tensor dc, at::Tensor hs, at::Tensor cs,
                                  at::Tensor act, at::Tensor tc, at::Tensor w_hh, OptTensor valid, OptTensor zh,
-                                 OptTensor zc, double p);
+                                 OptTensor zc, double p_h, double p_c);
 }  // namespace lstm
 
 namespace slstm {  // the sLSTM, rnnlab.nn.slstm's equations (slstm_seq.cpp)

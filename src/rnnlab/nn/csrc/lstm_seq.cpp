@@ -5,8 +5,8 @@
 //   i = sigmoid(xp_i + hg_i), f = sigmoid(xp_f + hg_f), g = tanh(xp_g + hg_g), o = sigmoid(xp_o + hg_o)
 //   c~ = f c_{t-1} + i g,  h~ = o tanh(c~)
 // then zoneout (Krueger et al. 2016): c_t = k_c c_{t-1} + (1 - k_c) c~ and h_t = k_h h_{t-1} + (1 - k_h) h~,
-// where k is a 0/1 mask per (step, row, unit) in training (zh, zc) and the rate p itself in eval (its
-// expectation); p = 0 without masks is the plain LSTM. PyTorch's fused kernel has no per-step hook, so this
+// where k is a 0/1 mask per (step, row, unit) in training (zh, zc) and the rate itself in eval (its
+// expectation; p_h for h, p_c for c); rates 0 without masks are the plain LSTM. PyTorch's fused kernel has no per-step hook, so this
 // loop is zoneout's fast path: per step one matmul (oneDNN's) and one pass over each batch row, rows split
 // across threads; the backward is the chain rule per row, one matmul per step for dh_{t-1}, and W_hh's
 // gradient is one product over all steps at the end. A (T, B) `valid` mask leaves the state unchanged at
@@ -18,17 +18,17 @@ namespace rnnlab::lstm {
 namespace {
 
 // s: hs, cs (T+1, B, H); act (K, B, 4H) = i, f, g, o after their nonlinearities; tc (K, B, H) = tanh(c~).
-// Masked: k from the masks, else the rate p (a template parameter, not a pointer tested in the loop, so the
+// Masked: k from the masks, else the rates p_h, p_c (a template parameter, not a pointer tested in the loop, so the
 // loops vectorise)
 template <typename T, bool Masked>
 void forward_impl(const at::Tensor& xp, const at::Tensor& w_hh, const OptTensor& valid, const OptTensor& zh,
-                  const OptTensor& zc, double p, bool keep, std::vector<at::Tensor>& s) {
+                  const OptTensor& zc, double p_h, double p_c, bool keep, std::vector<at::Tensor>& s) {
   at::Tensor &hs = s[0], &cs = s[1], &act = s[2], &tc = s[3];
   const int64_t T_ = xp.size(0), B = xp.size(1), G = xp.size(2), H = G / 4;
   const T* x = xp.data_ptr<T>();
   const T *kh_m = opt_ptr<T>(zh), *kc_m = opt_ptr<T>(zc);
   const bool* ok = valid_ptr(valid);
-  const T kp = static_cast<T>(p);
+  const T kp_h = static_cast<T>(p_h), kp_c = static_cast<T>(p_c);
   T *hp = hs.data_ptr<T>(), *cp = cs.data_ptr<T>(), *ap = act.data_ptr<T>(), *tcp = tc.data_ptr<T>();
   const at::Tensor w_packed = pack_weight(w_hh, B);
   for (int64_t t = 0; t < T_; ++t) {
@@ -52,7 +52,7 @@ void forward_impl(const at::Tensor& xp, const at::Tensor& w_hh, const OptTensor&
           const T cn = a[H + j] * c_prev[j] + a[j] * a[2 * H + j];
           const T tn = tanh_(cn);
           const T hn = a[3 * H + j] * tn;
-          const T k_c = Masked ? kc[j] : kp, k_h = Masked ? kh[j] : kp;
+          const T k_c = Masked ? kc[j] : kp_c, k_h = Masked ? kh[j] : kp_h;
           tcr[j] = tn;
           c[j] = k_c * c_prev[j] + (T(1) - k_c) * cn;  // a kept unit (k = 1) is its previous value exactly
           h[j] = k_h * h_prev[j] + (T(1) - k_h) * hn;
@@ -71,13 +71,14 @@ void forward_impl(const at::Tensor& xp, const at::Tensor& w_hh, const OptTensor&
 template <typename T, bool Masked>
 void backward_impl(const OptTensor& d_out, const at::Tensor& hs, const at::Tensor& cs, const at::Tensor& act,
                    const at::Tensor& tc, const at::Tensor& w_hh_t, const OptTensor& valid, const OptTensor& zh,
-                   const OptTensor& zc, double p, at::Tensor& dh, at::Tensor& dc, at::Tensor& d_hg_all) {
+                   const OptTensor& zc, double p_h, double p_c, at::Tensor& dh, at::Tensor& dc,
+                   at::Tensor& d_hg_all) {
   const int64_t T_ = act.size(0), B = act.size(1), G = act.size(2), H = G / 4;
   at::Tensor dh_pass = at::zeros_like(dh);  // per row: what reaches h_{t-1} directly (k_h dh), not via W_hh
   const T* dout = opt_ptr<T>(d_out);
   const T *kh_m = opt_ptr<T>(zh), *kc_m = opt_ptr<T>(zc);
   const bool* ok = valid_ptr(valid);
-  const T kp = static_cast<T>(p);
+  const T kp_h = static_cast<T>(p_h), kp_c = static_cast<T>(p_c);
   const T *cp = cs.data_ptr<T>(), *ap = act.data_ptr<T>(), *tcp = tc.data_ptr<T>();
   T *dall = d_hg_all.data_ptr<T>(), *dhp = dh.data_ptr<T>(), *dcp = dc.data_ptr<T>();
   T* dpp = dh_pass.data_ptr<T>();
@@ -101,7 +102,7 @@ void backward_impl(const OptTensor& d_out, const at::Tensor& hs, const at::Tenso
 #pragma omp simd
         for (int64_t j = 0; j < H; ++j) {
           const T i = a[j], f = a[H + j], g = a[2 * H + j], o = a[3 * H + j], tn = tcr[j];
-          const T k_c = Masked ? kc[j] : kp, k_h = Masked ? kh[j] : kp;
+          const T k_c = Masked ? kc[j] : kp_c, k_h = Masked ? kh[j] : kp_h;
           const T dhn = dhr[j] * (T(1) - k_h);  // dLoss/dh~
           const T dcn = dcr[j] * (T(1) - k_c) + dhn * o * (T(1) - tn * tn);  // dLoss/dc~
           const T di = dcn * g * i * (T(1) - i);
@@ -123,7 +124,7 @@ void backward_impl(const OptTensor& d_out, const at::Tensor& hs, const at::Tenso
   }
 }
 
-// the h and c masks come together (training) or not at all (eval: the rate p)
+// the h and c masks come together (training) or not at all (eval: the rates p_h, p_c)
 bool masked(const OptTensor& zh, const OptTensor& zc) {
   const bool h = zh.has_value() && zh->defined(), c = zc.has_value() && zc->defined();
   TORCH_CHECK(h == c, "zoneout: pass both keep masks (h and c) or neither");
@@ -133,7 +134,7 @@ bool masked(const OptTensor& zh, const OptTensor& zc) {
 }  // namespace
 
 std::vector<at::Tensor> forward(at::Tensor xp, at::Tensor h0, at::Tensor c0, at::Tensor w_hh, OptTensor valid,
-                                OptTensor zh, OptTensor zc, double p, bool keep) {
+                                OptTensor zh, OptTensor zc, double p_h, double p_c, bool keep) {
   const int64_t T_ = xp.size(0), B = xp.size(1), G = xp.size(2), H = G / 4, K = keep ? T_ : 1;
   std::vector<at::Tensor> s = {xp.new_empty({T_ + 1, B, H}), xp.new_empty({T_ + 1, B, H}),
                                xp.new_empty({K, B, G}), xp.new_empty({K, B, H})};
@@ -141,25 +142,27 @@ std::vector<at::Tensor> forward(at::Tensor xp, at::Tensor h0, at::Tensor c0, at:
   s[1][0].copy_(c0);
   AT_DISPATCH_FLOATING_TYPES(xp.scalar_type(), "lstm_zoneout_forward", [&] {
     if (masked(zh, zc))
-      forward_impl<scalar_t, true>(xp, w_hh, valid, zh, zc, p, keep, s);
+      forward_impl<scalar_t, true>(xp, w_hh, valid, zh, zc, p_h, p_c, keep, s);
     else
-      forward_impl<scalar_t, false>(xp, w_hh, valid, zh, zc, p, keep, s);
+      forward_impl<scalar_t, false>(xp, w_hh, valid, zh, zc, p_h, p_c, keep, s);
   });
   return s;  // hs, cs, act, tc (act, tc: the last step only unless keep)
 }
 
 std::vector<at::Tensor> backward(OptTensor d_out, at::Tensor dh, at::Tensor dc, at::Tensor hs, at::Tensor cs,
                                  at::Tensor act, at::Tensor tc, at::Tensor w_hh, OptTensor valid, OptTensor zh,
-                                 OptTensor zc, double p) {
+                                 OptTensor zc, double p_h, double p_c) {
   const int64_t T_ = act.size(0), B = act.size(1), G = act.size(2);
   at::Tensor dh0 = dh.clone(), dc0 = dc.clone();
   at::Tensor d_all = at::empty({T_, B, G}, act.options());
   const at::Tensor w_hh_t = w_hh.t().contiguous();
   AT_DISPATCH_FLOATING_TYPES(act.scalar_type(), "lstm_zoneout_backward", [&] {
     if (masked(zh, zc))
-      backward_impl<scalar_t, true>(d_out, hs, cs, act, tc, w_hh_t, valid, zh, zc, p, dh0, dc0, d_all);
+      backward_impl<scalar_t, true>(d_out, hs, cs, act, tc, w_hh_t, valid, zh, zc, p_h, p_c, dh0, dc0,
+                                    d_all);
     else
-      backward_impl<scalar_t, false>(d_out, hs, cs, act, tc, w_hh_t, valid, zh, zc, p, dh0, dc0, d_all);
+      backward_impl<scalar_t, false>(d_out, hs, cs, act, tc, w_hh_t, valid, zh, zc, p_h, p_c, dh0, dc0,
+                                     d_all);
   });
   return {d_all, weight_grad(d_all, hs), dh0, dc0};  // d_xp, d_w_hh, dh0, dc0
 }
