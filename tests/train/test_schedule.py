@@ -94,19 +94,35 @@ def test_classification_passes_max_time_as_a_cap_and_the_char_lm_as_a_budget(har
     assert uncapped["lr_scheduler"]["scheduler"].clock is None
 
 
-def test_the_capped_schedule_checkpoints_as_plain_values_and_resumes_its_clock(monkeypatch, tmp_path):
+@pytest.mark.parametrize(
+    "schedule, limit",
+    [("onecycle", "cap_s"), ("cosine", "cap_s"), ("onecycle", "budget_s"), ("cosine", "budget_s")],
+)
+def test_a_clocked_schedule_checkpoints_as_plain_values_and_resumes_its_clock(
+    schedule, limit, monkeypatch, tmp_path
+):
+    """Classification's cap and the char LM's budget alike: a resumed run goes on from the time it had used
+    (Lightning's Timer does the same), not from a fresh budget."""
     now = [0.0]
     monkeypatch.setattr(optim.time, "perf_counter", lambda: now[0])
-    cfg = TrainConfig(lr=3e-3, schedule="onecycle")
-    first = make_optimizer(_model(), cfg, total=200, cap_s=100.0)
-    _lrs(first, 30, tick=lambda i: now.__setitem__(0, float(i + 1)))  # 30 s of 100 used, 30 steps of 200
+    cfg = TrainConfig(lr=3e-3, schedule=schedule)
+    first = make_optimizer(_model(), cfg, total=200, **{limit: 100.0})
+    _lrs(first, 31, tick=lambda i: now.__setitem__(0, float(i + 1)))  # 31 s of 100 used, 31 steps of 200
     torch.save(first["lr_scheduler"]["scheduler"].state_dict(), tmp_path / "sched.pt")
     state = torch.load(tmp_path / "sched.pt", weights_only=True)  # what safe checkpoint loading accepts
-    assert state["clock_used_s"] == 30.0 and "clock" not in state
+    assert state["clock_used_s"] == 31.0 and "clock" not in state
     now[0] = 5000.0  # a later process
-    again = make_optimizer(_model(), cfg, total=200, cap_s=100.0)
-    again["lr_scheduler"]["scheduler"].load_state_dict(state)
-    assert again["lr_scheduler"]["scheduler"].clock.step(30) == pytest.approx(60.0)  # 30% of the cap, not 0%
+    again = make_optimizer(_model(), cfg, total=200, **{limit: 100.0})
+    sched = again["lr_scheduler"]["scheduler"]
+    sched.load_state_dict(state)
+    assert sched.clock.step(31) == pytest.approx(62.0)  # 31% of the time used, not 0%
+    now[0] += 1.0  # one more step in each: the resumed schedule and the uninterrupted one agree
+    again["optimizer"].step()
+    sched.step()
+    first["optimizer"].step()
+    now[0] = 32.0
+    first["lr_scheduler"]["scheduler"].step()
+    assert again["optimizer"].param_groups[0]["lr"] == pytest.approx(first["optimizer"].param_groups[0]["lr"])
 
 
 def test_data_parallel_replicas_read_rank_zeros_clock(monkeypatch):

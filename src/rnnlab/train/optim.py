@@ -64,13 +64,13 @@ def make_optimizer(
     clock = _Progress(total, budget_s or cap_s, sync) if (budget_s or cap_s) else None
     if budget_s:
         warm = 0.02 if cfg.schedule == "onecycle" else 0.0
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: clock.factor(s, warm))
+        sched = _ClockedLambda(opt, clock, lambda s: clock.factor(s, warm))
     elif cfg.schedule == "onecycle":
         warm = max(0.2, 2.0 / total)  # at least two warm-up steps on very short runs
         sched = _ClockedOneCycle(opt, clock, max_lr=cfg.lr, total_steps=total, pct_start=warm)
     else:
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda s: 0.5 * (1 + math.cos(math.pi * _step(clock, s, total) / total))
+        sched = _ClockedLambda(
+            opt, clock, lambda s: 0.5 * (1 + math.cos(math.pi * _step(clock, s, total) / total))
         )
     return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
@@ -80,7 +80,35 @@ def _step(clock: _Progress | None, step: int, total: int) -> float:
     return min(step, total) if clock is None else clock.step(step)
 
 
-class _ClockedOneCycle(torch.optim.lr_scheduler.OneCycleLR):
+class _ClockCheckpoint:
+    """state_dict / load_state_dict for a schedule with a `clock`: checkpoints hold plain values (safe loading
+    accepts them), the clock as the seconds it had used, so a resumed run keeps its place on the clock (as
+    Lightning's Timer keeps its elapsed time) instead of starting the budget again."""
+
+    clock: _Progress | None
+
+    def state_dict(self) -> dict:
+        state = {k: v for k, v in super().state_dict().items() if k != "clock"}
+        state["clock_used_s"] = None if self.clock is None else time.perf_counter() - self.clock.t0
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state = dict(state_dict)
+        used = state.pop("clock_used_s", None)
+        super().load_state_dict(state)
+        if self.clock is not None and used is not None:
+            self.clock.t0 = time.perf_counter() - used
+
+
+class _ClockedLambda(_ClockCheckpoint, torch.optim.lr_scheduler.LambdaLR):
+    """LambdaLR whose factor reads `clock` (the budget schedule, the capped cosine), checkpointed with it."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, clock: _Progress | None, lr_lambda) -> None:
+        self.clock = clock
+        super().__init__(optimizer, lr_lambda)
+
+
+class _ClockedOneCycle(_ClockCheckpoint, torch.optim.lr_scheduler.OneCycleLR):
     """torch's OneCycleLR reading its position from `_step` (steps, or the time cap's share when that is ahead)."""
 
     def __init__(self, optimizer: torch.optim.Optimizer, clock: _Progress | None, **kwargs) -> None:
@@ -94,19 +122,6 @@ class _ClockedOneCycle(torch.optim.lr_scheduler.OneCycleLR):
             return super().get_lr()
         finally:
             self.last_epoch = real
-
-    def state_dict(self) -> dict:
-        """Checkpoints hold plain values: the clock as the seconds it had used, so a resumed run keeps its place."""
-        state = {k: v for k, v in super().state_dict().items() if k != "clock"}
-        state["clock_used_s"] = None if self.clock is None else time.perf_counter() - self.clock.t0
-        return state
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        state = dict(state_dict)
-        used = state.pop("clock_used_s", None)
-        super().load_state_dict(state)
-        if self.clock is not None and used is not None:
-            self.clock.t0 = time.perf_counter() - used
 
 
 class _Progress:
