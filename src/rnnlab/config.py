@@ -105,8 +105,9 @@ class ModelConfig:
     (CharLM) outputs, replacing `dropout` there, `embed_dropout` drops whole embedding rows (CharLM),
     `zoneout` keeps each unit's previous h (and c) with that probability (the LSTM and GRU run their C++
     loops on CPU, other cells the reference loop; the model does not export), `zoneout_c` the LSTM cell
-    state's own rate (null: `zoneout`'s; Krueger et al.'s character models zone c at 0.5, h at 0.05), `residual` adds each stacked
-    layer's input to its output, `forget_bias` the LSTM forget-gate bias (null: PyTorch's init), `init` default or orthogonal (W_hh gate blocks), `proj_size`
+    state's own rate (null: `zoneout`'s; Krueger et al.'s character models zone c at 0.5, h at 0.05),
+    `residual` adds each stacked layer's input to its output, `forget_bias` the LSTM forget-gate bias (null:
+    PyTorch's init), `init` default or orthogonal (W_hh gate blocks), `proj_size`
     LSTM projections (torch.nn.LSTM's; 0 = none, else < hidden; does not export). AR/TAR are train.ar /
     train.tar."""
 

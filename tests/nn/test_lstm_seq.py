@@ -29,7 +29,7 @@ def _forward_backward(layer: Recurrent, x: torch.Tensor, lengths, s0) -> list[to
 
 
 def _pair(kind: str, layers: int, bidirectional: bool, p: float, **kw) -> tuple[Recurrent, Recurrent]:
-    """The C++ loop and the reference loop with the same weights; `kw` may set zoneout_c (the LSTM's c rate)."""
+    """The C++ loop and the reference loop with the same weights; `kw` may set zoneout_c (c's own rate)."""
     torch.manual_seed(0)
     fast = Recurrent(kind, 5, 7, layers, bidirectional, zoneout=p, **kw).double()
     ref = Recurrent(kind, 5, 7, layers, bidirectional, zoneout=p, fast_path="off", **kw).double()

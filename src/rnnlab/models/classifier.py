@@ -37,7 +37,8 @@ class SequenceClassifier(nn.Module):
     but the backward direction reads the padding first).
     Regularisers (rnnlab.nn.regularize): `locked_dropout` > 0 replaces `dropout` on the token embeddings and
     between layers with one mask per sequence (the head's dropout stays `dropout`); `weight_drop`, `zoneout`,
-    `zoneout_c`, `residual`, `forget_bias`, `init`, `proj_size` (LSTM projections) go to the recurrent layer (`make_layer`).
+    `zoneout_c`, `residual`, `forget_bias`, `init`, `proj_size` (LSTM projections) go to the recurrent layer
+    (`make_layer`).
     forward(x, lengths, y=None) -> logits, or (logits, loss) given y.
     """
 
@@ -94,7 +95,8 @@ class SequenceClassifier(nn.Module):
         self.rnn = make_layer(
             cell, rnn_in, hidden, layers, bidirectional, 0.0 if locked_dropout else between,
             fast_path=fast_path, locked_dropout=between if locked_dropout else 0.0, weight_drop=weight_drop,
-            zoneout=zoneout, zoneout_c=zoneout_c, residual=residual, forget_bias=forget_bias, init=init, proj_size=proj_size,
+            zoneout=zoneout, zoneout_c=zoneout_c, residual=residual, forget_bias=forget_bias, init=init,
+            proj_size=proj_size,
         )  # fmt: skip
         self.readout = readout
         self.pool = AttentionPool(self.rnn.output_size) if readout == "attention" else None

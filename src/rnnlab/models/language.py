@@ -34,8 +34,9 @@ class CharLM(nn.Module):
     With tie=True the embedding has `hidden` columns so the decoder can share its matrix (Press & Wolf 2017).
     AWD-LSTM's regularisers (rnnlab.nn.regularize): `embed_dropout` drops whole rows of the embedding matrix;
     `locked_dropout` > 0 replaces `dropout` on the embedded input, between layers and on the top layer's
-    output with one mask per sequence; `weight_drop`, `zoneout`, `zoneout_c`, `residual`, `forget_bias`, `init` go to the
-    recurrent layer (`make_layer`); `proj_size` > 0 an LSTM with projections (the decoder reads proj_size).
+    output with one mask per sequence; `weight_drop`, `zoneout`, `zoneout_c`, `residual`, `forget_bias`,
+    `init` go to the recurrent layer (`make_layer`); `proj_size` > 0 an LSTM with projections (the decoder
+    reads proj_size).
     """
 
     def __init__(

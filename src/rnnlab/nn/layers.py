@@ -45,7 +45,8 @@ def make_layer(
     `fast_path`: 'auto' runs each layer's fast path (PyTorch's fused kernel, rnnlab's whole-sequence C++ loop
     for the GRU on CPU and the layer-normalised cells, the chunked scan, the mLSTM's chunkwise form), 'fused'
     PyTorch's fused kernel (rnn, lstm, gru only), 'off' the equations step by step (the reference). `options`: `Recurrent`'s regularisation, initialisation and projection keywords (LAYER_OPTIONS:
-    weight_drop, locked_dropout, zoneout, zoneout_c, residual, forget_bias, init, proj_size); a value other than the
+    weight_drop, locked_dropout, zoneout, zoneout_c, residual, forget_bias, init, proj_size); a value other
+    than the
     default for another layer is a one-line error."""
     unknown = sorted(set(options) - set(LAYER_OPTIONS))
     if unknown:

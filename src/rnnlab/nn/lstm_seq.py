@@ -24,8 +24,8 @@ class ZoneoutLSTMSequence(torch.autograd.Function):
     """LSTM over a whole sequence from xp = x W_ih^T + b_ih + b_hh, gates i, f, g, o:
     c~ = σ(f) ⊙ c_{t-1} + σ(i) ⊙ tanh(g);  h~ = σ(o) ⊙ tanh(c~);
     c_t = k_c ⊙ c_{t-1} + (1 - k_c) ⊙ c~;  h_t = k_h ⊙ h_{t-1} + (1 - k_h) ⊙ h~.
-    k_h, k_c are the 0/1 masks `zh`, `zc` (T, B, H) in training, or the rates `p_h`, `p_c` everywhere when they
-    are None (eval). `valid` (T, B) bool marks real steps (None: all real)."""
+    k_h, k_c are the 0/1 masks `zh`, `zc` (T, B, H) in training, or the rates `p_h`, `p_c` everywhere when
+    they are None (eval). `valid` (T, B) bool marks real steps (None: all real)."""
 
     @staticmethod
     def forward(  # noqa: D102
@@ -43,7 +43,9 @@ class ZoneoutLSTMSequence(torch.autograd.Function):
         ops = native.load()
         xp, h0, c0, w_hh = xp.contiguous(), h0.contiguous(), c0.contiguous(), w_hh.contiguous()
         keep = any(ctx.needs_input_grad)
-        hs, cs, act, tc = ops.zoneout_lstm_forward(xp, h0, c0, w_hh, valid, zh, zc, float(p_h), float(p_c), keep)
+        hs, cs, act, tc = ops.zoneout_lstm_forward(
+            xp, h0, c0, w_hh, valid, zh, zc, float(p_h), float(p_c), keep
+        )
         if keep:
             ctx.save_for_backward(hs, cs, act, tc, w_hh, valid, zh, zc)
             ctx.rates = (float(p_h), float(p_c))

@@ -43,8 +43,9 @@ log = logging.getLogger(__name__)
 
 FAST_PATH_MODES = ("auto", "fused", "require", "off")
 ZONEOUT_LOOP_CELLS = ("lstm", "gru")  # cells whose C++ loop takes zoneout (without proj_size)
+CELL_STATE_CELLS = ("lstm", "lnlstm")  # cells whose state has a c beside h (zoneout_c zones it)
 
-__all__ = ["FAST_PATH_MODES", "Recurrent", "Trace", "run_cell"]
+__all__ = ["CELL_STATE_CELLS", "FAST_PATH_MODES", "Recurrent", "Trace", "run_cell"]
 
 
 # --- the reference loop: one cell over time, the equations step by step (the truth in tests) ------------
@@ -149,7 +150,7 @@ class Recurrent(nn.Module):
         self.cell_kind = cell
         self.zoneout = check_rate("zoneout", zoneout)
         self.zoneout_c = None if zoneout_c is None else check_rate("zoneout_c", zoneout_c)
-        if self.zoneout_c is not None and cell not in ("lstm", "lnlstm"):
+        if self.zoneout_c is not None and cell not in CELL_STATE_CELLS:
             raise ConfigError(
                 f"zoneout_c zones the LSTM's cell state, and cell {cell!r} has none; use zoneout alone "
                 "(or an lstm cell), leave zoneout_c unset"
@@ -272,7 +273,7 @@ class Recurrent(nn.Module):
     @property
     def zone_rates(self) -> tuple[float, ...]:
         """Zoneout's rate per state tensor: (h,) or the LSTM's (h, c), c's from zoneout_c where set."""
-        if self.cell_kind in ("lstm", "lnlstm"):
+        if self.cell_kind in CELL_STATE_CELLS:
             return (self.zoneout, self.zoneout if self.zoneout_c is None else self.zoneout_c)
         return (self.zoneout,)
 

@@ -76,11 +76,13 @@ def zoneout(
     """Zoneout of the state tensors at `p`, one rate for all or one per tensor (the LSTM's h and c): in
     training each unit keeps its previous value with its tensor's rate (a fresh Bernoulli mask per step and
     sample); in eval the expectation p * old + (1 - p) * new. A tensor at rate 0 passes through untouched."""
-    rates = p if isinstance(p, tuple) else (p,) * len(new)
+    rates = _rates(p, len(new))
     if not any(rates):
         return new
     if not training:
-        return tuple(n if r == 0.0 else r * o + (1.0 - r) * n for n, o, r in zip(new, old, rates, strict=True))
+        return tuple(
+            n if r == 0.0 else r * o + (1.0 - r) * n for n, o, r in zip(new, old, rates, strict=True)
+        )
     return tuple(
         n if r == 0.0 else torch.where(torch.empty_like(n).bernoulli_(r).bool(), o, n)
         for n, o, r in zip(new, old, rates, strict=True)
@@ -93,10 +95,16 @@ def zoneout_masks(
     """The (T, B, H) keep masks of the state tensors (h and c: 2; the GRU's h: 1) for one training forward (1
     keeps the previous value, drawn with the tensor's rate: `p`, one rate for all `count` or one per tensor);
     Nones in eval, where the loops use the rates themselves, zoneout's expectation."""
-    rates = p if isinstance(p, tuple) else (p,) * count
+    rates = _rates(p, count)
     if not training or not any(rates):
         return (None,) * len(rates)
     return tuple(torch.empty(shape, dtype=like.dtype, device=like.device).bernoulli_(r) for r in rates)
+
+
+def _rates(p: float | tuple[float, ...], count: int) -> tuple[float, ...]:
+    """Zoneout's rate per state tensor: `p` itself when it gives one per tensor, else `p` for each of
+    `count`."""
+    return p if isinstance(p, tuple) else (p,) * count
 
 
 def activation_penalty(h: Tensor, dropped: Tensor, ar: float, tar: float) -> Tensor:

@@ -12,7 +12,7 @@ from rnnlab.models.forecaster import DECODERS
 from rnnlab.models.heads import READOUTS
 from rnnlab.models.seq2seq import ATTENTION_KINDS
 from rnnlab.nn.layers import LAYER_KINDS, LAYER_OPTIONS
-from rnnlab.nn.recurrent import FAST_PATH_MODES
+from rnnlab.nn.recurrent import CELL_STATE_CELLS, FAST_PATH_MODES
 from rnnlab.nn.regularize import INITS, check_rate
 from rnnlab.tasks.contract import Task
 from rnnlab.train.optim import SCHEDULES
@@ -60,7 +60,7 @@ def check_recipe(recipe: Recipe, task: Task) -> None:
         ("train.state_reset", t.state_reset),
     ):
         check_rate(key, rate)
-    if m.zoneout_c is not None and m.cell not in ("lstm", "lnlstm"):
+    if m.zoneout_c is not None and m.cell not in CELL_STATE_CELLS:
         raise ConfigError(
             f"model.zoneout_c zones the LSTM's cell state, and model.cell {m.cell!r} has none; use "
             "model.zoneout alone, or leave model.zoneout_c unset"

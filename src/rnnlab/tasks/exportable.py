@@ -43,9 +43,9 @@ def inference_copy(model: nn.Module) -> nn.Module:
             )
         if isinstance(m, Recurrent) and m.zoned:
             raise ConfigError(
-                f"a model with zoneout ({'/'.join(map(str, m.zone_rates))}) runs its step loop (the expectation "
-                "of zoneout), which would be unrolled over the traced steps; retrain with --model.zoneout 0 "
-                "(and --model.zoneout_c 0 where set) to export"
+                f"a model with zoneout ({'/'.join(map(str, m.zone_rates))}) runs its step loop (the "
+                "expectation of zoneout), which would be unrolled over the traced steps; retrain with "
+                "--model.zoneout 0 (and --model.zoneout_c 0 where set) to export"
             )
     model = copy.deepcopy(model).eval()
     for m in model.modules():

@@ -21,10 +21,10 @@ __all__ = ["NonFiniteLossError", "TaskModule"]
 class TaskModule(LightningModule):
     """The model, its training settings and the steps per epoch the schedule counts.
 
-    `budget_schedule`: the learning-rate schedule is laid over train.max_time (2% warm-up, cosine to the end of
-    the budget or the steps, whichever comes first). Off (classification), torch's schedule over the steps is
-    kept and train.max_time only caps it: its position runs ahead to the share of the cap used, so either way
-    a run stopped by max_time ends annealed."""
+    `budget_schedule`: the learning-rate schedule is laid over train.max_time (2% warm-up, cosine to the end
+    of the budget or the steps, whichever comes first). Off (classification), torch's schedule over the
+    steps is kept and train.max_time only caps it: its position runs ahead to the share of the cap used, so
+    either way a run stopped by max_time ends annealed."""
 
     budget_schedule = True
 

@@ -43,9 +43,10 @@ def make_optimizer(
 
     With `budget_s` (a wall-clock budget) the schedule follows whichever runs out first, steps or time, so a
     run stopped by max_time still ends with its learning rate annealed (onecycle = 2% warm-up, then cosine).
-    With `cap_s` (a time cap, classification's) the schedules keep torch's shapes over `total` steps (onecycle =
-    OneCycleLR: 20% warm-up, cosine, beta1 cycled) and their step count runs ahead to the share of the cap
-    used, so a run the cap stops also ends annealed, and one that finishes its steps first is unchanged.
+    With `cap_s` (a time cap, classification's) the schedules keep torch's shapes over `total` steps
+    (onecycle = OneCycleLR: 20% warm-up, cosine, beta1 cycled) and their step count runs ahead to the share of
+    the cap used, so a run the cap stops also ends annealed, and one that finishes its steps first is
+    unchanged.
     `sync` (data-parallel runs) maps this process's share of the time used to rank 0's, so every replica
     applies the same learning rate.
     """
@@ -76,7 +77,7 @@ def make_optimizer(
 
 
 def _step(clock: _Progress | None, step: int, total: int) -> float:
-    """The step a schedule reads: the steps done, or with a time cap the larger of those and the cap's share."""
+    """The step a schedule reads: the steps done, or under a clock the larger of those and its share."""
     return min(step, total) if clock is None else clock.step(step)
 
 
@@ -109,7 +110,7 @@ class _ClockedLambda(_ClockCheckpoint, torch.optim.lr_scheduler.LambdaLR):
 
 
 class _ClockedOneCycle(_ClockCheckpoint, torch.optim.lr_scheduler.OneCycleLR):
-    """torch's OneCycleLR reading its position from `_step` (steps, or the time cap's share when that is ahead)."""
+    """torch's OneCycleLR reading its position from `_step` (steps, or the cap's share when that is ahead)."""
 
     def __init__(self, optimizer: torch.optim.Optimizer, clock: _Progress | None, **kwargs) -> None:
         self.clock = clock

@@ -6,11 +6,12 @@
 //   c~ = f c_{t-1} + i g,  h~ = o tanh(c~)
 // then zoneout (Krueger et al. 2016): c_t = k_c c_{t-1} + (1 - k_c) c~ and h_t = k_h h_{t-1} + (1 - k_h) h~,
 // where k is a 0/1 mask per (step, row, unit) in training (zh, zc) and the rate itself in eval (its
-// expectation; p_h for h, p_c for c); rates 0 without masks are the plain LSTM. PyTorch's fused kernel has no per-step hook, so this
-// loop is zoneout's fast path: per step one matmul (oneDNN's) and one pass over each batch row, rows split
-// across threads; the backward is the chain rule per row, one matmul per step for dh_{t-1}, and W_hh's
-// gradient is one product over all steps at the end. A (T, B) `valid` mask leaves the state unchanged at
-// padded steps. Built on first use by rnnlab.nn.native; contiguous CPU float32/float64.
+// expectation; p_h for h, p_c for c); rates 0 without masks are the plain LSTM. PyTorch's fused kernel has
+// no per-step hook, so this loop is zoneout's fast path: per step one matmul (oneDNN's) and one pass over
+// each batch row, rows split across threads; the backward is the chain rule per row, one matmul per step
+// for dh_{t-1}, and W_hh's gradient is one product over all steps at the end. A (T, B) `valid` mask leaves
+// the state unchanged at padded steps. Built on first use by rnnlab.nn.native; contiguous CPU
+// float32/float64.
 #include "common.h"
 #include "loops.h"
 
@@ -18,8 +19,8 @@ namespace rnnlab::lstm {
 namespace {
 
 // s: hs, cs (T+1, B, H); act (K, B, 4H) = i, f, g, o after their nonlinearities; tc (K, B, H) = tanh(c~).
-// Masked: k from the masks, else the rates p_h, p_c (a template parameter, not a pointer tested in the loop, so the
-// loops vectorise)
+// Masked: k from the masks, else the rates p_h, p_c (a template parameter, not a pointer tested in the loop,
+// so the loops vectorise)
 template <typename T, bool Masked>
 void forward_impl(const at::Tensor& xp, const at::Tensor& w_hh, const OptTensor& valid, const OptTensor& zh,
                   const OptTensor& zc, double p_h, double p_c, bool keep, std::vector<at::Tensor>& s) {
