@@ -143,6 +143,34 @@ def test_data_parallel_replicas_read_rank_zeros_clock(monkeypatch):
     assert clock.step(80) == 80  # the steps still lead when they are ahead
 
 
+@pytest.mark.parametrize(
+    "schedule,clock",
+    [("onecycle", "budget_s"), ("cosine", "budget_s"), ("onecycle", "cap_s"), ("cosine", "cap_s")],
+)
+def test_the_clock_is_read_once_a_step_for_every_parameter_group(monkeypatch, schedule, clock):
+    """LambdaLR asks its factor once per parameter group (AdamW's decay and no-decay groups: two); the clock is
+    read once per step, so a data-parallel run broadcasts once a step and both groups follow one instant."""
+    now = [0.0]
+    monkeypatch.setattr(optim.time, "perf_counter", lambda: now[0])
+    calls = []
+
+    def rank_zero(share: float) -> float:
+        calls.append(share)
+        return share
+
+    out = make_optimizer(
+        _model(), TrainConfig(lr=1e-3, schedule=schedule), 100, sync=rank_zero, **{clock: 60.0}
+    )
+    opt, sched = out["optimizer"], out["lr_scheduler"]["scheduler"]
+    assert len(opt.param_groups) == 2
+    for i in range(1, 4):
+        now[0] = 10.0 * i
+        opt.step()
+        sched.step()
+        assert len(calls) == i
+        assert opt.param_groups[0]["lr"] == opt.param_groups[1]["lr"]
+
+
 def test_a_module_outside_data_parallel_does_not_sync():
     from rnnlab.tasks.classify.module import ClassificationModule
 

@@ -98,7 +98,7 @@ class _ClockCheckpoint:
         used = state.pop("clock_used_s", None)
         super().load_state_dict(state)
         if self.clock is not None and used is not None:
-            self.clock.t0 = time.perf_counter() - used
+            self.clock.resume(used)
 
 
 class _ClockedLambda(_ClockCheckpoint, torch.optim.lr_scheduler.LambdaLR):
@@ -126,11 +126,19 @@ class _ClockedOneCycle(_ClockCheckpoint, torch.optim.lr_scheduler.OneCycleLR):
 
 
 class _Progress:
-    """Training progress in [0, 1] as the larger of steps done and wall time used; the LR factor from it."""
+    """Training progress in [0, 1] as the larger of steps done and wall time used; the LR factor from it.
+
+    The clock is read once per step: LambdaLR asks once per parameter group, and every group (and, with
+    `sync`, every replica through one broadcast) gets the same reading."""
 
     def __init__(self, total: int, budget_s: float, sync: Callable[[float], float] | None = None) -> None:
         self.total, self.budget_s, self.t0 = total, budget_s, time.perf_counter()
         self.sync = sync  # data-parallel: rank 0's share for every process (called once per step on each)
+        self._read: tuple[int, float] | None = None  # (step, share of the time used) of the last reading
+
+    def resume(self, used_s: float) -> None:
+        """Go on from `used_s` seconds already used (a checkpoint's), instead of from now."""
+        self.t0, self._read = time.perf_counter() - used_s, None
 
     def progress(self, step: int) -> float:
         return min(1.0, max(step / self.total, self._used(step)))
@@ -141,10 +149,12 @@ class _Progress:
 
     def _used(self, step: int) -> float:
         if step == 0:
-            self.t0 = time.perf_counter()  # the clock starts with the first optimiser step
+            self.t0, self._read = time.perf_counter(), None  # the clock starts with the first optimiser step
             return 0.0
-        used = (time.perf_counter() - self.t0) / self.budget_s
-        return used if self.sync is None else self.sync(used)
+        if self._read is None or self._read[0] != step:
+            used = (time.perf_counter() - self.t0) / self.budget_s
+            self._read = (step, used if self.sync is None else self.sync(used))
+        return self._read[1]
 
     def factor(self, step: int, warm: float) -> float:
         p = self.progress(step)
