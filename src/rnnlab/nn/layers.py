@@ -46,8 +46,7 @@ def make_layer(
     for the GRU on CPU and the layer-normalised cells, the chunked scan, the mLSTM's chunkwise form), 'fused'
     PyTorch's fused kernel (rnn, lstm, gru only), 'off' the equations step by step (the reference). `options`: `Recurrent`'s regularisation, initialisation and projection keywords (LAYER_OPTIONS:
     weight_drop, locked_dropout, zoneout, zoneout_c, residual, forget_bias, init, proj_size); a value other
-    than the
-    default for another layer is a one-line error."""
+    than the default for another layer is a one-line error."""
     unknown = sorted(set(options) - set(LAYER_OPTIONS))
     if unknown:
         raise ConfigError(f"unknown layer option {unknown[0]!r}; choose from {', '.join(LAYER_OPTIONS)}")
